@@ -1,0 +1,15 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use std::convert::Infallible;
+use user_token_domain::{authorizer, telemetry, App};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let app = App::from_env().await?;
+    let verifier = app.verifier()?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+        Ok::<_, Infallible>(authorizer::authorize(&verifier, &app.store, event.payload).await)
+    }))
+    .await
+}

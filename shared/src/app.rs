@@ -1,0 +1,91 @@
+//! Everything a function builds once at start-up: configuration and AWS clients.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::domain::token::CodeHasher;
+use crate::notify::Messenger;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Jwt(#[from] crate::auth::KeyError),
+    #[error("TOKEN_HASH_SECRET: {0}")]
+    HashSecret(&'static str),
+}
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub messenger: Messenger,
+}
+
+/// SDK calls are bounded so that a dead dependency answers within the function's timeout: three attempts of at
+/// most two seconds each, five seconds in all.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+impl App {
+    pub async fn from_env() -> Result<App, StartupError> {
+        let config = Config::from_env()?;
+        let sdk = aws_sdk_config().await;
+        Ok(App {
+            store: Store::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                config.table_name.clone(),
+            ),
+            messenger: Messenger::new(
+                aws_sdk_sns::Client::new(&sdk),
+                aws_sdk_sesv2::Client::new(&sdk),
+                config.ses_sender.clone(),
+            ),
+            config,
+        })
+    }
+
+    pub fn hasher(&self) -> Result<CodeHasher, StartupError> {
+        let secret = self
+            .config
+            .token_hash_secret
+            .as_deref()
+            .ok_or(StartupError::HashSecret("is required"))?;
+        CodeHasher::new(secret.as_bytes()).map_err(StartupError::HashSecret)
+    }
+
+    pub fn verifier(&self) -> Result<TokenVerifier, StartupError> {
+        Ok(TokenVerifier::new(&self.config.jwt)?)
+    }
+}
+
+/// Runs an HTTP handler that always answers (errors are already rendered in the front door's format).
+pub async fn run_http<'a, H, F>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(lambda_http::Request) -> F + 'a,
+    F: Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'a,
+{
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let answer = handler(request);
+        async move { Ok::<_, Infallible>(answer.await) }
+    }))
+    .await
+}

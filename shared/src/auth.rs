@@ -1,0 +1,194 @@
+//! Bearer JWTs: HS256 with a shared secret, or RS256 with a public key. The issuer, audience and expiry are checked.
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::JwtConfig;
+use crate::domain::UserId;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("the bearer token is malformed")]
+    Malformed,
+    #[error("the bearer token signature is invalid")]
+    BadSignature,
+    #[error("the bearer token has expired")]
+    Expired,
+    #[error("the bearer token is for another issuer or audience")]
+    WrongAudience,
+    #[error("the user is disabled or deleted")]
+    Revoked,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("JWT configuration: {0}")]
+pub struct KeyError(String);
+
+/// Verifies bearer tokens against every configured key.
+pub struct TokenVerifier {
+    keys: Vec<(DecodingKey, Validation)>,
+}
+
+impl TokenVerifier {
+    pub fn new(config: &JwtConfig) -> Result<TokenVerifier, KeyError> {
+        let validation = |algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.set_issuer(&[&config.issuer]);
+            validation.set_audience(&[&config.audience]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            validation.leeway = 5;
+            validation
+        };
+        let mut keys = Vec::new();
+        if let Some(secret) = &config.hs256_secret {
+            keys.push((
+                DecodingKey::from_secret(secret.as_bytes()),
+                validation(Algorithm::HS256),
+            ));
+        }
+        if let Some(pem) = &config.rs256_public_key_pem {
+            let key =
+                DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError(e.to_string()))?;
+            keys.push((key, validation(Algorithm::RS256)));
+        }
+        if keys.is_empty() {
+            return Err(KeyError("set JWT_SECRET or JWT_PUBLIC_KEY".into()));
+        }
+        Ok(TokenVerifier { keys })
+    }
+
+    /// Takes the raw `Authorization` header value.
+    pub fn verify(&self, authorization: Option<&str>) -> Result<(UserId, Claims), AuthError> {
+        let header = authorization
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .ok_or(AuthError::Missing)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(AuthError::Malformed)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let mut last = AuthError::BadSignature;
+        for (key, validation) in &self.keys {
+            if !validation.algorithms.contains(&header.alg) {
+                continue;
+            }
+            match decode::<Claims>(token, key, validation) {
+                Ok(data) => {
+                    let user_id = data.claims.sub.parse().map_err(|_| AuthError::Malformed)?;
+                    return Ok((user_id, data.claims));
+                }
+                Err(error) => {
+                    use jsonwebtoken::errors::ErrorKind;
+                    last = match error.kind() {
+                        ErrorKind::ExpiredSignature => AuthError::Expired,
+                        ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
+                            AuthError::WrongAudience
+                        }
+                        ErrorKind::InvalidSignature => AuthError::BadSignature,
+                        _ => AuthError::Malformed,
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Signs HS256 tokens: for local tooling and tests (production tokens come from the identity provider).
+pub fn sign_hs256(
+    config: &JwtConfig,
+    secret: &str,
+    user_id: UserId,
+    iat: i64,
+    ttl_secs: i64,
+) -> Result<String, KeyError> {
+    let claims = Claims {
+        sub: user_id.to_string(),
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        iat,
+        exp: iat + ttl_secs,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| KeyError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JwtConfig {
+        JwtConfig {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            hs256_secret: Some("a-secret-of-reasonable-length-000".into()),
+            rs256_public_key_pem: None,
+        }
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn accepts_a_good_token_and_names_each_failure() {
+        let config = config();
+        let verifier = TokenVerifier::new(&config).unwrap();
+        let user = UserId::random();
+        let secret = config.hs256_secret.clone().unwrap();
+        let good = sign_hs256(&config, &secret, user, now(), 600).unwrap();
+        assert_eq!(
+            verifier.verify(Some(&format!("Bearer {good}"))).unwrap().0,
+            user
+        );
+        assert_eq!(verifier.verify(None), Err(AuthError::Missing));
+        assert_eq!(verifier.verify(Some(&good)), Err(AuthError::Malformed));
+        assert_eq!(
+            verifier.verify(Some("Bearer abc.def")),
+            Err(AuthError::Malformed)
+        );
+        let expired = sign_hs256(&config, &secret, user, now() - 3600, 60).unwrap();
+        assert_eq!(
+            verifier.verify(Some(&format!("Bearer {expired}"))),
+            Err(AuthError::Expired)
+        );
+        let forged = sign_hs256(
+            &config,
+            "another-secret-of-reasonable-len",
+            user,
+            now(),
+            600,
+        )
+        .unwrap();
+        assert_eq!(
+            verifier.verify(Some(&format!("Bearer {forged}"))),
+            Err(AuthError::BadSignature)
+        );
+        let other = JwtConfig {
+            audience: "other".into(),
+            ..config.clone()
+        };
+        let wrong_audience = sign_hs256(&other, &secret, user, now(), 600).unwrap();
+        assert_eq!(
+            verifier.verify(Some(&format!("Bearer {wrong_audience}"))),
+            Err(AuthError::WrongAudience)
+        );
+    }
+}

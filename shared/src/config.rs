@@ -1,0 +1,111 @@
+//! Configuration, read from the environment once at start-up. Secrets come from template Parameters.
+
+use std::env;
+use time::Duration;
+
+use crate::domain::token::TokenPolicy;
+use crate::domain::Email;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Every setting of the service. Each function reads the whole set; the template gives each only what it uses.
+#[derive(Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub jwt: JwtConfig,
+    pub token_hash_secret: Option<String>,
+    pub ses_sender: Option<Email>,
+    pub invite_link_base: String,
+    pub otp_ttl: Duration,
+    pub invite_ttl: Duration,
+    pub max_attempts: u32,
+    pub resend_cooldown: Duration,
+    pub send_quota: u32,
+    pub send_quota_window: Duration,
+}
+
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub hs256_secret: Option<String>,
+    pub rs256_public_key_pem: Option<String>,
+}
+
+/// The longest an OTP may ever live, whatever is configured.
+pub const MAX_OTP_TTL: Duration = Duration::minutes(10);
+
+fn optional(name: &'static str) -> Option<String> {
+    env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not a number"),
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let otp_ttl = Duration::seconds(number("OTP_TTL_SECONDS", 300i64)?);
+        if otp_ttl <= Duration::ZERO || otp_ttl > MAX_OTP_TTL {
+            return Err(ConfigError::Invalid {
+                name: "OTP_TTL_SECONDS",
+                reason: "must be between 1 and 600".into(),
+            });
+        }
+        let ses_sender = optional("SES_SENDER")
+            .map(|raw| {
+                raw.parse::<Email>().map_err(|reason| ConfigError::Invalid {
+                    name: "SES_SENDER",
+                    reason: reason.into(),
+                })
+            })
+            .transpose()?;
+        Ok(Config {
+            table_name: optional("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+            jwt: JwtConfig {
+                issuer: optional("JWT_ISSUER").unwrap_or_else(|| "user-token-service".into()),
+                audience: optional("JWT_AUDIENCE").unwrap_or_else(|| "user-token-api".into()),
+                hs256_secret: optional("JWT_SECRET"),
+                rs256_public_key_pem: optional("JWT_PUBLIC_KEY"),
+            },
+            token_hash_secret: optional("TOKEN_HASH_SECRET"),
+            ses_sender,
+            invite_link_base: optional("INVITE_LINK_BASE")
+                .unwrap_or_else(|| "https://app.example.com/invitation?token=".into()),
+            otp_ttl,
+            invite_ttl: Duration::seconds(number("INVITE_TTL_SECONDS", 7 * 24 * 3600i64)?),
+            max_attempts: number("MAX_ATTEMPTS", 5u32)?,
+            resend_cooldown: Duration::seconds(number("RESEND_COOLDOWN_SECONDS", 60i64)?),
+            send_quota: number("SEND_QUOTA", 5u32)?,
+            send_quota_window: Duration::seconds(number("SEND_QUOTA_WINDOW_SECONDS", 600i64)?),
+        })
+    }
+
+    pub fn otp_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            ttl: self.otp_ttl,
+            max_attempts: self.max_attempts,
+            cooldown: self.resend_cooldown,
+        }
+    }
+
+    pub fn invitation_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            ttl: self.invite_ttl,
+            max_attempts: self.max_attempts,
+            cooldown: self.resend_cooldown,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The pure core: values that parse on construction, the user aggregate, the permission table and the token rules.
+//! Nothing here performs I/O.
+
+mod contact;
+mod error;
+mod ids;
+pub mod permissions;
+pub mod token;
+mod user;
+
+pub use contact::{Email, PhoneNumber};
+pub use error::{DomainError, FieldError, InputSource};
+pub use ids::{EntityId, UserId};
+pub use permissions::{Operation, Principal};
+pub use user::{
+    InviteUser, MfaStatus, MfaType, PersonName, Role, RoleFamily, User, UserStatus, UserType,
+};

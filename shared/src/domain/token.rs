@@ -1,0 +1,327 @@
+//! One-time codes and tokens: generation, keyed hashing and the verification rules, on values only.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::fmt;
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+
+use super::DomainError;
+
+/// What a code is for. Each purpose has at most one live code per subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TokenPurpose {
+    /// Velo INVITE_MFA_USER: the link in an invitation email.
+    Invitation,
+    /// Velo MFA_REGISTRATION.
+    MfaRegistration,
+    /// Velo register-sms: the OTP later accepted as `verificationCode`.
+    SmsVerification,
+    /// QI Tech device approval.
+    DeviceApproval,
+    /// Sigma OTP session.
+    OtpSession,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Invitation => "INVITATION",
+            TokenPurpose::MfaRegistration => "MFA_REGISTRATION",
+            TokenPurpose::SmsVerification => "SMS_VERIFICATION",
+            TokenPurpose::DeviceApproval => "DEVICE_APPROVAL",
+            TokenPurpose::OtpSession => "OTP_SESSION",
+        }
+    }
+
+    pub fn format(self) -> CodeFormat {
+        match self {
+            TokenPurpose::Invitation | TokenPurpose::MfaRegistration => CodeFormat::UrlSafe,
+            TokenPurpose::SmsVerification | TokenPurpose::OtpSession => CodeFormat::Digits,
+            TokenPurpose::DeviceApproval => CodeFormat::Alphanumeric,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeFormat {
+    /// Six decimal digits.
+    Digits,
+    /// Six characters from an alphabet without look-alikes (QI Pix-style tokens).
+    Alphanumeric,
+    /// 256 random bits, base64url: for links.
+    UrlSafe,
+}
+
+const OTP_LENGTH: usize = 6;
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A code in clear. It exists only between generation and sending: no `Serialize`, and `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn generate(format: CodeFormat) -> Secret {
+        let mut rng = rand::rng();
+        let code = match format {
+            CodeFormat::Digits => (0..OTP_LENGTH)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect(),
+            CodeFormat::Alphanumeric => (0..OTP_LENGTH)
+                .map(|_| char::from(ALPHANUMERIC[rng.random_range(0..ALPHANUMERIC.len())]))
+                .collect(),
+            CodeFormat::UrlSafe => {
+                let bytes: [u8; 32] = rng.random();
+                URL_SAFE_NO_PAD.encode(bytes)
+            }
+        };
+        Secret(code)
+    }
+
+    /// The clear code, for the message that carries it and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// HMAC-SHA256 under a server key, bound to the purpose and subject so a hash cannot be replayed elsewhere.
+#[derive(Clone)]
+pub struct CodeHasher {
+    key: Vec<u8>,
+}
+
+impl fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeHasher(<key redacted>)")
+    }
+}
+
+impl CodeHasher {
+    pub const MIN_KEY_BYTES: usize = 32;
+
+    pub fn new(key: &[u8]) -> Result<CodeHasher, &'static str> {
+        if key.len() < Self::MIN_KEY_BYTES {
+            return Err("the token-hashing secret must be at least 32 bytes");
+        }
+        Ok(CodeHasher { key: key.to_vec() })
+    }
+
+    fn mac(&self, purpose: TokenPurpose, subject: &str, code: &str) -> [u8; 32] {
+        // `new_from_slice` accepts keys of any length for HMAC.
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        for part in [purpose.as_str(), subject, code] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    pub fn digest(&self, purpose: TokenPurpose, subject: &str, secret: &Secret) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(purpose, subject, secret.expose()))
+    }
+
+    /// Constant-time comparison of a candidate code with a stored digest.
+    pub fn matches(
+        &self,
+        purpose: TokenPurpose,
+        subject: &str,
+        candidate: &str,
+        stored: &str,
+    ) -> bool {
+        let Ok(stored) = URL_SAFE_NO_PAD.decode(stored) else {
+            return false;
+        };
+        let computed = self.mac(purpose, subject, candidate);
+        computed.ct_eq(stored.as_slice()).into()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+/// Lifetimes and caps for one purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPolicy {
+    pub ttl: Duration,
+    pub max_attempts: u32,
+    pub cooldown: Duration,
+}
+
+/// The stored state of the one live code for (subject, purpose). Holds the digest, never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveToken {
+    pub subject: String,
+    pub purpose: TokenPurpose,
+    pub digest: String,
+    pub channel: Channel,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub failed_attempts: u32,
+    pub max_attempts: u32,
+    pub consumed: bool,
+}
+
+/// What a verification attempt decides, before it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Reject { remaining_attempts: u32 },
+}
+
+impl LiveToken {
+    /// Issue a fresh code for `subject`; returns the stored state and the clear code to send.
+    pub fn issue(
+        hasher: &CodeHasher,
+        subject: impl Into<String>,
+        purpose: TokenPurpose,
+        channel: Channel,
+        policy: TokenPolicy,
+        now: OffsetDateTime,
+    ) -> (LiveToken, Secret) {
+        let subject = subject.into();
+        let secret = Secret::generate(purpose.format());
+        let token = LiveToken {
+            digest: hasher.digest(purpose, &subject, &secret),
+            subject,
+            purpose,
+            channel,
+            issued_at: now,
+            expires_at: now + policy.ttl,
+            failed_attempts: 0,
+            max_attempts: policy.max_attempts,
+            consumed: false,
+        };
+        (token, secret)
+    }
+
+    pub fn is_exhausted(&self) -> bool {
+        self.failed_attempts >= self.max_attempts
+    }
+
+    /// The rules of a check: a used, dead or expired code is refused whatever the candidate.
+    pub fn judge(
+        &self,
+        hasher: &CodeHasher,
+        candidate: &str,
+        now: OffsetDateTime,
+    ) -> Result<Verdict, DomainError> {
+        if self.consumed {
+            return Err(DomainError::NotFound("code"));
+        }
+        if self.is_exhausted() {
+            return Err(DomainError::AttemptsExhausted);
+        }
+        if now >= self.expires_at {
+            return Err(DomainError::CodeExpired);
+        }
+        if hasher.matches(self.purpose, &self.subject, candidate, &self.digest) {
+            Ok(Verdict::Accept)
+        } else {
+            Ok(Verdict::Reject {
+                remaining_attempts: self.max_attempts - self.failed_attempts - 1,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher() -> CodeHasher {
+        CodeHasher::new(&[7u8; 32]).unwrap()
+    }
+
+    const POLICY: TokenPolicy = TokenPolicy {
+        ttl: Duration::minutes(5),
+        max_attempts: 5,
+        cooldown: Duration::seconds(60),
+    };
+
+    #[test]
+    fn codes_have_the_shape_of_their_purpose() {
+        let digits = Secret::generate(CodeFormat::Digits);
+        assert_eq!(digits.expose().len(), 6);
+        assert!(digits.expose().bytes().all(|b| b.is_ascii_digit()));
+        let alnum = Secret::generate(CodeFormat::Alphanumeric);
+        assert!(alnum.expose().bytes().all(|b| ALPHANUMERIC.contains(&b)));
+        let link = Secret::generate(CodeFormat::UrlSafe);
+        assert_eq!(URL_SAFE_NO_PAD.decode(link.expose()).unwrap().len(), 32);
+        assert_eq!(format!("{link:?}"), "Secret(<redacted>)");
+    }
+
+    #[test]
+    fn short_hashing_keys_are_refused() {
+        assert!(CodeHasher::new(b"short").is_err());
+    }
+
+    #[test]
+    fn digests_are_bound_to_purpose_and_subject() {
+        let hasher = hasher();
+        let secret = Secret::generate(CodeFormat::Digits);
+        let digest = hasher.digest(TokenPurpose::OtpSession, "s1", &secret);
+        assert!(!digest.contains(secret.expose()));
+        assert!(hasher.matches(TokenPurpose::OtpSession, "s1", secret.expose(), &digest));
+        assert!(!hasher.matches(TokenPurpose::OtpSession, "s2", secret.expose(), &digest));
+        assert!(!hasher.matches(TokenPurpose::DeviceApproval, "s1", secret.expose(), &digest));
+        assert!(!hasher.matches(TokenPurpose::OtpSession, "s1", "000000x", &digest));
+        assert!(!hasher.matches(TokenPurpose::OtpSession, "s1", secret.expose(), "%%%"));
+    }
+
+    #[test]
+    fn judging_follows_expiry_attempts_and_single_use() {
+        let hasher = hasher();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let (mut token, secret) = LiveToken::issue(
+            &hasher,
+            "u1",
+            TokenPurpose::SmsVerification,
+            Channel::Sms,
+            POLICY,
+            now,
+        );
+        assert_eq!(
+            token.judge(&hasher, secret.expose(), now),
+            Ok(Verdict::Accept)
+        );
+        assert_eq!(
+            token.judge(&hasher, "nope", now),
+            Ok(Verdict::Reject {
+                remaining_attempts: 4
+            })
+        );
+        assert_eq!(
+            token.judge(&hasher, secret.expose(), now + Duration::minutes(5)),
+            Err(DomainError::CodeExpired)
+        );
+        token.failed_attempts = 5;
+        assert_eq!(
+            token.judge(&hasher, secret.expose(), now),
+            Err(DomainError::AttemptsExhausted)
+        );
+        token.failed_attempts = 0;
+        token.consumed = true;
+        assert_eq!(
+            token.judge(&hasher, secret.expose(), now),
+            Err(DomainError::NotFound("code"))
+        );
+    }
+}

@@ -1,0 +1,398 @@
+use super::{DomainError, Email, EntityId, FieldError, PhoneNumber, UserId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserType {
+    Backoffice,
+    Payor,
+    Payee,
+}
+
+impl UserType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserType::Backoffice => "BACKOFFICE",
+            UserType::Payor => "PAYOR",
+            UserType::Payee => "PAYEE",
+        }
+    }
+}
+
+impl FromStr for UserType {
+    type Err = &'static str;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "BACKOFFICE" => Ok(UserType::Backoffice),
+            "PAYOR" => Ok(UserType::Payor),
+            "PAYEE" => Ok(UserType::Payee),
+            _ => Err("must be one of BACKOFFICE, PAYOR, PAYEE"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    Enabled,
+    Disabled,
+    Pending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MfaType {
+    Sms,
+    Yubikey,
+    Totp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MfaStatus {
+    Registered,
+    Unregistered,
+    Verified,
+}
+
+/// Which kind of user a role belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleFamily {
+    Backoffice,
+    Payor,
+    Payee,
+}
+
+impl RoleFamily {
+    pub fn user_type(self) -> UserType {
+        match self {
+            RoleFamily::Backoffice => UserType::Backoffice,
+            RoleFamily::Payor => UserType::Payor,
+            RoleFamily::Payee => UserType::Payee,
+        }
+    }
+}
+
+/// One of Velo's system roles. Clients may send the short form (`payor.admin`) that parts of Velo's document use;
+/// it is stored and returned in the canonical `velo.` form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    BackofficeAdmin,
+    PayorMasterAdmin,
+    PayorAdmin,
+    PayorSupport,
+    PayeeAdmin,
+    PayeeSupport,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::BackofficeAdmin,
+        Role::PayorMasterAdmin,
+        Role::PayorAdmin,
+        Role::PayorSupport,
+        Role::PayeeAdmin,
+        Role::PayeeSupport,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::BackofficeAdmin => "velo.backoffice.admin",
+            Role::PayorMasterAdmin => "velo.payor.master_admin",
+            Role::PayorAdmin => "velo.payor.admin",
+            Role::PayorSupport => "velo.payor.support",
+            Role::PayeeAdmin => "velo.payee.admin",
+            Role::PayeeSupport => "velo.payee.support",
+        }
+    }
+
+    pub fn family(self) -> RoleFamily {
+        match self {
+            Role::BackofficeAdmin => RoleFamily::Backoffice,
+            Role::PayorMasterAdmin | Role::PayorAdmin | Role::PayorSupport => RoleFamily::Payor,
+            Role::PayeeAdmin | Role::PayeeSupport => RoleFamily::Payee,
+        }
+    }
+
+    /// Higher ranks may grant lower or equal ranks of their own family.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::BackofficeAdmin => 4,
+            Role::PayorMasterAdmin => 3,
+            Role::PayorAdmin | Role::PayeeAdmin => 2,
+            Role::PayorSupport | Role::PayeeSupport => 1,
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self.rank() >= 2
+    }
+}
+
+impl FromStr for Role {
+    type Err = &'static str;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let canonical = value.strip_prefix("velo.").unwrap_or(value);
+        Role::ALL
+            .into_iter()
+            .find(|role| &role.name()["velo.".len()..] == canonical)
+            .ok_or("is not an existing role")
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A first or last name: 1 to 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PersonName {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let length = value.chars().count();
+        if (1..=128).contains(&length) && !value.chars().any(char::is_control) {
+            Ok(Self(value))
+        } else {
+            Err("size must be between 1 and 128")
+        }
+    }
+}
+
+impl From<PersonName> for String {
+    fn from(value: PersonName) -> String {
+        value.0
+    }
+}
+
+/// The user aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub sms_number: PhoneNumber,
+    pub primary_contact_number: PhoneNumber,
+    pub secondary_contact_number: Option<PhoneNumber>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub entity_id: Option<EntityId>,
+    pub company_name: Option<String>,
+    pub roles: Vec<Role>,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub mfa_type: MfaType,
+    pub mfa_status: MfaStatus,
+    pub locked_out: bool,
+    pub locked_out_timestamp: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    /// Access tokens issued before this instant are refused (set on disable).
+    pub tokens_valid_after: Option<OffsetDateTime>,
+    /// Optimistic concurrency: every write is conditioned on the version it read.
+    pub version: u64,
+}
+
+/// A parsed invitation: every field already a valid value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InviteUser {
+    pub email: Email,
+    pub sms_number: PhoneNumber,
+    pub primary_contact_number: PhoneNumber,
+    pub secondary_contact_number: Option<PhoneNumber>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub entity_id: Option<EntityId>,
+    pub user_type: Option<UserType>,
+    pub roles: Vec<Role>,
+    pub mfa_type: MfaType,
+}
+
+impl User {
+    /// A new PENDING user from an invitation. The user type defaults to PAYOR when an entity is named and to
+    /// BACKOFFICE when none is; every role must belong to that type, and payor and payee users need an entity.
+    pub fn invite(invite: InviteUser, now: OffsetDateTime) -> Result<User, DomainError> {
+        let user_type = invite.user_type.unwrap_or(match invite.entity_id {
+            Some(_) => UserType::Payor,
+            None => UserType::Backoffice,
+        });
+        match (user_type, invite.entity_id) {
+            (UserType::Backoffice, Some(_)) => {
+                return Err(DomainError::invalid_body(
+                    "entityId",
+                    "must be null for a BACKOFFICE user",
+                ))
+            }
+            (UserType::Payor | UserType::Payee, None) => {
+                return Err(DomainError::invalid_body(
+                    "entityId",
+                    "is required for PAYOR and PAYEE users",
+                ))
+            }
+            _ => {}
+        }
+        validate_roles(&invite.roles, user_type)?;
+        Ok(User {
+            id: UserId::random(),
+            email: invite.email,
+            sms_number: invite.sms_number,
+            primary_contact_number: invite.primary_contact_number,
+            secondary_contact_number: invite.secondary_contact_number,
+            first_name: invite.first_name,
+            last_name: invite.last_name,
+            entity_id: invite.entity_id,
+            company_name: None,
+            roles: invite.roles,
+            user_type,
+            status: UserStatus::Pending,
+            mfa_type: invite.mfa_type,
+            mfa_status: MfaStatus::Unregistered,
+            locked_out: false,
+            locked_out_timestamp: None,
+            created_at: now,
+            tokens_valid_after: None,
+            version: 1,
+        })
+    }
+
+    pub fn highest_role(&self) -> Option<Role> {
+        self.roles.iter().copied().max_by_key(|role| role.rank())
+    }
+}
+
+/// Roles must be non-empty, without repeats, and of the user's own type.
+pub fn validate_roles(roles: &[Role], user_type: UserType) -> Result<(), DomainError> {
+    if roles.is_empty() {
+        return Err(DomainError::invalid_body(
+            "roles",
+            "must contain at least one role",
+        ));
+    }
+    for (index, role) in roles.iter().enumerate() {
+        if role.family().user_type() != user_type {
+            return Err(DomainError::Invalid(
+                FieldError::new(
+                    format!("roles[{index}]"),
+                    format!("{role} cannot be held by a {} user", user_type.as_str()),
+                ),
+                super::InputSource::Body,
+            ));
+        }
+        if roles[..index].contains(role) {
+            return Err(DomainError::invalid_body(
+                format!("roles[{index}]"),
+                "is repeated",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite(
+        entity: Option<EntityId>,
+        user_type: Option<UserType>,
+        roles: Vec<Role>,
+    ) -> InviteUser {
+        InviteUser {
+            email: "a@example.com".parse().unwrap(),
+            sms_number: "+4411223344556".parse().unwrap(),
+            primary_contact_number: "+4411223344556".parse().unwrap(),
+            secondary_contact_number: None,
+            first_name: None,
+            last_name: None,
+            entity_id: entity,
+            user_type,
+            roles,
+            mfa_type: MfaType::Sms,
+        }
+    }
+
+    #[test]
+    fn roles_parse_in_both_spellings_and_print_canonically() {
+        assert_eq!("payor.admin".parse::<Role>(), Ok(Role::PayorAdmin));
+        assert_eq!("velo.payor.admin".parse::<Role>(), Ok(Role::PayorAdmin));
+        assert_eq!(Role::PayorAdmin.to_string(), "velo.payor.admin");
+        assert!("velo.root".parse::<Role>().is_err());
+        assert!("velo.".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn invited_users_start_pending_with_the_right_type() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let entity = EntityId::random();
+        let payor = User::invite(invite(Some(entity), None, vec![Role::PayorAdmin]), now).unwrap();
+        assert_eq!(payor.user_type, UserType::Payor);
+        assert_eq!(payor.status, UserStatus::Pending);
+        assert_eq!(payor.mfa_status, MfaStatus::Unregistered);
+        let backoffice =
+            User::invite(invite(None, None, vec![Role::BackofficeAdmin]), now).unwrap();
+        assert_eq!(backoffice.user_type, UserType::Backoffice);
+    }
+
+    #[test]
+    fn invitations_that_break_the_rules_name_the_field() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let location = |result: Result<User, DomainError>| match result {
+            Err(DomainError::Invalid(field, _)) => field.location,
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        assert_eq!(
+            location(User::invite(
+                invite(None, Some(UserType::Payee), vec![Role::PayeeAdmin]),
+                now
+            )),
+            "entityId"
+        );
+        assert_eq!(
+            location(User::invite(
+                invite(None, None, vec![Role::PayorAdmin]),
+                now
+            )),
+            "roles[0]"
+        );
+        assert_eq!(
+            location(User::invite(invite(None, None, vec![]), now)),
+            "roles"
+        );
+        assert_eq!(
+            location(User::invite(
+                invite(
+                    Some(EntityId::random()),
+                    None,
+                    vec![Role::PayorAdmin, Role::PayorAdmin]
+                ),
+                now
+            )),
+            "roles[1]"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The domain of the users-and-one-time-token service, shared by every function.
+//!
+//! - [`domain`]: pure values and rules.
+//! - [`store`], [`notify`]: the DynamoDB, SNS and SES adapters.
+//! - [`http`], [`authz`]: what the front doors share about API Gateway events.
+//! - [`velo`]: the Velo Users API v2 front door.
+//! - [`authorizer`]: the Lambda authorizer.
+
+pub mod app;
+pub mod auth;
+pub mod authorizer;
+pub mod authz;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod messages;
+pub mod notify;
+pub mod store;
+pub mod telemetry;
+pub mod velo;
+
+pub use app::{run_http, App};

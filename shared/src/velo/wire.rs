@@ -1,0 +1,138 @@
+//! Velo's request and response bodies, exactly as its OpenAPI document names them.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::{
+    Email, EntityId, MfaStatus, MfaType, PersonName, PhoneNumber, Role, User, UserId, UserStatus,
+    UserType,
+};
+
+/// A six-character `verificationCode`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct VerificationCode(String);
+
+impl VerificationCode {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for VerificationCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerificationCode(<redacted>)")
+    }
+}
+
+impl TryFrom<String> for VerificationCode {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value.chars().count() == 6 {
+            Ok(Self(value))
+        } else {
+            Err("size must be between 6 and 6")
+        }
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteUserRequest {
+    pub email: Email,
+    pub mfa_type: MfaType,
+    pub sms_number: PhoneNumber,
+    pub primary_contact_number: PhoneNumber,
+    #[serde(default)]
+    pub secondary_contact_number: Option<PhoneNumber>,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub first_name: Option<PersonName>,
+    #[serde(default)]
+    pub last_name: Option<PersonName>,
+    #[serde(default)]
+    pub entity_id: Option<EntityId>,
+    #[serde(default)]
+    pub user_type: Option<UserType>,
+    #[serde(default)]
+    pub verification_code: Option<VerificationCode>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoleBody {
+    pub name: String,
+}
+
+/// Velo's `UserResponse`. Optional fields without a value are left out; `lockedOutTimestamp` is nullable.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserResponse {
+    pub id: UserId,
+    pub status: UserStatus,
+    pub email: Email,
+    pub sms_number: PhoneNumber,
+    pub primary_contact_number: PhoneNumber,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_contact_number: Option<PhoneNumber>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<PersonName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<PersonName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<EntityId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    pub roles: Vec<RoleBody>,
+    pub user_type: UserType,
+    pub mfa_type: MfaType,
+    pub mfa_status: MfaStatus,
+    pub locked_out: bool,
+    pub locked_out_timestamp: Option<String>,
+}
+
+pub fn timestamp(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        UserResponse {
+            id: user.id,
+            status: user.status,
+            email: user.email.clone(),
+            sms_number: user.sms_number.clone(),
+            primary_contact_number: user.primary_contact_number.clone(),
+            secondary_contact_number: user.secondary_contact_number.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            entity_id: user.entity_id,
+            company_name: user.company_name.clone(),
+            roles: user
+                .roles
+                .iter()
+                .map(|role| RoleBody {
+                    name: role.name().to_owned(),
+                })
+                .collect(),
+            user_type: user.user_type,
+            mfa_type: user.mfa_type,
+            mfa_status: user.mfa_status,
+            locked_out: user.locked_out,
+            locked_out_timestamp: user.locked_out_timestamp.map(timestamp),
+        }
+    }
+}
