@@ -1,1 +1,173 @@
-fn main() {}
+//! `local-stack`: the Docker-free local stack.
+//!
+//! - `run [--port 3000] [--moto-port 5005] [--bin-dir target/debug]`: the emulator, the table, the seed, and the
+//!   API on the template's routes through the real function binaries. Ctrl-C stops everything.
+//! - `token [--user UUID] [--ttl SECONDS]`: a bearer token (the seeded admin's by default).
+//! - `outbox [--moto-port 5005]`: the SMS and emails that went out through the emulator.
+//! - `with-emulator -- COMMAND...`: runs COMMAND with a fresh emulator, its endpoint in `LOCAL_STACK_ENDPOINT`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use local_stack::emulator::{self, Emulator};
+use local_stack::stack::{local_parameters, Stack, StackOptions, SEED_ADMIN_EMAIL, SEED_ADMIN_ID};
+use local_stack::template::Template;
+
+const USAGE: &str = "usage: local-stack run|token|outbox|with-emulator [options]";
+
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn root() -> PathBuf {
+    std::env::var_os("PROJECT_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn moto_server() -> PathBuf {
+    root().join(".venv/bin/moto_server")
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+fn port(args: &[String], name: &str, default: u16) -> Result<u16, String> {
+    option(args, name).map_or(Ok(default), |p| {
+        p.parse().map_err(|_| format!("{name} takes a port number"))
+    })
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
+    let http_port = port(args, "--port", 3000)?;
+    let moto_port = port(args, "--moto-port", 5005)?;
+    let bin_dir = option(args, "--bin-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug"));
+    let emulator = Emulator::start(&moto_server(), moto_port)
+        .await
+        .map_err(|e| e.to_string())?;
+    let parameters = local_parameters(&root()).map_err(|e| e.to_string())?;
+    let stack = Stack::start(StackOptions {
+        root: root(),
+        bin_dir,
+        endpoint: emulator.endpoint.clone(),
+        table_name: "users-tokens-local".into(),
+        parameters: parameters.clone(),
+        listen: SocketAddr::from(([127, 0, 0, 1], http_port)),
+        log_dir: None,
+        seed: true,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let admin = SEED_ADMIN_ID
+        .parse()
+        .map_err(|_| "bad seed id".to_owned())?;
+    let token = local_stack::bearer_token(&stack.template, &parameters, admin, 12 * 3600)?;
+    println!("Local API:      {}", stack.base_url());
+    println!(
+        "Emulator:       {} (DynamoDB table {}, SNS, SES)",
+        emulator.endpoint, stack.table_name
+    );
+    println!("Seeded admin:   {SEED_ADMIN_ID} <{SEED_ADMIN_EMAIL}> velo.backoffice.admin");
+    println!("Routes:");
+    for route in &stack.template.routes {
+        println!(
+            "  {:<6} {}  -> {}",
+            route.method, route.path, route.function
+        );
+    }
+    println!("Admin token (12 h; `make token` prints a fresh one):\n{token}");
+    println!("Ctrl-C stops the stack.");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped.map_err(|e| e.to_string())?,
+        _ = terminate.recv() => {}
+    }
+    println!("stopping");
+    drop(stack);
+    drop(emulator);
+    Ok(())
+}
+
+fn token(args: &[String]) -> Result<(), String> {
+    let template = Template::load(&root().join("template.yaml")).map_err(|e| e.to_string())?;
+    let parameters = local_parameters(&root()).map_err(|e| e.to_string())?;
+    let user = option(args, "--user")
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| SEED_ADMIN_ID.to_owned());
+    let user = user.parse().map_err(|_| format!("{user} is not a UUID"))?;
+    let ttl = option(args, "--ttl").map_or(Ok(3600), |t| {
+        t.parse().map_err(|_| "--ttl takes seconds".to_owned())
+    })?;
+    println!(
+        "{}",
+        local_stack::bearer_token(&template, &parameters, user, ttl)?
+    );
+    Ok(())
+}
+
+async fn outbox(args: &[String]) -> Result<(), String> {
+    let endpoint = emulator::endpoint(port(args, "--moto-port", 5005)?);
+    let outbox = emulator::outbox(&endpoint)
+        .await
+        .map_err(|e| format!("{e} (is `make run` running?)"))?;
+    println!("SMS ({}):", outbox.sms.len());
+    for sms in &outbox.sms {
+        println!("  to {}: {}", sms.phone_number, sms.message);
+    }
+    println!("Email ({}):", outbox.emails.len());
+    for email in &outbox.emails {
+        println!(
+            "  to {} from {}: {}\n    {}",
+            email.to.join(", "),
+            email.source,
+            email.subject,
+            email.body
+        );
+    }
+    Ok(())
+}
+
+async fn with_emulator(args: &[String]) -> Result<ExitCode, String> {
+    let command: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
+    let (program, rest) = command.split_first().ok_or("with-emulator -- COMMAND...")?;
+    let emulator = Emulator::start(&moto_server(), free_port()?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = tokio::process::Command::new(program)
+        .args(rest)
+        .env("LOCAL_STACK_ENDPOINT", &emulator.endpoint)
+        .status()
+        .await
+        .map_err(|e| format!("{program}: {e}"))?;
+    drop(emulator);
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("run") => run(&args).await.map(|_| ExitCode::SUCCESS),
+        Some("token") => token(&args).map(|_| ExitCode::SUCCESS),
+        Some("outbox") => outbox(&args).await.map(|_| ExitCode::SUCCESS),
+        Some("with-emulator") => with_emulator(&args).await,
+        _ => Err(USAGE.to_owned()),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("local-stack: {error}");
+        ExitCode::FAILURE
+    })
+}

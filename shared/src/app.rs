@@ -47,20 +47,22 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 
 impl App {
     pub async fn from_env() -> Result<App, StartupError> {
-        let config = Config::from_env()?;
-        let sdk = aws_sdk_config().await;
-        Ok(App {
+        Ok(App::new(Config::from_env()?, &aws_sdk_config().await))
+    }
+
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> App {
+        App {
             store: Store::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_dynamodb::Client::new(sdk),
                 config.table_name.clone(),
             ),
             messenger: Messenger::new(
-                aws_sdk_sns::Client::new(&sdk),
-                aws_sdk_sesv2::Client::new(&sdk),
+                aws_sdk_sns::Client::new(sdk),
+                aws_sdk_sesv2::Client::new(sdk),
                 config.ses_sender.clone(),
             ),
             config,
-        })
+        }
     }
 
     pub fn hasher(&self) -> Result<CodeHasher, StartupError> {

@@ -1,1 +1,6 @@
-fn main() {}
+//! The one integration test binary: handler fixtures, adapters against the emulator, and end to end through the
+//! local gateway. Run it with `make test`, which starts the emulator.
+
+mod end_to_end;
+mod handlers;
+mod store;

@@ -87,22 +87,22 @@ impl Store {
         Ok(Some(parsed.into()))
     }
 
-    /// Creates the user, claims its email, and stores its invitation, all or nothing. A taken email is a conflict.
-    pub async fn create_invited_user(
+    /// Creates the user, claims its email, and stores its invitation if any, all or nothing. A taken email is a
+    /// conflict.
+    pub async fn create_user(
         &self,
         user: &User,
-        invitation: &LiveToken,
+        invitation: Option<&LiveToken>,
     ) -> Result<(), DomainError> {
         let guard = EmailGuardItem {
             pk: email_guard_pk(&user.email),
             sk: GUARD.into(),
             user_id: user.id,
         };
-        let puts = [
-            (item(&UserItem::from(user))?, true),
-            (item(&guard)?, true),
-            (item(&TokenItem::from_token(invitation))?, false),
-        ];
+        let mut puts = vec![(item(&UserItem::from(user))?, true), (item(&guard)?, true)];
+        if let Some(invitation) = invitation {
+            puts.push((item(&TokenItem::from_token(invitation))?, false));
+        }
         let mut transaction = self.client.transact_write_items();
         for (attributes, must_be_new) in puts {
             let mut put = Put::builder()

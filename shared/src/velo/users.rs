@@ -53,7 +53,7 @@ pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
             app.config.invitation_policy(),
             user.created_at,
         );
-        app.store.create_invited_user(&user, &invitation).await?;
+        app.store.create_user(&user, Some(&invitation)).await?;
         let link = format!("{}{}", app.config.invite_link_base, secret.expose());
         let message = invitation_email(&link, invitation.expires_at);
         if let Err(error) = app.messenger.send_email(&user.email, &message).await {

@@ -1,0 +1,56 @@
+# Two commands matter: `make run` serves the whole API locally, `make test` runs every test. Neither needs Docker or
+# an AWS account: the Python tools go into .venv, the emulator runs on 127.0.0.1.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+CARGO ?= cargo
+VENV := .venv
+STACK := ./target/debug/local-stack
+export PROJECT_ROOT := $(CURDIR)
+
+.PHONY: run test venv build token outbox lint fmt clippy clean
+
+$(VENV)/.installed: local/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
+	touch $@
+
+## venv: the Python tools (moto server, cfn-lint) in .venv
+venv: $(VENV)/.installed
+
+## build: every function binary and the local stack (dev profile)
+build:
+	$(CARGO) build --bins
+
+## run: the emulator, the table, a seeded admin and the API at http://127.0.0.1:3000; Ctrl-C stops it
+run: venv build
+	$(STACK) run --port 3000 --moto-port 5005
+
+## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint
+test: venv build
+	$(STACK) with-emulator -- $(CARGO) test --workspace
+	$(VENV)/bin/cfn-lint template.yaml
+
+## token: a bearer token for the seeded admin, or for USER=<uuid>
+token:
+	@$(CARGO) build --quiet --bin local-stack
+	@$(STACK) token $(if $(filter command line,$(origin USER)),--user $(USER))
+
+## outbox: the SMS and emails that went out through the emulator of a running `make run`
+outbox:
+	@$(CARGO) build --quiet --bin local-stack
+	@$(STACK) outbox --moto-port 5005
+
+lint: venv
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf target $(VENV)

@@ -1,0 +1,345 @@
+//! The moto server (DynamoDB, SNS and SES on 127.0.0.1), the table as the template defines it, and the outbox.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde::Deserialize;
+use serde_yaml::Value;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+use crate::template::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("cannot start moto_server at {path}: {source} (run `make venv` first)")]
+    Spawn {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("moto_server did not answer on {0}")]
+    NotReady(String),
+    #[error("the table definition is not usable: {0}")]
+    Table(String),
+    #[error("AWS call to the emulator failed: {0}")]
+    Aws(String),
+    #[error("cannot read the outbox: {0}")]
+    Outbox(String),
+}
+
+/// A running moto server; it is killed when this is dropped.
+pub struct Emulator {
+    pub endpoint: String,
+    _child: Child,
+}
+
+pub fn endpoint(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+pub async fn wait_ready(endpoint: &str) -> Result<(), EmulatorError> {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(response) = client.get(format!("{endpoint}/moto-api/")).send().await {
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(EmulatorError::NotReady(endpoint.to_owned()))
+}
+
+impl Emulator {
+    pub async fn start(moto_server: &Path, port: u16) -> Result<Emulator, EmulatorError> {
+        let child = Command::new(moto_server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| EmulatorError::Spawn {
+                path: moto_server.display().to_string(),
+                source,
+            })?;
+        let endpoint = endpoint(port);
+        wait_ready(&endpoint).await?;
+        Ok(Emulator {
+            endpoint,
+            _child: child,
+        })
+    }
+}
+
+/// SDK settings that point every client at the emulator with dummy credentials.
+pub fn sdk_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "local",
+        ))
+        .load()
+        .await
+}
+
+fn key_schema(value: &Value) -> Result<Vec<KeySchemaElement>, EmulatorError> {
+    let elements = value
+        .as_sequence()
+        .ok_or_else(|| EmulatorError::Table("KeySchema is not a list".into()))?;
+    elements
+        .iter()
+        .map(|element| {
+            let name = element
+                .get("AttributeName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let kind = match element.get("KeyType").and_then(Value::as_str) {
+                Some("RANGE") => KeyType::Range,
+                _ => KeyType::Hash,
+            };
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| EmulatorError::Table(e.to_string()))
+        })
+        .collect()
+}
+
+/// Creates `table_name` exactly as the template's table resource defines it (keys, indexes, TTL). Idempotent.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    template: &Template,
+    table_name: &str,
+) -> Result<(), EmulatorError> {
+    let props = &template.table_properties;
+    let table_error = |what: &str| EmulatorError::Table(what.to_owned());
+    let mut request = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(
+            props
+                .get("KeySchema")
+                .ok_or_else(|| table_error("no KeySchema"))?,
+        )?));
+    for definition in props
+        .get("AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        let kind = match definition.get("AttributeType").and_then(Value::as_str) {
+            Some("N") => ScalarAttributeType::N,
+            Some("B") => ScalarAttributeType::B,
+            _ => ScalarAttributeType::S,
+        };
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(
+                    definition
+                        .get("AttributeName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+                .attribute_type(kind)
+                .build()
+                .map_err(|e| EmulatorError::Table(e.to_string()))?,
+        );
+    }
+    for index in props
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        let projection = match index
+            .get("Projection")
+            .and_then(|p| p.get("ProjectionType"))
+            .and_then(Value::as_str)
+        {
+            Some("KEYS_ONLY") => ProjectionType::KeysOnly,
+            _ => ProjectionType::All,
+        };
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(
+                    index
+                        .get("IndexName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+                .set_key_schema(Some(key_schema(
+                    index
+                        .get("KeySchema")
+                        .ok_or_else(|| table_error("index without KeySchema"))?,
+                )?))
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .map_err(|e| EmulatorError::Table(e.to_string()))?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(error) if format!("{error:?}").contains("ResourceInUseException") => return Ok(()),
+        Err(error) => return Err(EmulatorError::Aws(format!("CreateTable: {error:?}"))),
+    }
+    if let Some(ttl) = props.get("TimeToLiveSpecification") {
+        let attribute = ttl
+            .get("AttributeName")
+            .and_then(Value::as_str)
+            .unwrap_or("ttl");
+        client
+            .update_time_to_live()
+            .table_name(table_name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| EmulatorError::Table(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|error| EmulatorError::Aws(format!("UpdateTimeToLive: {error:?}")))?;
+    }
+    Ok(())
+}
+
+/// SES refuses to send from an address it has not verified; the emulator verifies at once.
+pub async fn verify_sender(
+    client: &aws_sdk_sesv2::Client,
+    sender: &str,
+) -> Result<(), EmulatorError> {
+    client
+        .create_email_identity()
+        .email_identity(sender)
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|error| {
+            if format!("{error:?}").contains("AlreadyExists") {
+                Ok(())
+            } else {
+                Err(EmulatorError::Aws(format!(
+                    "CreateEmailIdentity: {error:?}"
+                )))
+            }
+        })
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SentSms {
+    pub phone_number: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEmail {
+    pub to: Vec<String>,
+    pub source: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    pub sms: Vec<SentSms>,
+    pub emails: Vec<SentEmail>,
+}
+
+impl Outbox {
+    pub fn emails_to(&self, address: &str) -> Vec<&SentEmail> {
+        self.emails
+            .iter()
+            .filter(|e| e.to.iter().any(|to| to.eq_ignore_ascii_case(address)))
+            .collect()
+    }
+
+    pub fn sms_to(&self, phone: &str) -> Vec<&SentSms> {
+        self.sms
+            .iter()
+            .filter(|s| s.phone_number == phone)
+            .collect()
+    }
+}
+
+/// What went out through the emulator, read from moto's `/moto-api/data.json`.
+pub async fn outbox(endpoint: &str) -> Result<Outbox, EmulatorError> {
+    let data: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .map_err(|e| EmulatorError::Outbox(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| EmulatorError::Outbox(e.to_string()))?;
+    let mut outbox = Outbox::default();
+    // Lists of sent messages, whether moto keeps them flat or keyed by account and region.
+    fn lists(value: &serde_json::Value, into: &mut Vec<serde_json::Value>) {
+        match value {
+            serde_json::Value::Array(_) => into.push(value.clone()),
+            serde_json::Value::Object(map) => map.values().for_each(|v| lists(v, into)),
+            _ => {}
+        }
+    }
+    let regions = |service: &str, model: &str| -> Vec<serde_json::Value> {
+        let mut found = Vec::new();
+        if let Some(value) = data.get(service).and_then(|s| s.get(model)) {
+            lists(value, &mut found);
+        }
+        found
+    };
+    for entries in regions("sns", "SMS") {
+        for entry in entries.as_array().into_iter().flatten() {
+            if let Ok(sms) = serde_json::from_value::<SentSms>(entry.clone()) {
+                outbox.sms.push(sms);
+            }
+        }
+    }
+    for entries in regions("ses", "Message") {
+        for entry in entries.as_array().into_iter().flatten() {
+            let field = |name: &str| {
+                entry
+                    .get(name)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let to = entry
+                .get("destinations")
+                .and_then(|d| d.get("ToAddresses"))
+                .and_then(|t| t.as_array())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            outbox.emails.push(SentEmail {
+                to,
+                source: field("source"),
+                subject: field("subject"),
+                body: field("body"),
+            });
+        }
+    }
+    Ok(outbox)
+}

@@ -1,0 +1,211 @@
+//! The whole local stack: the table, the SES sender, the seed, one process per function, and the gateway.
+
+use axum::Router;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+use user_token_domain::domain::{
+    Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
+};
+use user_token_domain::store::Store;
+
+use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
+use crate::gateway::{segments, Gateway, RouteTarget};
+use crate::runtime_api::{FunctionHost, InvokeError, Launch};
+use crate::template::{Template, TemplateError};
+
+/// The seeded BACKOFFICE admin: a fixed id, so `make token` and the README's walk-through can name it.
+pub const SEED_ADMIN_ID: &str = "00000000-0000-4000-8000-000000000001";
+pub const SEED_ADMIN_EMAIL: &str = "admin@example.com";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Emulator(#[from] EmulatorError),
+    #[error(transparent)]
+    Function(#[from] InvokeError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub struct StackOptions {
+    pub root: PathBuf,
+    pub bin_dir: PathBuf,
+    pub endpoint: String,
+    pub table_name: String,
+    pub parameters: BTreeMap<String, String>,
+    pub listen: SocketAddr,
+    pub log_dir: Option<PathBuf>,
+    pub seed: bool,
+}
+
+pub struct Stack {
+    pub address: SocketAddr,
+    pub template: Template,
+    pub table_name: String,
+    pub parameters: BTreeMap<String, String>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The project's local parameter values (`local/parameters.json`), as `sam deploy --parameter-overrides` would
+/// give them; parameters it does not name take the template's defaults.
+pub fn local_parameters(root: &Path) -> Result<BTreeMap<String, String>, StackError> {
+    let path = root.join("local/parameters.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| StackError::Setup(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| StackError::Setup(format!("{}: {e}", path.display())))
+}
+
+pub fn seed_admin() -> Result<User, StackError> {
+    let parse = |what: &str| StackError::Setup(format!("seed: bad {what}"));
+    Ok(User {
+        id: SEED_ADMIN_ID.parse::<UserId>().map_err(|_| parse("id"))?,
+        email: SEED_ADMIN_EMAIL
+            .parse::<Email>()
+            .map_err(|_| parse("email"))?,
+        sms_number: "+15555550100"
+            .parse::<PhoneNumber>()
+            .map_err(|_| parse("phone"))?,
+        primary_contact_number: "+15555550100"
+            .parse::<PhoneNumber>()
+            .map_err(|_| parse("phone"))?,
+        secondary_contact_number: None,
+        first_name: Some("Ada".to_owned().try_into().map_err(|_| parse("name"))?),
+        last_name: Some("Admin".to_owned().try_into().map_err(|_| parse("name"))?),
+        entity_id: None,
+        company_name: None,
+        roles: vec![Role::BackofficeAdmin],
+        user_type: UserType::Backoffice,
+        status: UserStatus::Enabled,
+        mfa_type: MfaType::Totp,
+        mfa_status: MfaStatus::Registered,
+        locked_out: false,
+        locked_out_timestamp: None,
+        created_at: time::OffsetDateTime::now_utc(),
+        tokens_valid_after: None,
+        version: 1,
+    })
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
+        let template = Template::load(&options.root.join("template.yaml"))?;
+        let sdk = sdk_config(&options.endpoint).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        create_table(&dynamodb, &template, &options.table_name).await?;
+        let resolve = |name: &str| {
+            options
+                .parameters
+                .get(name)
+                .or_else(|| template.parameter_defaults.get(name))
+                .cloned()
+        };
+        if let Some(sender) = resolve("SesSender") {
+            verify_sender(&aws_sdk_sesv2::Client::new(&sdk), &sender).await?;
+        }
+        if options.seed {
+            let store = Store::new(dynamodb.clone(), options.table_name.clone());
+            match store.create_user(&seed_admin()?, None).await {
+                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+                Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
+            }
+        }
+        if let Some(dir) = &options.log_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StackError::Setup(format!("{}: {e}", dir.display())))?;
+        }
+
+        let mut hosts = BTreeMap::new();
+        for function in template.functions.values() {
+            let mut environment: Vec<(String, String)> = function
+                .environment
+                .iter()
+                .filter_map(|(name, value)| {
+                    template
+                        .resolve(value, &options.table_name, &options.parameters)
+                        .map(|v| (name.clone(), v))
+                })
+                .collect();
+            environment.extend(sdk_env(&options.endpoint));
+            environment.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+            environment.push(("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()));
+            let binary = options.bin_dir.join(&function.binary);
+            let host = FunctionHost::start(Launch {
+                name: &function.binary,
+                binary: &binary,
+                environment,
+                timeout: Duration::from_secs(function.timeout_secs),
+                log_file: options
+                    .log_dir
+                    .as_ref()
+                    .map(|dir| dir.join(format!("{}.log", function.binary))),
+            })
+            .await?;
+            hosts.insert(function.logical_id.clone(), Arc::new(host));
+        }
+        let targets = template
+            .routes
+            .iter()
+            .filter_map(|route| {
+                hosts.get(&route.function).map(|host| RouteTarget {
+                    route: route.clone(),
+                    segments: segments(&route.path),
+                    function: host.clone(),
+                })
+            })
+            .collect();
+        let authorizer = template
+            .authorizer
+            .as_ref()
+            .and_then(|id| hosts.get(id).cloned());
+        let mut extra = Vec::new();
+        if let Ok(document) = std::fs::read(options.root.join("openapi.yaml")) {
+            extra.push((
+                "GET".to_owned(),
+                "/openapi.yaml".to_owned(),
+                "application/yaml",
+                document.into(),
+            ));
+        }
+        let gateway = Arc::new(Gateway {
+            targets,
+            authorizer,
+            extra,
+        });
+        let router = Router::new()
+            .fallback(crate::gateway::handle)
+            .with_state(gateway);
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| StackError::Setup(format!("cannot listen on {}: {e}", options.listen)))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StackError::Setup(e.to_string()))?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Stack {
+            address,
+            template,
+            table_name: options.table_name,
+            parameters: options.parameters,
+            server,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}

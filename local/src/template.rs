@@ -1,0 +1,244 @@
+//! Reads template.yaml: the functions, their HTTP routes, the authorizer, the table and the parameters. The local
+//! stack serves exactly what the template declares.
+
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read the template: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("the template is not as expected: {0}")]
+    Shape(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub logical_id: String,
+    pub binary: String,
+    pub timeout_secs: u64,
+    pub environment: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub functions: BTreeMap<String, Function>,
+    pub routes: Vec<Route>,
+    pub authorizer: Option<String>,
+    pub table_logical_id: String,
+    pub table_properties: Value,
+    pub parameter_defaults: BTreeMap<String, String>,
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn tagged<'a>(value: &'a Value, tag: &str) -> Option<&'a Value> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == tag => Some(&tagged.value),
+        Value::Mapping(map) if map.len() == 1 => {
+            map.get(format!("Fn::{}", tag.trim_start_matches('!')).as_str())
+        }
+        _ => None,
+    }
+}
+
+/// The logical id named by `!GetAtt X.Arn` (or `Fn::GetAtt: [X, Arn]`).
+fn get_att_target(value: &Value) -> Option<String> {
+    let target = tagged(value, "!GetAtt")?;
+    match target {
+        Value::String(s) => s.split('.').next().map(str::to_owned),
+        Value::Sequence(parts) => parts.first().and_then(text),
+        _ => None,
+    }
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Template, TemplateError> {
+        Template::parse(&std::fs::read_to_string(path)?)
+    }
+
+    pub fn parse(source: &str) -> Result<Template, TemplateError> {
+        let root: Value = serde_yaml::from_str(source)?;
+        let shape = |what: &str| TemplateError::Shape(what.to_owned());
+        let resources = root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| shape("no Resources"))?;
+        let globals = root.get("Globals").and_then(|g| g.get("Function"));
+        let global_env = globals
+            .and_then(|g| g.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping);
+        let global_timeout = globals
+            .and_then(|g| g.get("Timeout"))
+            .and_then(Value::as_u64)
+            .unwrap_or(3);
+
+        let mut parameter_defaults = BTreeMap::new();
+        if let Some(parameters) = root.get("Parameters").and_then(Value::as_mapping) {
+            for (name, definition) in parameters {
+                if let (Some(name), Some(default)) =
+                    (text(name), definition.get("Default").and_then(text))
+                {
+                    parameter_defaults.insert(name, default);
+                }
+            }
+        }
+
+        let mut functions = BTreeMap::new();
+        let mut routes = Vec::new();
+        let mut authorizer = None;
+        let mut table = None;
+        let mut default_authorizer_set = false;
+        for (id, resource) in resources {
+            let id = text(id).ok_or_else(|| shape("a resource id is not a string"))?;
+            let kind = resource
+                .get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let properties = resource.get("Properties").cloned().unwrap_or(Value::Null);
+            match kind {
+                "AWS::Serverless::Function" => {
+                    let binary = resource
+                        .get("Metadata")
+                        .and_then(|m| m.get("BuildProperties"))
+                        .and_then(|b| b.get("Binary"))
+                        .and_then(text)
+                        .ok_or_else(|| {
+                            TemplateError::Shape(format!(
+                                "{id} has no Metadata.BuildProperties.Binary"
+                            ))
+                        })?;
+                    let mut environment = BTreeMap::new();
+                    let own_env = properties
+                        .get("Environment")
+                        .and_then(|e| e.get("Variables"))
+                        .and_then(Value::as_mapping);
+                    for variables in [global_env, own_env].into_iter().flatten() {
+                        for (name, value) in variables {
+                            if let Some(name) = text(name) {
+                                environment.insert(name, value.clone());
+                            }
+                        }
+                    }
+                    if let Some(events) = properties.get("Events").and_then(Value::as_mapping) {
+                        for event in events.values() {
+                            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                                continue;
+                            }
+                            let props = event
+                                .get("Properties")
+                                .ok_or_else(|| shape("an HttpApi event has no Properties"))?;
+                            let path = props
+                                .get("Path")
+                                .and_then(text)
+                                .ok_or_else(|| shape("an HttpApi event has no Path"))?;
+                            let method = props
+                                .get("Method")
+                                .and_then(text)
+                                .ok_or_else(|| shape("an HttpApi event has no Method"))?
+                                .to_ascii_uppercase();
+                            let authorized = props
+                                .get("Auth")
+                                .and_then(|a| a.get("Authorizer"))
+                                .and_then(Value::as_str)
+                                != Some("NONE");
+                            routes.push(Route {
+                                method,
+                                path,
+                                function: id.clone(),
+                                authorized,
+                            });
+                        }
+                    }
+                    let timeout_secs = properties
+                        .get("Timeout")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(global_timeout);
+                    functions.insert(
+                        id.clone(),
+                        Function {
+                            logical_id: id,
+                            binary,
+                            timeout_secs,
+                            environment,
+                        },
+                    );
+                }
+                "AWS::Serverless::HttpApi" => {
+                    let auth = properties.get("Auth");
+                    let default = auth.and_then(|a| a.get("DefaultAuthorizer")).and_then(text);
+                    if let Some(default) = default {
+                        default_authorizer_set = true;
+                        let function_arn = auth
+                            .and_then(|a| a.get("Authorizers"))
+                            .and_then(|a| a.get(default.as_str()))
+                            .and_then(|a| a.get("FunctionArn"))
+                            .ok_or_else(|| shape("the default authorizer has no FunctionArn"))?;
+                        authorizer = get_att_target(function_arn);
+                    }
+                }
+                "AWS::DynamoDB::Table" => table = Some((id, properties)),
+                _ => {}
+            }
+        }
+        if default_authorizer_set && authorizer.is_none() {
+            return Err(shape(
+                "the default authorizer's FunctionArn is not a !GetAtt",
+            ));
+        }
+        if !default_authorizer_set {
+            for route in &mut routes {
+                route.authorized = false;
+            }
+        }
+        let (table_logical_id, table_properties) =
+            table.ok_or_else(|| shape("no AWS::DynamoDB::Table"))?;
+        Ok(Template {
+            functions,
+            routes,
+            authorizer,
+            table_logical_id,
+            table_properties,
+            parameter_defaults,
+        })
+    }
+
+    /// The value of one environment variable, with `!Ref` to the table or a parameter resolved locally.
+    pub fn resolve(
+        &self,
+        value: &Value,
+        table_name: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        if let Some(plain) = text(value) {
+            return Some(plain);
+        }
+        let target = tagged(value, "!Ref").and_then(text)?;
+        if target == self.table_logical_id {
+            return Some(table_name.to_owned());
+        }
+        parameters
+            .get(&target)
+            .or_else(|| self.parameter_defaults.get(&target))
+            .cloned()
+    }
+}
