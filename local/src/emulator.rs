@@ -30,10 +30,10 @@ pub enum EmulatorError {
     Outbox(String),
 }
 
-/// A running moto server; it is killed when this is dropped.
+/// A running moto server; it is killed when this is dropped (call `stop` to also wait for it).
 pub struct Emulator {
     pub endpoint: String,
-    _child: Child,
+    child: Child,
 }
 
 pub fn endpoint(port: u16) -> String {
@@ -68,10 +68,11 @@ impl Emulator {
             })?;
         let endpoint = endpoint(port);
         wait_ready(&endpoint).await?;
-        Ok(Emulator {
-            endpoint,
-            _child: child,
-        })
+        Ok(Emulator { endpoint, child })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 }
 

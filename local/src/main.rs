@@ -95,7 +95,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     }
     println!("stopping");
     drop(stack);
-    drop(emulator);
+    emulator.stop().await;
     Ok(())
 }
 
@@ -150,7 +150,7 @@ async fn with_emulator(args: &[String]) -> Result<ExitCode, String> {
         .status()
         .await
         .map_err(|e| format!("{program}: {e}"))?;
-    drop(emulator);
+    emulator.stop().await;
     Ok(ExitCode::from(
         status.code().unwrap_or(1).clamp(0, 255) as u8
     ))
