@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 CARGO ?= cargo
 VENV := .venv
-STACK := ./target/debug/local-stack
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
+export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
 .PHONY: run test venv build token outbox lint fmt clippy clean
 

@@ -121,10 +121,10 @@ pub fn shared_stack() -> &'static SharedStack {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
             runtime.block_on(async move {
                 let table = unique("e2e");
-                let log_dir = root().join("target/test-logs").join(&table);
+                let log_dir = local_stack::bin_dir().join("../test-logs").join(&table);
                 let stack = Stack::start(StackOptions {
                     root: root(),
-                    bin_dir: root().join("target/debug"),
+                    bin_dir: local_stack::bin_dir(),
                     endpoint: endpoint(),
                     table_name: table.clone(),
                     parameters: parameters(),

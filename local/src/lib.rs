@@ -7,8 +7,21 @@ pub mod stack;
 pub mod template;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use user_token_domain::config::JwtConfig;
 use user_token_domain::domain::UserId;
+
+/// Where the function binaries are: `LOCAL_STACK_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else `target/debug`.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LOCAL_STACK_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let root = std::env::var_os("PROJECT_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("debug")
+}
 
 /// A bearer token for `user`, signed with the local JWT parameters.
 pub fn bearer_token(

@@ -51,7 +51,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let moto_port = port(args, "--moto-port", 5005)?;
     let bin_dir = option(args, "--bin-dir")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/debug"));
+        .unwrap_or_else(local_stack::bin_dir);
     let emulator = Emulator::start(&moto_server(), moto_port)
         .await
         .map_err(|e| e.to_string())?;
