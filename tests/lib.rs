@@ -67,6 +67,7 @@ pub fn config(table: &str) -> Config {
         token_hash_secret: parameters.get("TokenHashSecret").cloned(),
         ses_sender: SENDER.parse().ok(),
         invite_link_base: "https://app.example.com/invitation?token=".into(),
+        mfa_link_base: "https://app.example.com/mfa-registration?token=".into(),
         otp_ttl: time::Duration::minutes(5),
         invite_ttl: time::Duration::days(7),
         max_attempts: 5,
@@ -78,6 +79,38 @@ pub fn config(table: &str) -> Config {
 
 pub async fn app(table: &str) -> App {
     App::new(config(table), &sdk_config(&endpoint()).await)
+}
+
+/// An app whose configuration a test adjusts (shorter lifetimes, no cooldown, …).
+pub async fn app_with(table: &str, adjust: impl FnOnce(&mut Config)) -> App {
+    let mut config = config(table);
+    adjust(&mut config);
+    App::new(config, &sdk_config(&endpoint()).await)
+}
+
+/// An app whose SNS and SES point at a closed port: every send fails.
+pub async fn app_with_dead_messaging(table: &str) -> App {
+    let healthy = app(table).await;
+    let dead = sdk_config("http://127.0.0.1:9").await;
+    App {
+        messenger: user_token_domain::notify::Messenger::new(
+            aws_sdk_sns::Client::new(&dead),
+            aws_sdk_sesv2::Client::new(&dead),
+            healthy.config.ses_sender.clone(),
+        ),
+        ..healthy
+    }
+}
+
+/// A random E.164 number, so parallel tests never read each other's SMS.
+pub fn unique_phone() -> String {
+    let digits: String = uuid::Uuid::new_v4()
+        .as_u128()
+        .to_string()
+        .chars()
+        .take(11)
+        .collect();
+    format!("+1{digits}")
 }
 
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {

@@ -16,7 +16,9 @@ pub fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LOCAL_STACK_BIN_DIR") {
         return PathBuf::from(dir);
     }
-    let root = std::env::var_os("PROJECT_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let root = std::env::var_os("PROJECT_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))

@@ -117,7 +117,7 @@ impl Stack {
         }
         if options.seed {
             let store = Store::new(dynamodb.clone(), options.table_name.clone());
-            match store.create_user(&seed_admin()?, None).await {
+            match store.create_user(&seed_admin()?).await {
                 Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
                 Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
             }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::domain::token::CodeHasher;
+use crate::domain::DomainError;
+use crate::engine::TokenEngine;
 use crate::notify::Messenger;
 use crate::store::Store;
 
@@ -27,6 +29,7 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub messenger: Messenger,
+    pub hasher: Option<CodeHasher>,
 }
 
 /// SDK calls are bounded so that a dead dependency answers within the function's timeout: three attempts of at
@@ -47,7 +50,11 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 
 impl App {
     pub async fn from_env() -> Result<App, StartupError> {
-        Ok(App::new(Config::from_env()?, &aws_sdk_config().await))
+        let config = Config::from_env()?;
+        if let Some(secret) = &config.token_hash_secret {
+            CodeHasher::new(secret.as_bytes()).map_err(StartupError::HashSecret)?;
+        }
+        Ok(App::new(config, &aws_sdk_config().await))
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> App {
@@ -61,17 +68,28 @@ impl App {
                 aws_sdk_sesv2::Client::new(sdk),
                 config.ses_sender.clone(),
             ),
+            hasher: config
+                .token_hash_secret
+                .as_deref()
+                .and_then(|secret| CodeHasher::new(secret.as_bytes()).ok()),
             config,
         }
     }
 
-    pub fn hasher(&self) -> Result<CodeHasher, StartupError> {
-        let secret = self
-            .config
-            .token_hash_secret
-            .as_deref()
-            .ok_or(StartupError::HashSecret("is required"))?;
-        CodeHasher::new(secret.as_bytes()).map_err(StartupError::HashSecret)
+    /// The token engine; answers 503 (and logs) where the function has no hashing secret configured.
+    pub fn engine(&self) -> Result<TokenEngine<'_>, DomainError> {
+        let hasher = self.hasher.as_ref().ok_or_else(|| {
+            tracing::error!("TOKEN_HASH_SECRET is not configured for this function");
+            DomainError::Unavailable {
+                retry_after_secs: 60,
+            }
+        })?;
+        Ok(TokenEngine {
+            store: &self.store,
+            messenger: &self.messenger,
+            hasher,
+            config: &self.config,
+        })
     }
 
     pub fn verifier(&self) -> Result<TokenVerifier, StartupError> {

@@ -22,6 +22,7 @@ pub struct Config {
     pub token_hash_secret: Option<String>,
     pub ses_sender: Option<Email>,
     pub invite_link_base: String,
+    pub mfa_link_base: String,
     pub otp_ttl: Duration,
     pub invite_ttl: Duration,
     pub max_attempts: u32,
@@ -84,6 +85,8 @@ impl Config {
             ses_sender,
             invite_link_base: optional("INVITE_LINK_BASE")
                 .unwrap_or_else(|| "https://app.example.com/invitation?token=".into()),
+            mfa_link_base: optional("MFA_LINK_BASE")
+                .unwrap_or_else(|| "https://app.example.com/mfa-registration?token=".into()),
             otp_ttl,
             invite_ttl: Duration::seconds(number("INVITE_TTL_SECONDS", 7 * 24 * 3600i64)?),
             max_attempts: number("MAX_ATTEMPTS", 5u32)?,

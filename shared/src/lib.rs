@@ -1,6 +1,7 @@
 //! The domain of the users-and-one-time-token service, shared by every function.
 //!
 //! - [`domain`]: pure values and rules.
+//! - [`engine`]: the one-time token engine every front door uses.
 //! - [`store`], [`notify`]: the DynamoDB, SNS and SES adapters.
 //! - [`http`], [`authz`]: what the front doors share about API Gateway events.
 //! - [`velo`]: the Velo Users API v2 front door.
@@ -12,6 +13,7 @@ pub mod authorizer;
 pub mod authz;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod messages;
 pub mod notify;

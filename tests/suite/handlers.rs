@@ -19,7 +19,7 @@ fn body(response: &Response<Body>) -> Value {
 async fn seeded_app() -> App {
     let app = app(&fresh_table().await).await;
     app.store
-        .create_user(&seed_admin().expect("seed"), None)
+        .create_user(&seed_admin().expect("seed"))
         .await
         .expect("seeded");
     app

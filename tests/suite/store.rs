@@ -6,7 +6,6 @@ use local_stack::emulator::{outbox, sdk_config};
 use local_stack::stack::seed_admin;
 use std::collections::HashMap;
 use user_token_domain::domain::DomainError;
-use user_token_domain::notify::Messenger;
 use user_token_domain::{velo, App};
 
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
@@ -49,7 +48,7 @@ async fn an_invitation_writes_the_user_the_guard_and_a_hashed_token_then_emails_
     let table = fresh_table().await;
     let app = app(&table).await;
     app.store
-        .create_user(&seed_admin().expect("seed"), None)
+        .create_user(&seed_admin().expect("seed"))
         .await
         .expect("seed");
     let email = unique_email();
@@ -105,7 +104,7 @@ async fn an_invitation_writes_the_user_the_guard_and_a_hashed_token_then_emails_
     // The token is stored only as a keyed hash: it appears nowhere in the table.
     let dump = format!("{items:?}");
     assert!(!dump.contains(&secret));
-    let hasher = app.hasher().expect("hasher");
+    let hasher = app.hasher.as_ref().expect("hasher");
     assert!(hasher.matches(
         user_token_domain::domain::token::TokenPurpose::Invitation,
         &format!("USER#{user_id}"),
@@ -147,25 +146,22 @@ async fn email_uniqueness_is_case_insensitive_and_atomic() {
 #[tokio::test]
 async fn an_invitation_that_cannot_be_emailed_leaves_nothing_behind() {
     let table = fresh_table().await;
-    let healthy = app(&table).await;
-    let dead_ses = sdk_config("http://127.0.0.1:9").await;
-    let app = App {
-        messenger: Messenger::new(
-            aws_sdk_sns::Client::new(&dead_ses),
-            aws_sdk_sesv2::Client::new(&dead_ses),
-            healthy.config.ses_sender.clone(),
-        ),
-        ..healthy
-    };
+    let app = api_tests::app_with_dead_messaging(&table).await;
     let email = unique_email();
     let response = velo::invite_user(&app, invite_request(&email)).await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
     assert_eq!(body["errors"][0]["errorCode"], "50310002");
+    let left = all_items(&table).await;
     assert!(
-        all_items(&table).await.is_empty(),
-        "no user, guard or token remains"
+        left.iter()
+            .all(|item| text(item, "pk").starts_with("QUOTA#")),
+        "no user, guard or token remains: {left:?}"
+    );
+    assert!(
+        left.iter().all(|item| text(item, "sends") == "0"),
+        "the send quota is given back"
     );
     assert!(outbox(&api_tests::endpoint())
         .await

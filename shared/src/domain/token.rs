@@ -118,12 +118,21 @@ impl CodeHasher {
     }
 
     fn mac(&self, purpose: TokenPurpose, subject: &str, code: &str) -> [u8; 32] {
+        self.mac_parts([purpose.as_str(), subject, code])
+    }
+
+    /// A stable, keyed pseudonym for a phone number or address: quota keys never hold the recipient in clear.
+    pub fn recipient_key(&self, recipient: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac_parts(["RECIPIENT", recipient, ""]))
+    }
+
+    fn mac_parts(&self, parts: [&str; 3]) -> [u8; 32] {
         // `new_from_slice` accepts keys of any length for HMAC.
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
             Ok(mac) => mac,
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };
-        for part in [purpose.as_str(), subject, code] {
+        for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
@@ -174,9 +183,22 @@ pub struct LiveToken {
     pub channel: Channel,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// When a code was last sent for this subject and purpose: the cooldown runs from here.
+    pub last_sent_at: OffsetDateTime,
     pub failed_attempts: u32,
     pub max_attempts: u32,
     pub consumed: bool,
+    /// Bumped by every issue and resend; writes are conditioned on the version they read.
+    pub version: u64,
+}
+
+/// Why a send is being made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMode {
+    /// Start a code: replaces a live one (keeping its attempt count) or starts afresh.
+    Issue,
+    /// Resend an existing code: there must be one, and it must not be used or dead.
+    Resend,
 }
 
 /// What a verification attempt decides, before it is written.
@@ -205,11 +227,62 @@ impl LiveToken {
             channel,
             issued_at: now,
             expires_at: now + policy.ttl,
+            last_sent_at: now,
             failed_attempts: 0,
             max_attempts: policy.max_attempts,
             consumed: false,
+            version: 1,
         };
         (token, secret)
+    }
+
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        !self.consumed && now < self.expires_at
+    }
+
+    /// The next state when a code is sent for (subject, purpose) where `current` may already exist. A new code
+    /// revokes the old one (it is the same item); the attempt count carries over while the old code is live, so
+    /// neither a resend nor a re-issue resets it; the lifetime restarts.
+    pub fn next(
+        current: Option<&LiveToken>,
+        mode: SendMode,
+        hasher: &CodeHasher,
+        subject: &str,
+        purpose: TokenPurpose,
+        channel: Channel,
+        policy: TokenPolicy,
+        now: OffsetDateTime,
+    ) -> Result<(LiveToken, Secret), DomainError> {
+        let carried = match (current, mode) {
+            (None, SendMode::Resend) => return Err(DomainError::NotFound("token")),
+            (Some(token), SendMode::Resend) if token.consumed => {
+                return Err(DomainError::NotFound("token"))
+            }
+            (Some(token), _)
+                if token.consumed || (mode == SendMode::Issue && !token.is_live(now)) =>
+            {
+                None
+            }
+            (current, _) => current,
+        };
+        let (mut next, secret) = LiveToken::issue(hasher, subject, purpose, channel, policy, now);
+        if let Some(current) = current {
+            next.version = current.version + 1;
+        }
+        if let Some(carried) = carried {
+            if carried.is_exhausted() {
+                return Err(DomainError::AttemptsExhausted);
+            }
+            let ready_at = carried.last_sent_at + policy.cooldown;
+            if now < ready_at {
+                let wait = (ready_at - now).whole_seconds().max(1) as u64;
+                return Err(DomainError::CooldownActive {
+                    retry_after_secs: wait,
+                });
+            }
+            next.failed_attempts = carried.failed_attempts;
+        }
+        Ok((next, secret))
     }
 
     pub fn is_exhausted(&self) -> bool {
@@ -284,6 +357,78 @@ mod tests {
         assert!(!hasher.matches(TokenPurpose::DeviceApproval, "s1", secret.expose(), &digest));
         assert!(!hasher.matches(TokenPurpose::OtpSession, "s1", "000000x", &digest));
         assert!(!hasher.matches(TokenPurpose::OtpSession, "s1", secret.expose(), "%%%"));
+    }
+
+    #[test]
+    fn a_new_code_keeps_attempts_respects_cooldown_and_refuses_dead_codes() {
+        let hasher = hasher();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let next = |current: Option<&LiveToken>, mode, at| {
+            LiveToken::next(
+                current,
+                mode,
+                &hasher,
+                "s",
+                TokenPurpose::OtpSession,
+                Channel::Sms,
+                POLICY,
+                at,
+            )
+        };
+        assert_eq!(
+            next(None, SendMode::Resend, now).err(),
+            Some(DomainError::NotFound("token"))
+        );
+        let (mut first, first_secret) = next(None, SendMode::Issue, now).unwrap();
+        assert_eq!(first.version, 1);
+        first.failed_attempts = 2;
+        assert_eq!(
+            next(Some(&first), SendMode::Resend, now + Duration::seconds(10)).err(),
+            Some(DomainError::CooldownActive {
+                retry_after_secs: 50
+            })
+        );
+        let (second, second_secret) =
+            next(Some(&first), SendMode::Resend, now + Duration::seconds(60)).unwrap();
+        assert_eq!(
+            second.failed_attempts, 2,
+            "a resend does not reset attempts"
+        );
+        assert_eq!(second.version, 2);
+        assert_eq!(
+            second.expires_at,
+            now + Duration::seconds(60) + POLICY.ttl,
+            "the lifetime restarts"
+        );
+        assert_ne!(first_secret, second_secret);
+        assert!(!hasher.matches(
+            TokenPurpose::OtpSession,
+            "s",
+            first_secret.expose(),
+            &second.digest
+        ));
+        let mut dead = second.clone();
+        dead.failed_attempts = 5;
+        assert_eq!(
+            next(Some(&dead), SendMode::Resend, now + Duration::seconds(200)).err(),
+            Some(DomainError::AttemptsExhausted)
+        );
+        assert_eq!(
+            next(Some(&dead), SendMode::Issue, now + Duration::seconds(200)).err(),
+            Some(DomainError::AttemptsExhausted),
+            "re-issuing does not revive a dead live code"
+        );
+        let (fresh, _) = next(Some(&dead), SendMode::Issue, now + Duration::minutes(30)).unwrap();
+        assert_eq!(
+            fresh.failed_attempts, 0,
+            "once expired, a new issue starts afresh"
+        );
+        let mut used = second.clone();
+        used.consumed = true;
+        assert_eq!(
+            next(Some(&used), SendMode::Resend, now + Duration::minutes(3)).err(),
+            Some(DomainError::NotFound("token"))
+        );
     }
 
     #[test]

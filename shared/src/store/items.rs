@@ -151,9 +151,11 @@ pub struct TokenItem {
     pub channel: Channel,
     pub issued_at: i64,
     pub expires_at: i64,
+    pub last_sent_at: i64,
     pub failed_attempts: u32,
     pub max_attempts: u32,
     pub consumed: bool,
+    pub version: u64,
     /// DynamoDB TTL: a day after expiry, for clean-up only; expiry itself is checked in code.
     pub ttl: i64,
 }
@@ -171,10 +173,39 @@ impl TokenItem {
             channel: token.channel,
             issued_at: token.issued_at.unix_timestamp(),
             expires_at,
+            last_sent_at: token.last_sent_at.unix_timestamp(),
             failed_attempts: token.failed_attempts,
             max_attempts: token.max_attempts,
             consumed: token.consumed,
+            version: token.version,
             ttl: expires_at + CLEANUP_GRACE_SECS,
         }
     }
+
+    pub fn into_token(self) -> Option<LiveToken> {
+        let at = |secs| OffsetDateTime::from_unix_timestamp(secs).ok();
+        Some(LiveToken {
+            subject: self.pk,
+            purpose: self.purpose,
+            digest: self.digest,
+            channel: self.channel,
+            issued_at: at(self.issued_at)?,
+            expires_at: at(self.expires_at)?,
+            last_sent_at: at(self.last_sent_at)?,
+            failed_attempts: self.failed_attempts,
+            max_attempts: self.max_attempts,
+            consumed: self.consumed,
+            version: self.version,
+        })
+    }
+}
+
+/// The send counter of one recipient in one fixed quota window. The key holds a keyed hash of the recipient, never
+/// the address itself.
+pub fn quota_pk(recipient_key: &str) -> String {
+    format!("QUOTA#{recipient_key}")
+}
+
+pub fn quota_sk(window: i64) -> String {
+    format!("WINDOW#{window}")
 }

@@ -1,21 +1,22 @@
 //! The DynamoDB adapter. One table; every invariant is a condition or a transaction.
 
 pub mod items;
+mod tokens;
+
+pub use tokens::{QuotaSlot, ReserveError};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
-use crate::domain::token::LiveToken;
 use crate::domain::{DomainError, FieldError, User, UserId};
-use items::{email_guard_pk, user_pk, EmailGuardItem, TokenItem, UserItem, GUARD, PROFILE};
+use items::{email_guard_pk, user_pk, EmailGuardItem, UserItem, GUARD, PROFILE};
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 /// Any failure to reach DynamoDB: logged here, answered as retryable.
@@ -87,109 +88,77 @@ impl Store {
         Ok(Some(parsed.into()))
     }
 
-    /// Creates the user, claims its email, and stores its invitation if any, all or nothing. A taken email is a
-    /// conflict.
-    pub async fn create_user(
+    /// Creates a user and claims its email in one transaction (used to seed). A taken email is a conflict.
+    pub async fn create_user(&self, user: &User) -> Result<(), DomainError> {
+        let mut transaction = self.client.transact_write_items();
+        for (write, _) in self.user_creation_writes(user)? {
+            transaction = transaction.transact_items(write);
+        }
+        transaction.send().await.map(|_| ()).map_err(|error| {
+            let codes = tokens::cancellation_codes(&error);
+            if codes.get(1).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed") {
+                email_taken()
+            } else {
+                unavailable("TransactWriteItems", &error)
+            }
+        })
+    }
+
+    /// The writes that create `user` and claim its email, each with the error its failed condition means.
+    pub fn user_creation_writes(
         &self,
         user: &User,
-        invitation: Option<&LiveToken>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Vec<(TransactWriteItem, DomainError)>, DomainError> {
         let guard = EmailGuardItem {
             pk: email_guard_pk(&user.email),
             sk: GUARD.into(),
             user_id: user.id,
         };
-        let mut puts = vec![(item(&UserItem::from(user))?, true), (item(&guard)?, true)];
-        if let Some(invitation) = invitation {
-            puts.push((item(&TokenItem::from_token(invitation))?, false));
-        }
-        let mut transaction = self.client.transact_write_items();
-        for (attributes, must_be_new) in puts {
-            let mut put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(attributes));
-            if must_be_new {
-                put = put.condition_expression("attribute_not_exists(pk)");
-            }
-            transaction = transaction.transact_items(
-                TransactWriteItem::builder()
-                    .put(build(put.build())?)
+        let put = |attributes| {
+            build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(attributes))
+                    .condition_expression("attribute_not_exists(pk)")
                     .build(),
-            );
-        }
-        match transaction.send().await {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let email_taken = error
-                    .as_service_error()
-                    .and_then(|service| match service {
-                        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                            cancelled.cancellation_reasons.as_ref()
-                        }
-                        _ => None,
-                    })
-                    .and_then(|reasons| reasons.get(1))
-                    .and_then(|reason| reason.code.as_deref())
-                    == Some("ConditionalCheckFailed");
-                if email_taken {
-                    Err(DomainError::Conflict(FieldError::new(
-                        "email",
-                        "a user with this email address already exists",
-                    )))
-                } else {
-                    Err(unavailable("TransactWriteItems", &error))
-                }
-            }
-        }
+            )
+            .map(|put| TransactWriteItem::builder().put(put).build())
+        };
+        Ok(vec![
+            (
+                put(item(&UserItem::from(user))?)?,
+                DomainError::Conflict(FieldError::new("id", "the user already exists")),
+            ),
+            (put(item(&guard)?)?, email_taken()),
+        ])
     }
 
-    /// Undoes `create_invited_user` when the invitation could not be sent, so no half-created user remains.
-    pub async fn remove_invited_user(
-        &self,
-        user: &User,
-        invitation: &LiveToken,
-    ) -> Result<(), DomainError> {
-        let deletes = [
-            (key(user_pk(&user.id), PROFILE), Some("version = :version")),
-            (
-                key(email_guard_pk(&user.email), GUARD),
-                Some("userId = :id"),
-            ),
-            (
-                key(
-                    invitation.subject.clone(),
-                    &items::token_sk(invitation.purpose),
-                ),
-                None,
-            ),
-        ];
-        let mut transaction = self.client.transact_write_items();
-        for (item_key, condition) in deletes {
-            let mut delete = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(item_key));
-            if let Some(condition) = condition {
-                delete = delete.condition_expression(condition);
-                if condition.contains(":version") {
-                    delete = delete.expression_attribute_values(
-                        ":version",
-                        AttributeValue::N(user.version.to_string()),
-                    );
-                } else {
-                    delete = delete
-                        .expression_attribute_values(":id", AttributeValue::S(user.id.to_string()));
-                }
-            }
-            transaction = transaction.transact_items(
-                TransactWriteItem::builder()
-                    .delete(build(delete.build())?)
-                    .build(),
-            );
-        }
-        transaction
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|error| unavailable("TransactWriteItems", &error))
+    /// The writes that undo `user_creation_writes`, conditioned on the user being as it was created.
+    pub fn user_removal_writes(&self, user: &User) -> Result<Vec<TransactWriteItem>, DomainError> {
+        let profile = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&user.id), PROFILE)))
+            .condition_expression("version = :version")
+            .expression_attribute_values(":version", AttributeValue::N(user.version.to_string()));
+        let guard = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(email_guard_pk(&user.email), GUARD)))
+            .condition_expression("userId = :id")
+            .expression_attribute_values(":id", AttributeValue::S(user.id.to_string()));
+        Ok(vec![
+            TransactWriteItem::builder()
+                .delete(build(profile.build())?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(build(guard.build())?)
+                .build(),
+        ])
     }
+}
+
+fn email_taken() -> DomainError {
+    DomainError::Conflict(FieldError::new(
+        "email",
+        "a user with this email address already exists",
+    ))
 }

@@ -1,8 +1,10 @@
 //! The Velo Payments Users API v2 front door: its wire types, its error body, and its operations.
 
+mod tokens;
 mod users;
 pub mod wire;
 
+pub use tokens::{check_verification_code, register_sms, resend_token};
 pub use users::{get_self, get_user, invite_user};
 
 use lambda_http::{Body, Request, Response};

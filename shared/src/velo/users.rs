@@ -6,19 +6,21 @@ use time::OffsetDateTime;
 use super::serve;
 use super::wire::{InviteUserRequest, UserResponse};
 use crate::app::App;
-use crate::domain::token::{Channel, LiveToken, TokenPurpose};
+use crate::domain::token::{SendMode, TokenPurpose};
 use crate::domain::{DomainError, InviteUser, Operation, Principal, User, UserId};
+use crate::engine::{Recipient, SendRequest};
 use crate::http::{empty_response, json_body, json_response, path_param};
-use crate::messages::invitation_email;
+use crate::messages::Locale;
 use crate::store::items::user_pk;
 
-fn user_id_param(request: &Request) -> Result<UserId, DomainError> {
+pub(super) fn user_id_param(request: &Request) -> Result<UserId, DomainError> {
     let raw = path_param(request, "userId").unwrap_or_default();
     raw.parse()
         .map_err(|reason: &str| DomainError::invalid_path("userId", reason))
 }
 
-/// `POST /v2/users/invite`: a PENDING user, its email claimed atomically, and an invitation sent by email.
+/// `POST /v2/users/invite`: a PENDING user, its email claimed, and its invitation token, in one transaction; the
+/// invitation link goes out by email, and if it cannot, all three are removed again.
 pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
     serve("inviteUser", request, |request, caller| async move {
         caller.may(Operation::InviteUser)?;
@@ -39,27 +41,22 @@ pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
             OffsetDateTime::now_utc(),
         )?;
         caller.may_grant(user.user_type, user.entity_id, &user.roles)?;
-        let hasher = app.hasher().map_err(|error| {
-            tracing::error!(%error, "token hashing is not configured");
-            DomainError::Unavailable {
-                retry_after_secs: 60,
-            }
-        })?;
-        let (invitation, secret) = LiveToken::issue(
-            &hasher,
-            user_pk(&user.id),
-            TokenPurpose::Invitation,
-            Channel::Email,
-            app.config.invitation_policy(),
-            user.created_at,
-        );
-        app.store.create_user(&user, Some(&invitation)).await?;
-        let link = format!("{}{}", app.config.invite_link_base, secret.expose());
-        let message = invitation_email(&link, invitation.expires_at);
-        if let Err(error) = app.messenger.send_email(&user.email, &message).await {
-            app.store.remove_invited_user(&user, &invitation).await?;
-            return Err(error);
-        }
+        let engine = app.engine()?;
+        engine
+            .send(SendRequest {
+                subject: user_pk(&user.id),
+                purpose: TokenPurpose::Invitation,
+                mode: SendMode::Issue,
+                current: None,
+                candidates: vec![Recipient::Email(user.email.clone())],
+                cascade: false,
+                policy: app.config.invitation_policy(),
+                locale: Locale::En,
+                link_base: app.config.invite_link_base.clone(),
+                companions: app.store.user_creation_writes(&user)?,
+                undo: app.store.user_removal_writes(&user)?,
+            })
+            .await?;
         tracing::info!(user_id = %user.id, email = %user.email.masked(), "user invited");
         Ok(empty_response(204))
     })

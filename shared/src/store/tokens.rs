@@ -1,0 +1,334 @@
+//! The token engine's writes. Every rule was judged on the state read; each write is conditioned on that state.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+use super::items::{quota_pk, quota_sk, token_sk, TokenItem};
+use super::{build, item, key, unavailable, Store};
+use crate::domain::token::{LiveToken, TokenPurpose};
+use crate::domain::DomainError;
+
+/// Why a reservation did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveError {
+    /// The token changed since it was read: read again and judge again.
+    Raced,
+    /// The recipient's send quota for the window is used up.
+    QuotaExceeded,
+    Failed(DomainError),
+}
+
+/// The quota slot a send takes: one recipient, one fixed window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSlot {
+    pub recipient_key: String,
+    pub window: i64,
+    pub limit: u32,
+    pub expires_at: i64,
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn cancellation_codes<R>(
+    error: &SdkError<TransactWriteItemsError, R>,
+) -> Vec<Option<String>> {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons
+            .iter()
+            .flatten()
+            .map(|reason| reason.code.clone().filter(|code| code != "None"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Store {
+    fn token_key(subject: &str, purpose: TokenPurpose) -> HashMap<String, AttributeValue> {
+        key(subject.to_owned(), &token_sk(purpose))
+    }
+
+    pub async fn get_token(
+        &self,
+        subject: &str,
+        purpose: TokenPurpose,
+    ) -> Result<Option<LiveToken>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::token_key(subject, purpose)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| unavailable("GetItem", &error))?;
+        Ok(output.item.and_then(parse_token))
+    }
+
+    /// One read for an aggregate and its token: `BatchGetItem` of both, strongly consistent.
+    pub async fn get_with_token<T: DeserializeOwned>(
+        &self,
+        aggregate_key: (String, &str),
+        subject: &str,
+        purpose: TokenPurpose,
+    ) -> Result<(Option<T>, Option<LiveToken>), DomainError> {
+        let aggregate = key(aggregate_key.0, aggregate_key.1);
+        let token = Self::token_key(subject, purpose);
+        let keys = build(
+            KeysAndAttributes::builder()
+                .keys(aggregate.clone())
+                .keys(token.clone())
+                .consistent_read(true)
+                .build(),
+        )?;
+        let output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, keys)
+            .send()
+            .await
+            .map_err(|error| unavailable("BatchGetItem", &error))?;
+        if output
+            .unprocessed_keys
+            .as_ref()
+            .is_some_and(|keys| !keys.is_empty())
+        {
+            return Err(DomainError::Unavailable {
+                retry_after_secs: 1,
+            });
+        }
+        let items = output
+            .responses
+            .and_then(|mut tables| tables.remove(&self.table))
+            .unwrap_or_default();
+        let same_key = |item: &HashMap<String, AttributeValue>,
+                        wanted: &HashMap<String, AttributeValue>| {
+            item.get("pk") == wanted.get("pk") && item.get("sk") == wanted.get("sk")
+        };
+        let mut found_aggregate = None;
+        let mut found_token = None;
+        for raw in items {
+            if same_key(&raw, &aggregate) {
+                found_aggregate = Some(serde_dynamo::from_item(raw).map_err(|error| {
+                    tracing::error!(%error, "a stored item does not parse");
+                    DomainError::Unavailable {
+                        retry_after_secs: 1,
+                    }
+                })?);
+            } else if same_key(&raw, &token) {
+                found_token = parse_token(raw);
+            }
+        }
+        Ok((found_aggregate, found_token))
+    }
+
+    /// Replaces `current` (or nothing) with `next` and takes a quota slot, in one transaction. `extra` writes (for
+    /// example a new aggregate) join the same transaction.
+    pub async fn reserve_send(
+        &self,
+        current: Option<&LiveToken>,
+        next: &LiveToken,
+        quota: &QuotaSlot,
+        extra: Vec<(TransactWriteItem, DomainError)>,
+    ) -> Result<(), ReserveError> {
+        let failed = ReserveError::Failed;
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item(&TokenItem::from_token(next)).map_err(failed)?));
+        put = match current {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(current) => put
+                .condition_expression("version = :version AND failedAttempts = :failed")
+                .expression_attribute_values(":version", n(current.version))
+                .expression_attribute_values(":failed", n(current.failed_attempts)),
+        };
+        let take_slot = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                quota_pk(&quota.recipient_key),
+                &quota_sk(quota.window),
+            )))
+            .update_expression("ADD sends :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(sends) OR sends < :limit")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(quota.limit))
+            .expression_attribute_values(":ttl", n(quota.expires_at));
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(build(put.build()).map_err(failed)?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(build(take_slot.build()).map_err(failed)?)
+                    .build(),
+            );
+        let conflicts: Vec<DomainError> =
+            extra.iter().map(|(_, conflict)| conflict.clone()).collect();
+        for (write, _) in extra {
+            transaction = transaction.transact_items(write);
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let codes = cancellation_codes(&error);
+                let failed_at = |index: usize| {
+                    codes.get(index).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
+                };
+                if failed_at(0) {
+                    Err(ReserveError::Raced)
+                } else if failed_at(1) {
+                    Err(ReserveError::QuotaExceeded)
+                } else if codes
+                    .iter()
+                    .any(|code| code.as_deref() == Some("TransactionConflict"))
+                {
+                    Err(ReserveError::Raced)
+                } else if let Some(conflict) = (2..codes.len())
+                    .find(|&i| failed_at(i))
+                    .and_then(|i| conflicts.get(i - 2))
+                {
+                    Err(ReserveError::Failed(conflict.clone()))
+                } else {
+                    Err(ReserveError::Failed(unavailable(
+                        "TransactWriteItems",
+                        &error,
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back and the quota slot is
+    /// returned, so a failed send costs the caller nothing. `extra` deletes join the same transaction.
+    pub async fn release_send(
+        &self,
+        previous: Option<&LiveToken>,
+        reserved: &LiveToken,
+        quota: &QuotaSlot,
+        extra: Vec<TransactWriteItem>,
+    ) -> Result<(), DomainError> {
+        let failed = |e| e;
+        let restore = match previous {
+            Some(previous) => {
+                // Versions only grow, so a restored state never matches a stale reader's condition.
+                let restored = LiveToken {
+                    version: reserved.version + 1,
+                    ..previous.clone()
+                };
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item(&TokenItem::from_token(&restored))?))
+                    .condition_expression("version = :version")
+                    .expression_attribute_values(":version", n(reserved.version));
+                TransactWriteItem::builder()
+                    .put(build(put.build()).map_err(failed)?)
+                    .build()
+            }
+            None => {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::token_key(&reserved.subject, reserved.purpose)))
+                    .condition_expression("version = :version")
+                    .expression_attribute_values(":version", n(reserved.version));
+                TransactWriteItem::builder()
+                    .delete(build(delete.build())?)
+                    .build()
+            }
+        };
+        let give_back = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                quota_pk(&quota.recipient_key),
+                &quota_sk(quota.window),
+            )))
+            .update_expression("ADD sends :minus_one")
+            .condition_expression("sends > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0));
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(restore)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(build(give_back.build())?)
+                    .build(),
+            );
+        for write in extra {
+            transaction = transaction.transact_items(write);
+        }
+        transaction
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| unavailable("TransactWriteItems", &error))
+    }
+
+    /// Records a verification: consumes the code on a match, counts a failure otherwise. Both are conditioned on the
+    /// code still being the one judged and still having attempts left, so concurrent checks never exceed the cap.
+    /// Returns `false` when the condition failed (the state moved on: judge again).
+    pub async fn record_check(
+        &self,
+        token: &LiveToken,
+        accepted: bool,
+        now: i64,
+    ) -> Result<bool, DomainError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::token_key(&token.subject, token.purpose)))
+            .expression_attribute_values(":digest", AttributeValue::S(token.digest.clone()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values(ReturnValue::None);
+        update = if accepted {
+            update
+                .update_expression("SET consumed = :true, consumedAt = :now")
+                .condition_expression(
+                    "digest = :digest AND consumed = :false AND failedAttempts < maxAttempts AND expiresAt > :now",
+                )
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":now", n(now))
+        } else {
+            update
+                .update_expression("ADD failedAttempts :one")
+                .condition_expression(
+                    "digest = :digest AND consumed = :false AND failedAttempts < maxAttempts",
+                )
+                .expression_attribute_values(":one", n(1))
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+}
+
+fn parse_token(raw: HashMap<String, AttributeValue>) -> Option<LiveToken> {
+    match serde_dynamo::from_item::<_, TokenItem>(raw) {
+        Ok(item) => item.into_token(),
+        Err(error) => {
+            tracing::error!(%error, "a stored token does not parse");
+            None
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The Velo operations that live on the token engine: register an SMS number, and resend a token.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use super::serve;
+use super::users::user_id_param;
+use super::wire::VerificationCode;
+use crate::app::App;
+use crate::domain::token::{SendMode, TokenPurpose};
+use crate::domain::{DomainError, MfaType, Operation, PhoneNumber, Principal};
+use crate::engine::{Recipient, SendRequest};
+use crate::http::{empty_response, json_body};
+use crate::messages::Locale;
+use crate::store::items::{user_pk, UserItem, PROFILE};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterSmsRequest {
+    sms_number: PhoneNumber,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum TokenType {
+    InviteMfaUser,
+    MfaRegistration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResendTokenRequest {
+    token_type: TokenType,
+    #[serde(default)]
+    verification_code: Option<VerificationCode>,
+}
+
+/// Accepts the caller's SMS one-time code once, where Velo asks for a `verificationCode`.
+pub async fn check_verification_code(
+    app: &App,
+    caller: &Principal,
+    code: &VerificationCode,
+) -> Result<(), DomainError> {
+    let subject = user_pk(&caller.user_id);
+    let current = app
+        .store
+        .get_token(&subject, TokenPurpose::SmsVerification)
+        .await?;
+    let outcome = app
+        .engine()?
+        .verify(
+            current,
+            &subject,
+            TokenPurpose::SmsVerification,
+            code.expose(),
+        )
+        .await;
+    outcome.map_err(|error| match error {
+        DomainError::NotFound(_) | DomainError::CodeExpired => DomainError::IncorrectCode {
+            remaining_attempts: 0,
+        },
+        other => other,
+    })
+}
+
+/// `POST /v2/users/registration/sms`: sends the caller a one-time code by SMS, later accepted once as
+/// `verificationCode`.
+pub async fn register_sms(app: &App, request: Request) -> Response<Body> {
+    serve("registerSms", request, |request, caller| async move {
+        caller.may(Operation::RegisterSms)?;
+        let body: RegisterSmsRequest = json_body(&request)?;
+        let subject = user_pk(&caller.user_id);
+        let engine = app.engine()?;
+        let current = app
+            .store
+            .get_token(&subject, TokenPurpose::SmsVerification)
+            .await?;
+        engine
+            .send(SendRequest {
+                subject,
+                purpose: TokenPurpose::SmsVerification,
+                mode: SendMode::Issue,
+                current,
+                candidates: vec![Recipient::Phone(body.sms_number)],
+                cascade: false,
+                policy: app.config.otp_policy(),
+                locale: Locale::En,
+                link_base: String::new(),
+                companions: Vec::new(),
+                undo: Vec::new(),
+            })
+            .await?;
+        Ok(empty_response(204))
+    })
+    .await
+}
+
+/// `POST /v2/users/{userId}/tokens`: revokes the user's token of that type and sends a new one. The token must
+/// already exist.
+pub async fn resend_token(app: &App, request: Request) -> Response<Body> {
+    serve("resendToken", request, |request, caller| async move {
+        let id = user_id_param(&request)?;
+        caller.may(Operation::ResendToken)?;
+        let body: ResendTokenRequest = json_body(&request)?;
+        let purpose = match body.token_type {
+            TokenType::InviteMfaUser => TokenPurpose::Invitation,
+            TokenType::MfaRegistration => TokenPurpose::MfaRegistration,
+        };
+        let subject = user_pk(&id);
+        let (user, current) = app
+            .store
+            .get_with_token::<UserItem>((subject.clone(), PROFILE), &subject, purpose)
+            .await?;
+        let user: crate::domain::User = user.ok_or(DomainError::NotFound("user"))?.into();
+        caller.may_reach(Operation::ResendToken, &user)?;
+        if let Some(code) = &body.verification_code {
+            check_verification_code(app, &caller, code).await?;
+        }
+        let recipient = match (purpose, user.mfa_type) {
+            (TokenPurpose::MfaRegistration, MfaType::Sms) => {
+                Recipient::Phone(user.sms_number.clone())
+            }
+            _ => Recipient::Email(user.email.clone()),
+        };
+        let (policy, link_base) = match purpose {
+            TokenPurpose::MfaRegistration => (
+                app.config.invitation_policy(),
+                app.config.mfa_link_base.clone(),
+            ),
+            _ => (
+                app.config.invitation_policy(),
+                app.config.invite_link_base.clone(),
+            ),
+        };
+        app.engine()?
+            .send(SendRequest {
+                subject,
+                purpose,
+                mode: SendMode::Resend,
+                current,
+                candidates: vec![recipient],
+                cascade: false,
+                policy,
+                locale: Locale::En,
+                link_base,
+                companions: Vec::new(),
+                undo: Vec::new(),
+            })
+            .await?;
+        Ok(empty_response(204))
+    })
+    .await
+}
