@@ -55,6 +55,7 @@ pub async fn fresh_table() -> String {
 }
 
 pub fn config(table: &str) -> Config {
+    user_token_domain::telemetry::init_with_default("warn");
     let parameters = parameters();
     Config {
         table_name: table.to_owned(),

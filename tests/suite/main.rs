@@ -2,5 +2,6 @@
 //! local gateway. Run it with `make test`, which starts the emulator.
 
 mod end_to_end;
+mod engine;
 mod handlers;
 mod store;

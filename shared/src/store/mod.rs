@@ -138,12 +138,14 @@ impl Store {
         let profile = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&user.id), PROFILE)))
-            .condition_expression("version = :version")
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
             .expression_attribute_values(":version", AttributeValue::N(user.version.to_string()));
         let guard = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(email_guard_pk(&user.email), GUARD)))
-            .condition_expression("userId = :id")
+            .condition_expression("#user = :id")
+            .expression_attribute_names("#user", "userId")
             .expression_attribute_values(":id", AttributeValue::S(user.id.to_string()));
         Ok(vec![
             TransactWriteItem::builder()

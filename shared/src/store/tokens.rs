@@ -145,7 +145,9 @@ impl Store {
         put = match current {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(current) => put
-                .condition_expression("version = :version AND failedAttempts = :failed")
+                .condition_expression("#version = :version AND #failed = :failed")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_names("#failed", "failedAttempts")
                 .expression_attribute_values(":version", n(current.version))
                 .expression_attribute_values(":failed", n(current.failed_attempts)),
         };
@@ -155,8 +157,9 @@ impl Store {
                 quota_pk(&quota.recipient_key),
                 &quota_sk(quota.window),
             )))
-            .update_expression("ADD sends :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(sends) OR sends < :limit")
+            .update_expression("ADD #sends :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#sends) OR #sends < :limit")
+            .expression_attribute_names("#sends", "sends")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":limit", n(quota.limit))
@@ -230,7 +233,8 @@ impl Store {
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item(&TokenItem::from_token(&restored))?))
-                    .condition_expression("version = :version")
+                    .condition_expression("#version = :version")
+                    .expression_attribute_names("#version", "version")
                     .expression_attribute_values(":version", n(reserved.version));
                 TransactWriteItem::builder()
                     .put(build(put.build()).map_err(failed)?)
@@ -240,7 +244,8 @@ impl Store {
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(Self::token_key(&reserved.subject, reserved.purpose)))
-                    .condition_expression("version = :version")
+                    .condition_expression("#version = :version")
+                    .expression_attribute_names("#version", "version")
                     .expression_attribute_values(":version", n(reserved.version));
                 TransactWriteItem::builder()
                     .delete(build(delete.build())?)
@@ -253,8 +258,9 @@ impl Store {
                 quota_pk(&quota.recipient_key),
                 &quota_sk(quota.window),
             )))
-            .update_expression("ADD sends :minus_one")
-            .condition_expression("sends > :zero")
+            .update_expression("ADD #sends :minus_one")
+            .condition_expression("#sends > :zero")
+            .expression_attribute_names("#sends", "sends")
             .expression_attribute_values(":minus_one", n(-1))
             .expression_attribute_values(":zero", n(0));
         let mut transaction = self
@@ -290,23 +296,27 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::token_key(&token.subject, token.purpose)))
+            .expression_attribute_names("#digest", "digest")
+            .expression_attribute_names("#consumed", "consumed")
+            .expression_attribute_names("#failed", "failedAttempts")
+            .expression_attribute_names("#max", "maxAttempts")
             .expression_attribute_values(":digest", AttributeValue::S(token.digest.clone()))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .return_values(ReturnValue::None);
         update = if accepted {
             update
-                .update_expression("SET consumed = :true, consumedAt = :now")
+                .update_expression("SET #consumed = :true, #consumedAt = :now")
                 .condition_expression(
-                    "digest = :digest AND consumed = :false AND failedAttempts < maxAttempts AND expiresAt > :now",
+                    "#digest = :digest AND #consumed = :false AND #failed < #max AND #expires > :now",
                 )
+                .expression_attribute_names("#consumedAt", "consumedAt")
+                .expression_attribute_names("#expires", "expiresAt")
                 .expression_attribute_values(":true", AttributeValue::Bool(true))
                 .expression_attribute_values(":now", n(now))
         } else {
             update
-                .update_expression("ADD failedAttempts :one")
-                .condition_expression(
-                    "digest = :digest AND consumed = :false AND failedAttempts < maxAttempts",
-                )
+                .update_expression("ADD #failed :one")
+                .condition_expression("#digest = :digest AND #consumed = :false AND #failed < #max")
                 .expression_attribute_values(":one", n(1))
         };
         match update.send().await {
