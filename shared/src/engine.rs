@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use time::OffsetDateTime;
 
 use crate::config::Config;
+use crate::domain::token::CodeSpec;
 use crate::domain::token::{
     Channel, CodeHasher, LiveToken, SendMode, TokenPolicy, TokenPurpose, Verdict,
 };
@@ -161,10 +162,12 @@ impl TokenEngine<'_> {
                     current.as_ref(),
                     mode,
                     self.hasher,
-                    &subject,
-                    purpose,
-                    recipient.channel(),
-                    policy,
+                    CodeSpec {
+                        subject: &subject,
+                        purpose,
+                        channel: recipient.channel(),
+                        policy,
+                    },
                     now,
                 )?;
                 let slot = self.quota_slot(recipient, now);

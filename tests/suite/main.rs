@@ -5,3 +5,4 @@ mod end_to_end;
 mod engine;
 mod handlers;
 mod store;
+mod velo_tokens;

@@ -192,6 +192,15 @@ pub struct LiveToken {
     pub version: u64,
 }
 
+/// What a new code is for and how it lives.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSpec<'a> {
+    pub subject: &'a str,
+    pub purpose: TokenPurpose,
+    pub channel: Channel,
+    pub policy: TokenPolicy,
+}
+
 /// Why a send is being made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendMode {
@@ -247,10 +256,7 @@ impl LiveToken {
         current: Option<&LiveToken>,
         mode: SendMode,
         hasher: &CodeHasher,
-        subject: &str,
-        purpose: TokenPurpose,
-        channel: Channel,
-        policy: TokenPolicy,
+        code: CodeSpec<'_>,
         now: OffsetDateTime,
     ) -> Result<(LiveToken, Secret), DomainError> {
         let carried = match (current, mode) {
@@ -265,6 +271,12 @@ impl LiveToken {
             }
             (current, _) => current,
         };
+        let CodeSpec {
+            subject,
+            purpose,
+            channel,
+            policy,
+        } = code;
         let (mut next, secret) = LiveToken::issue(hasher, subject, purpose, channel, policy, now);
         if let Some(current) = current {
             next.version = current.version + 1;
@@ -368,10 +380,12 @@ mod tests {
                 current,
                 mode,
                 &hasher,
-                "s",
-                TokenPurpose::OtpSession,
-                Channel::Sms,
-                POLICY,
+                CodeSpec {
+                    subject: "s",
+                    purpose: TokenPurpose::OtpSession,
+                    channel: Channel::Sms,
+                    policy: POLICY,
+                },
                 at,
             )
         };
