@@ -15,7 +15,7 @@ use crate::template::Template;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("cannot start moto_server at {path}: {source} (run `make venv` first)")]
+    #[error("cannot start the moto server with {path}: {source} (run `make venv` first)")]
     Spawn {
         path: String,
         source: std::io::Error,
@@ -54,16 +54,22 @@ pub async fn wait_ready(endpoint: &str) -> Result<(), EmulatorError> {
 }
 
 impl Emulator {
-    pub async fn start(moto_server: &Path, port: u16) -> Result<Emulator, EmulatorError> {
-        let child = Command::new(moto_server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    /// Starts `python launcher HOST PORT` (see `local/moto_serial.py`).
+    pub async fn start(
+        python: &Path,
+        launcher: &Path,
+        port: u16,
+    ) -> Result<Emulator, EmulatorError> {
+        let child = Command::new(python)
+            .arg(launcher)
+            .args(["127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| EmulatorError::Spawn {
-                path: moto_server.display().to_string(),
+                path: python.display().to_string(),
                 source,
             })?;
         let endpoint = endpoint(port);

@@ -29,8 +29,15 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn moto_server() -> PathBuf {
-    root().join(".venv/bin/moto_server")
+async fn start_emulator(port: u16) -> Result<Emulator, String> {
+    let root = root();
+    Emulator::start(
+        &root.join(".venv/bin/python"),
+        &root.join("local/moto_serial.py"),
+        port,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 fn free_port() -> Result<u16, String> {
@@ -52,9 +59,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let bin_dir = option(args, "--bin-dir")
         .map(PathBuf::from)
         .unwrap_or_else(local_stack::bin_dir);
-    let emulator = Emulator::start(&moto_server(), moto_port)
-        .await
-        .map_err(|e| e.to_string())?;
+    let emulator = start_emulator(moto_port).await?;
     let parameters = local_parameters(&root()).map_err(|e| e.to_string())?;
     let stack = Stack::start(StackOptions {
         root: root(),
@@ -141,9 +146,7 @@ async fn outbox(args: &[String]) -> Result<(), String> {
 async fn with_emulator(args: &[String]) -> Result<ExitCode, String> {
     let command: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
     let (program, rest) = command.split_first().ok_or("with-emulator -- COMMAND...")?;
-    let emulator = Emulator::start(&moto_server(), free_port()?)
-        .await
-        .map_err(|e| e.to_string())?;
+    let emulator = start_emulator(free_port()?).await?;
     let status = tokio::process::Command::new(program)
         .args(rest)
         .env("LOCAL_STACK_ENDPOINT", &emulator.endpoint)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+use user_token_domain::domain::password;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
 };
@@ -21,6 +22,8 @@ use crate::template::{Template, TemplateError};
 /// The seeded BACKOFFICE admin: a fixed id, so `make token` and the README's walk-through can name it.
 pub const SEED_ADMIN_ID: &str = "00000000-0000-4000-8000-000000000001";
 pub const SEED_ADMIN_EMAIL: &str = "admin@example.com";
+/// The seeded admin's password, for trying the password operations locally. Local only.
+pub const SEED_ADMIN_PASSWORD: &str = "harbour lights at dusk 1906";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -95,6 +98,17 @@ pub fn seed_admin() -> Result<User, StackError> {
         locked_out_timestamp: None,
         created_at: time::OffsetDateTime::now_utc(),
         tokens_valid_after: None,
+        password_hash: Some(
+            password::hash(
+                &SEED_ADMIN_PASSWORD
+                    .to_owned()
+                    .try_into()
+                    .map_err(|_| parse("password"))?,
+            )
+            .map_err(|_| parse("password hash"))?,
+        ),
+        password_history: Vec::new(),
+        failed_password_attempts: 0,
         version: 1,
     })
 }

@@ -67,8 +67,11 @@ async fn an_invitation_writes_the_user_the_guard_and_a_hashed_token_then_emails_
     assert_eq!(text(user, "version"), "1");
     assert_eq!(
         text(user, "tenant"),
-        "TENANT#PAYOR#7fffa261-ac68-49e6-b605-d24a444d9206"
+        "ENTITY#7fffa261-ac68-49e6-b605-d24a444d9206"
     );
+    assert_eq!(text(user, "everyone"), "USER");
+    assert_eq!(text(user, "emailSort"), format!("{email}#{user_id}"));
+    assert_eq!(text(user, "lastNameSort"), format!("#{email}#{user_id}"));
     match user.get("roles") {
         Some(AttributeValue::L(roles)) => {
             assert_eq!(roles, &vec![AttributeValue::S("velo.payor.admin".into())])

@@ -4,6 +4,7 @@
 mod contact;
 mod error;
 mod ids;
+pub mod password;
 pub mod permissions;
 pub mod token;
 mod user;
@@ -13,5 +14,6 @@ pub use error::{DomainError, FieldError, InputSource};
 pub use ids::{EntityId, UserId};
 pub use permissions::{Operation, Principal};
 pub use user::{
-    InviteUser, MfaStatus, MfaType, PersonName, Role, RoleFamily, User, UserStatus, UserType,
+    validate_roles, DetailsPatch, InviteUser, MfaStatus, MfaType, PersonName, Role, RoleFamily,
+    User, UserStatus, UserType,
 };

@@ -103,11 +103,21 @@ impl Principal {
         let same_tenant = self.entity_id.is_some()
             && self.entity_id == target.entity_id
             && self.user_type == target.user_type;
-        if same_tenant {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound("user"))
+        if !same_tenant {
+            return Err(DomainError::NotFound("user"));
         }
+        if operation.access() == Access::Write {
+            let outranked = target.roles.iter().any(|role| {
+                self.best_role(role.family())
+                    .is_none_or(|own| own.rank() < role.rank())
+            });
+            if outranked {
+                return Err(DomainError::Forbidden(
+                    "the user holds a role above the caller's".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// May the caller create or change users of `user_type` in `entity_id` holding `roles`?

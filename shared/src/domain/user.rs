@@ -214,6 +214,11 @@ pub struct User {
     pub created_at: OffsetDateTime,
     /// Access tokens issued before this instant are refused (set on disable).
     pub tokens_valid_after: Option<OffsetDateTime>,
+    /// The argon2id hash of the current password, once the user has one.
+    pub password_hash: Option<String>,
+    /// Hashes of previous passwords, newest first, at most `password::HISTORY - 1`.
+    pub password_history: Vec<String>,
+    pub failed_password_attempts: u32,
     /// Optimistic concurrency: every write is conditioned on the version it read.
     pub version: u64,
 }
@@ -276,12 +281,141 @@ impl User {
             locked_out_timestamp: None,
             created_at: now,
             tokens_valid_after: None,
+            password_hash: None,
+            password_history: Vec::new(),
+            failed_password_attempts: 0,
             version: 1,
         })
     }
 
+    /// Enables or disables the user; `None` when it is already so. Disabling also ends every access token issued
+    /// so far. A PENDING user cannot be enabled: it has not completed its invitation.
+    pub fn with_status(
+        &self,
+        status: UserStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, DomainError> {
+        if self.status == status {
+            return Ok(None);
+        }
+        let mut next = self.clone();
+        match status {
+            UserStatus::Enabled if self.status == UserStatus::Pending => {
+                return Err(DomainError::invalid_path(
+                    "userId",
+                    "the user has not completed its invitation and cannot be enabled",
+                ))
+            }
+            UserStatus::Disabled => {
+                next.tokens_valid_after = Some(now + time::Duration::seconds(1))
+            }
+            _ => {}
+        }
+        next.status = status;
+        Ok(Some(next))
+    }
+
+    /// Clears a lock-out; `None` when the user is not locked out.
+    pub fn unlocked(&self) -> Option<User> {
+        if !self.locked_out && self.failed_password_attempts == 0 {
+            return None;
+        }
+        let mut next = self.clone();
+        next.locked_out = false;
+        next.locked_out_timestamp = None;
+        next.failed_password_attempts = 0;
+        Some(next)
+    }
+
+    /// Counts a wrong current password; the last allowed failure locks the user out.
+    pub fn after_failed_password(&self, now: OffsetDateTime) -> User {
+        let mut next = self.clone();
+        next.failed_password_attempts += 1;
+        if next.failed_password_attempts >= super::password::LOCK_AFTER_FAILURES {
+            next.locked_out = true;
+            next.locked_out_timestamp = Some(now);
+        }
+        next
+    }
+
+    /// Every previous password the new one must differ from, the current one first.
+    pub fn password_hashes(&self) -> Vec<String> {
+        self.password_hash
+            .iter()
+            .chain(self.password_history.iter())
+            .cloned()
+            .collect()
+    }
+
+    /// Sets a new password hash, keeping the history bounded.
+    pub fn with_password(&self, new_hash: String) -> User {
+        let mut next = self.clone();
+        let mut history = self.password_hashes();
+        history.truncate(super::password::HISTORY - 1);
+        next.password_history = history;
+        next.password_hash = Some(new_hash);
+        next.failed_password_attempts = 0;
+        next
+    }
+
+    /// What zxcvbn should look for in this user's password.
+    pub fn personal_words(&self) -> Vec<String> {
+        let mut words = vec![self.email.as_str().to_owned()];
+        if let Some((local, _)) = self.email.as_str().split_once('@') {
+            words.push(local.to_owned());
+        }
+        words.extend(self.first_name.iter().map(|n| n.as_str().to_owned()));
+        words.extend(self.last_name.iter().map(|n| n.as_str().to_owned()));
+        words
+    }
+
     pub fn highest_role(&self) -> Option<Role> {
         self.roles.iter().copied().max_by_key(|role| role.rank())
+    }
+}
+
+/// A change to a user's details: `None` leaves a field alone, `Some(None)` clears it (where it may be cleared).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetailsPatch {
+    pub email: Option<Option<Email>>,
+    pub sms_number: Option<Option<PhoneNumber>>,
+    pub primary_contact_number: Option<Option<PhoneNumber>>,
+    pub secondary_contact_number: Option<Option<PhoneNumber>>,
+    pub first_name: Option<Option<PersonName>>,
+    pub last_name: Option<Option<PersonName>>,
+    pub mfa_type: Option<Option<MfaType>>,
+}
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T, DomainError> {
+    value.ok_or_else(|| DomainError::invalid_body(field, "must not be null"))
+}
+
+impl User {
+    /// The user with `patch` applied; `None` when nothing changes.
+    pub fn patched(&self, patch: DetailsPatch) -> Result<Option<User>, DomainError> {
+        let mut next = self.clone();
+        if let Some(email) = patch.email {
+            next.email = required("email", email)?;
+        }
+        if let Some(sms) = patch.sms_number {
+            next.sms_number = required("smsNumber", sms)?;
+        }
+        if let Some(primary) = patch.primary_contact_number {
+            next.primary_contact_number = required("primaryContactNumber", primary)?;
+        }
+        if let Some(mfa_type) = patch.mfa_type {
+            next.mfa_type = required("mfaType", mfa_type)?;
+        }
+        if let Some(secondary) = patch.secondary_contact_number {
+            next.secondary_contact_number = secondary;
+        }
+        if let Some(first) = patch.first_name {
+            next.first_name = first;
+        }
+        if let Some(last) = patch.last_name {
+            next.last_name = last;
+        }
+        Ok((next != *self).then_some(next))
     }
 }
 

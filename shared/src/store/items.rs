@@ -25,11 +25,32 @@ pub fn token_sk(purpose: TokenPurpose) -> String {
 }
 
 /// The users-by-tenant index partition: one per entity, one for backoffice users.
-pub fn tenant_key(user_type: UserType, entity_id: Option<&EntityId>) -> String {
+pub fn tenant_key(entity_id: Option<&EntityId>) -> String {
     match entity_id {
-        Some(entity) => format!("TENANT#{}#{entity}", user_type.as_str()),
-        None => format!("TENANT#{}", user_type.as_str()),
+        Some(entity) => format!("ENTITY#{entity}"),
+        None => "BACKOFFICE".to_owned(),
     }
+}
+
+/// The partition of the every-user indexes.
+pub const EVERYONE: &str = "USER";
+
+pub const INDEX_TENANT_BY_EMAIL: &str = "tenantByEmail";
+pub const INDEX_TENANT_BY_LAST_NAME: &str = "tenantByLastName";
+pub const INDEX_ALL_BY_EMAIL: &str = "allByEmail";
+pub const INDEX_ALL_BY_LAST_NAME: &str = "allByLastName";
+
+fn email_sort(user: &User) -> String {
+    format!("{}#{}", user.email.key(), user.id)
+}
+
+fn last_name_sort(user: &User) -> String {
+    let last = user
+        .last_name
+        .as_ref()
+        .map(|n| n.as_str().to_lowercase())
+        .unwrap_or_default();
+    format!("{last}#{}#{}", user.email.key(), user.id)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,10 +89,18 @@ pub struct UserItem {
     pub created_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_valid_after: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub password_history: Vec<String>,
+    #[serde(default)]
+    pub failed_password_attempts: u32,
     pub version: u64,
-    /// Users-by-tenant index, sorted by email.
+    /// Listing indexes: by tenant or everyone, sorted by email or by last name.
     pub tenant: String,
-    pub tenant_email: String,
+    pub everyone: String,
+    pub email_sort: String,
+    pub last_name_sort: String,
 }
 
 impl From<&User> for UserItem {
@@ -98,9 +127,14 @@ impl From<&User> for UserItem {
             locked_out_timestamp: user.locked_out_timestamp,
             created_at: user.created_at,
             tokens_valid_after: user.tokens_valid_after.map(OffsetDateTime::unix_timestamp),
+            password_hash: user.password_hash.clone(),
+            password_history: user.password_history.clone(),
+            failed_password_attempts: user.failed_password_attempts,
             version: user.version,
-            tenant: tenant_key(user.user_type, user.entity_id.as_ref()),
-            tenant_email: format!("{}#{}", user.email.key(), user.id),
+            tenant: tenant_key(user.entity_id.as_ref()),
+            everyone: EVERYONE.to_owned(),
+            email_sort: email_sort(user),
+            last_name_sort: last_name_sort(user),
         }
     }
 }
@@ -128,6 +162,9 @@ impl From<UserItem> for User {
             tokens_valid_after: item
                 .tokens_valid_after
                 .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok()),
+            password_hash: item.password_hash,
+            password_history: item.password_history,
+            failed_password_attempts: item.failed_password_attempts,
             version: item.version,
         }
     }

@@ -2,8 +2,10 @@
 
 pub mod items;
 mod tokens;
+mod users;
 
 pub use tokens::{QuotaSlot, ReserveError};
+pub use users::{SaveError, SortField, UserListing};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
@@ -158,7 +160,7 @@ impl Store {
     }
 }
 
-fn email_taken() -> DomainError {
+pub(crate) fn email_taken() -> DomainError {
     DomainError::Conflict(FieldError::new(
         "email",
         "a user with this email address already exists",

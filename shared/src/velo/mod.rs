@@ -1,9 +1,18 @@
 //! The Velo Payments Users API v2 front door: its wire types, its error body, and its operations.
 
+mod manage;
+mod selfservice;
 mod tokens;
 mod users;
 pub mod wire;
 
+pub use manage::{
+    delete_user, disable_user, enable_user, list_users, role_update, unlock_user, unregister_mfa,
+    user_details_update,
+};
+pub use selfservice::{
+    unregister_mfa_self, update_password_self, user_details_update_self, validate_password_self,
+};
 pub use tokens::{check_verification_code, register_sms, resend_token};
 pub use users::{get_self, get_user, invite_user};
 

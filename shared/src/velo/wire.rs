@@ -136,3 +136,127 @@ impl From<&User> for UserResponse {
         }
     }
 }
+
+/// Velo's `UserDetailsUpdateRequest` (admin form): absent leaves a field alone, `null` clears it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetailsUpdateRequest {
+    #[serde(default, deserialize_with = "present")]
+    pub primary_contact_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub secondary_contact_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub first_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "present")]
+    pub last_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<Email>>,
+    #[serde(default, deserialize_with = "present")]
+    pub sms_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub mfa_type: Option<Option<MfaType>>,
+    #[serde(default)]
+    pub verification_code: Option<VerificationCode>,
+}
+
+/// Velo's `PayeeUserSelfUpdateRequest`: the same patch without `mfaType` and `verificationCode`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayeeUserSelfUpdateRequest {
+    #[serde(default, deserialize_with = "present")]
+    pub primary_contact_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub secondary_contact_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub first_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "present")]
+    pub last_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<Email>>,
+    #[serde(default, deserialize_with = "present")]
+    pub sms_number: Option<Option<PhoneNumber>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleUpdateRequest {
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub verification_code: Option<VerificationCode>,
+}
+
+/// The admin form allows only YUBIKEY and TOTP.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdminMfaType {
+    Yubikey,
+    Totp,
+}
+
+impl From<AdminMfaType> for MfaType {
+    fn from(value: AdminMfaType) -> Self {
+        match value {
+            AdminMfaType::Yubikey => MfaType::Yubikey,
+            AdminMfaType::Totp => MfaType::Totp,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnregisterMfaRequest {
+    pub mfa_type: AdminMfaType,
+    #[serde(default)]
+    pub verification_code: Option<VerificationCode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfMfaTypeUnregisterRequest {
+    pub mfa_type: MfaType,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfUpdatePasswordRequest {
+    pub old_password: crate::domain::password::Password,
+    pub new_password: crate::domain::password::Password,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordRequest {
+    pub password: crate::domain::password::Password,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidatePasswordResponse {
+    pub score: u8,
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    pub suggestions: Vec<String>,
+}
+
+/// Velo's `PagedUserResponse`.
+#[derive(Debug, Serialize)]
+pub struct PagedUserResponse {
+    pub page: PageBlock,
+    pub links: Vec<PageLink>,
+    pub content: Vec<UserResponse>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageBlock {
+    pub number_of_elements: u64,
+    pub total_elements: u64,
+    pub total_pages: u64,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PageLink {
+    pub rel: &'static str,
+    pub href: String,
+}

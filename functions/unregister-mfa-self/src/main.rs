@@ -1,0 +1,8 @@
+use user_token_domain::{run_http, telemetry, velo, App};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let app = App::from_env().await?;
+    run_http(|request| velo::unregister_mfa_self(&app, request)).await
+}
