@@ -183,3 +183,63 @@ pub fn shared_stack() -> &'static SharedStack {
         receiver.recv().expect("the local stack started")
     })
 }
+
+/// A fixture from `events/`, adjusted, as the `lambda_http` request a function would receive.
+pub fn event(name: &str, adjust: impl FnOnce(&mut serde_json::Value)) -> lambda_http::Request {
+    let text = std::fs::read_to_string(root().join("events").join(name)).expect("fixture exists");
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    adjust(&mut event);
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event")
+}
+
+/// Makes a fixture's caller `user`, in the shape of its API version (v2 `authorizer.lambda`, v1 `authorizer`).
+pub fn as_caller(event: &mut serde_json::Value, user: &user_token_domain::domain::User) {
+    let context = serde_json::Value::Object(user_token_domain::authz::authenticated_context(user));
+    if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
+        event["requestContext"]["authorizer"]["lambda"] = context;
+    } else {
+        event["requestContext"]["authorizer"] = context;
+    }
+}
+
+pub fn json_of(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    let bytes: &[u8] = response.body().as_ref();
+    if bytes.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(bytes).expect("a JSON body")
+}
+
+/// A user stored directly (no invitation): for tests that need users in given states.
+pub fn user(
+    email: &str,
+    user_type: user_token_domain::domain::UserType,
+    entity: Option<&str>,
+    roles: &[user_token_domain::domain::Role],
+) -> user_token_domain::domain::User {
+    use user_token_domain::domain::{MfaStatus, MfaType, User, UserId, UserStatus};
+    User {
+        id: UserId::random(),
+        email: email.parse().expect("email"),
+        sms_number: unique_phone().parse().expect("phone"),
+        primary_contact_number: "+4411223344556".parse().expect("phone"),
+        secondary_contact_number: Some("+4411223344557".parse().expect("phone")),
+        first_name: Some("Test".to_owned().try_into().expect("name")),
+        last_name: Some(unique("last").try_into().expect("name")),
+        entity_id: entity.map(|e| e.parse().expect("entity")),
+        company_name: None,
+        roles: roles.to_vec(),
+        user_type,
+        status: UserStatus::Enabled,
+        mfa_type: MfaType::Totp,
+        mfa_status: MfaStatus::Registered,
+        locked_out: false,
+        locked_out_timestamp: None,
+        created_at: time::OffsetDateTime::now_utc(),
+        tokens_valid_after: None,
+        password_hash: None,
+        password_history: Vec::new(),
+        failed_password_attempts: 0,
+        version: 1,
+    }
+}

@@ -6,3 +6,4 @@ mod engine;
 mod handlers;
 mod store;
 mod velo_tokens;
+mod velo_users;
