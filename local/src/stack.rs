@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+use user_token_domain::domain::token::Channel;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
 };
+use user_token_domain::sigma::{Widget, WidgetChannel};
 use user_token_domain::store::Store;
 
 use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
@@ -21,6 +23,8 @@ use crate::template::{Template, TemplateError};
 /// The seeded BACKOFFICE admin: a fixed id, so `make token` and the README's walk-through can name it.
 pub const SEED_ADMIN_ID: &str = "00000000-0000-4000-8000-000000000001";
 pub const SEED_ADMIN_EMAIL: &str = "admin@example.com";
+/// The seeded Sigma OTP widget: SMS first, then email.
+pub const SEED_WIDGET_ID: &str = "11111111-1111-4111-8111-111111111111";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -99,6 +103,24 @@ pub fn seed_admin() -> Result<User, StackError> {
     })
 }
 
+pub fn seed_widget() -> Result<Widget, StackError> {
+    Widget::new(
+        SEED_WIDGET_ID,
+        "Sign-in (SMS, then email)",
+        vec![
+            WidgetChannel {
+                channel: Channel::Sms,
+                label: "SMS".into(),
+            },
+            WidgetChannel {
+                channel: Channel::Email,
+                label: "Email".into(),
+            },
+        ],
+    )
+    .map_err(|error| StackError::Setup(format!("seed: bad widget: {error}")))
+}
+
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
         let template = Template::load(&options.root.join("template.yaml"))?;
@@ -120,6 +142,12 @@ impl Stack {
             match store.create_user(&seed_admin()?).await {
                 Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
                 Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
+            }
+            match seed_widget()?.create(&store).await {
+                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+                Err(error) => {
+                    return Err(StackError::Setup(format!("seeding the widget: {error}")))
+                }
             }
         }
         if let Some(dir) = &options.log_dir {
