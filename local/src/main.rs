@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use local_stack::emulator::{self, Emulator};
-use local_stack::stack::{local_parameters, Stack, StackOptions, SEED_ADMIN_EMAIL, SEED_ADMIN_ID};
+use local_stack::stack::{
+    local_parameters, Stack, StackOptions, SEED_ADMIN_EMAIL, SEED_ADMIN_ID, SEED_WIDGET_ID,
+};
 use local_stack::template::Template;
 
 const USAGE: &str = "usage: local-stack run|token|outbox|with-emulator [options]";
@@ -83,6 +85,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         emulator.endpoint, stack.table_name
     );
     println!("Seeded admin:   {SEED_ADMIN_ID} <{SEED_ADMIN_EMAIL}> velo.backoffice.admin");
+    println!("Seeded widget:  {SEED_WIDGET_ID} (Sigma OTP: sms, then email)");
     println!("Routes:");
     for route in &stack.template.routes {
         println!(

@@ -9,9 +9,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use user_token_domain::domain::password;
+use user_token_domain::domain::token::Channel;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
 };
+use user_token_domain::sigma::{Widget, WidgetChannel};
 use user_token_domain::store::Store;
 
 use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
@@ -24,6 +26,8 @@ pub const SEED_ADMIN_ID: &str = "00000000-0000-4000-8000-000000000001";
 pub const SEED_ADMIN_EMAIL: &str = "admin@example.com";
 /// The seeded admin's password, for trying the password operations locally. Local only.
 pub const SEED_ADMIN_PASSWORD: &str = "harbour lights at dusk 1906";
+/// The seeded Sigma OTP widget: SMS first, then email.
+pub const SEED_WIDGET_ID: &str = "11111111-1111-4111-8111-111111111111";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -113,6 +117,24 @@ pub fn seed_admin() -> Result<User, StackError> {
     })
 }
 
+pub fn seed_widget() -> Result<Widget, StackError> {
+    Widget::new(
+        SEED_WIDGET_ID,
+        "Sign-in (SMS, then email)",
+        vec![
+            WidgetChannel {
+                channel: Channel::Sms,
+                label: "SMS".into(),
+            },
+            WidgetChannel {
+                channel: Channel::Email,
+                label: "Email".into(),
+            },
+        ],
+    )
+    .map_err(|error| StackError::Setup(format!("seed: bad widget: {error}")))
+}
+
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
         let template = Template::load(&options.root.join("template.yaml"))?;
@@ -134,6 +156,12 @@ impl Stack {
             match store.create_user(&seed_admin()?).await {
                 Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
                 Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
+            }
+            match seed_widget()?.create(&store).await {
+                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+                Err(error) => {
+                    return Err(StackError::Setup(format!("seeding the widget: {error}")))
+                }
             }
         }
         if let Some(dir) = &options.log_dir {

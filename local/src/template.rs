@@ -151,6 +151,14 @@ impl Template {
                                 .get("Path")
                                 .and_then(text)
                                 .ok_or_else(|| shape("an HttpApi event has no Path"))?;
+                            // API Gateway drops a trailing slash from a route (SAM may even leave the route
+                            // out), and still routes `/a/` to `/a`; refuse what would not deploy as written.
+                            if path.len() > 1 && path.ends_with('/') {
+                                return Err(TemplateError::Shape(format!(
+                                    "{id}: the route path {path} ends with '/'; declare it without (API \
+                                     Gateway routes both forms to it)"
+                                )));
+                            }
                             let method = props
                                 .get("Method")
                                 .and_then(text)

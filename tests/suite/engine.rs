@@ -150,7 +150,8 @@ async fn an_sms_code_is_six_digits_stored_only_as_a_keyed_hash_and_sent_in_russi
 #[tokio::test]
 async fn a_code_is_single_use_and_dies_at_expiry() {
     let table = fresh_table().await;
-    let app = app_with(&table, |config| config.otp_ttl = Duration::seconds(1)).await;
+    // Stored times are whole seconds, so a 1 s lifetime can end at once: 2 s leaves at least one.
+    let app = app_with(&table, |config| config.otp_ttl = Duration::seconds(2)).await;
     let (subject, number) = (new_subject(), unique_phone());
     send(&app, &subject, SendMode::Issue, phone(&number))
         .await
@@ -168,7 +169,7 @@ async fn a_code_is_single_use_and_dies_at_expiry() {
         .await
         .expect("sent");
     let late_code = sms_codes(&late_number).await.remove(0);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         verify(&app, &late, &late_code).await,
         Err(DomainError::CodeExpired)

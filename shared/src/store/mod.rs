@@ -1,6 +1,7 @@
 //! The DynamoDB adapter. One table; every invariant is a condition or a transaction.
 
 pub mod items;
+pub mod sigma;
 mod tokens;
 mod users;
 

@@ -1,0 +1,977 @@
+//! The Sigma OTP handler front door: every operation from fixtures of both API versions, every error type against
+//! the emulator, the cascade, and a full session over HTTP through the local gateway.
+
+use api_tests::{
+    all_items, app, app_with, app_with_dead_messaging, fresh_table, shared_stack, unique_email,
+    unique_phone,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{Body, Response};
+use local_stack::emulator::outbox;
+use local_stack::stack::{seed_widget, SEED_ADMIN_ID, SEED_WIDGET_ID};
+use local_stack::template::Template;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use user_token_domain::config::Config;
+use user_token_domain::domain::token::Channel;
+use user_token_domain::domain::{DomainError, UserId};
+use user_token_domain::sigma::{self, Widget, WidgetChannel};
+use user_token_domain::App;
+
+const SMS_ONLY_WIDGET: &str = "sms-only";
+
+type Item = HashMap<String, AttributeValue>;
+
+fn fixture(name: &str) -> Value {
+    let text =
+        std::fs::read_to_string(api_tests::root().join("events").join(name)).expect("fixture");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn request(event: &Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event")
+}
+
+fn is_v2(event: &Value) -> bool {
+    event["version"] == "2.0"
+}
+
+/// The authorizer's verdict, in the place each API version carries it.
+fn set_authorizer(event: &mut Value, verdict: Value) {
+    if is_v2(event) {
+        event["requestContext"]["authorizer"]["lambda"] = verdict;
+    } else {
+        event["requestContext"]["authorizer"] = verdict;
+    }
+}
+
+fn as_payor(event: &mut Value, user: &UserId) {
+    set_authorizer(
+        event,
+        json!({"authStatus": "authenticated", "userId": user.to_string(), "roles": "velo.payor.admin",
+               "entityId": "7fffa261-ac68-49e6-b605-d24a444d9206", "userType": "PAYOR"}),
+    );
+}
+
+fn with_header(event: &mut Value, name: &str, value: &str) {
+    for (field, given) in [
+        ("headers", json!(value)),
+        ("multiValueHeaders", json!([value])),
+    ] {
+        if let Some(headers) = event.get_mut(field).and_then(Value::as_object_mut) {
+            headers.retain(|key, _| !key.eq_ignore_ascii_case(name));
+            headers.insert(name.to_owned(), given);
+        }
+    }
+}
+
+fn on_session(event: &mut Value, request_id: &str) {
+    event["pathParameters"]["requestId"] = json!(request_id);
+}
+
+/// `?recipient=`, as each API version carries it (HTTP APIs: the raw query string is what handlers read).
+fn with_recipient_query(event: &mut Value, recipient: &str) {
+    event["queryStringParameters"] = json!({ "recipient": recipient });
+    if is_v2(event) {
+        event["rawQueryString"] = json!(format!(
+            "recipient={}",
+            recipient.replace('+', "%2B").replace('@', "%40")
+        ));
+    } else {
+        event["multiValueQueryStringParameters"] = json!({ "recipient": [recipient] });
+    }
+}
+
+fn without_query(event: &mut Value) {
+    event["queryStringParameters"] = Value::Null;
+    if is_v2(event) {
+        event["rawQueryString"] = json!("");
+    } else {
+        event["multiValueQueryStringParameters"] = Value::Null;
+    }
+}
+
+fn body(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).expect("a JSON body")
+}
+
+fn kind(response: &Response<Body>) -> String {
+    body(response)["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn retry_after(response: &Response<Body>) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds")
+}
+
+/// A fresh table holding the seeded widget (SMS, then email) and an SMS-only widget.
+async fn app_on_fresh_table(adjust: impl FnOnce(&mut Config)) -> App {
+    let app = app_with(&fresh_table().await, adjust).await;
+    seed_widgets(&app).await;
+    app
+}
+
+async fn seed_widgets(app: &App) {
+    seed_widget()
+        .expect("seed widget")
+        .create(&app.store)
+        .await
+        .expect("seeded widget");
+    Widget::new(
+        SMS_ONLY_WIDGET,
+        "SMS only",
+        vec![WidgetChannel {
+            channel: Channel::Sms,
+            label: "SMS".into(),
+        }],
+    )
+    .expect("widget")
+    .create(&app.store)
+    .await
+    .expect("sms-only widget");
+}
+
+fn start_event(fixture_name: &str, widget: &str, recipient: &str) -> Value {
+    let mut event = fixture(fixture_name);
+    event["body"] = json!(json!({"widgetId": widget, "recipient": recipient}).to_string());
+    event
+}
+
+/// Starts a session as the fixture's caller (the seeded admin); returns its request id.
+async fn start(app: &App, widget: &str, recipient: &str) -> String {
+    let response = sigma::start(
+        app,
+        request(&start_event("otp-start.json", widget, recipient)),
+    )
+    .await;
+    assert_eq!(response.status(), 201, "{:?}", body(&response));
+    body(&response)["requestId"]
+        .as_str()
+        .expect("requestId")
+        .to_owned()
+}
+
+fn session_event(name: &str, request_id: &str) -> Value {
+    let mut event = fixture(name);
+    on_session(&mut event, request_id);
+    event
+}
+
+async fn check_code(app: &App, request_id: &str, code: &str) -> Response<Body> {
+    let mut event = session_event("otp-check-code.json", request_id);
+    event["body"] = json!(json!({ "code": code }).to_string());
+    sigma::check_code(app, request(&event)).await
+}
+
+async fn resend(app: &App, request_id: &str) -> Response<Body> {
+    sigma::resend(app, request(&session_event("otp-resend.json", request_id))).await
+}
+
+async fn channel(app: &App, request_id: &str) -> Response<Body> {
+    sigma::channel(app, request(&session_event("otp-channel.json", request_id))).await
+}
+
+fn first_code(text: &str) -> Option<String> {
+    let digits: Vec<char> = text.chars().collect();
+    digits
+        .windows(6)
+        .position(|w| w.iter().all(char::is_ascii_digit))
+        .map(|at| digits[at..at + 6].iter().collect())
+}
+
+/// The codes sent to a phone number or an address, oldest first.
+async fn codes_to(recipient: &str) -> Vec<String> {
+    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
+    let texts: Vec<String> = if recipient.starts_with('+') {
+        sent.sms_to(recipient)
+            .iter()
+            .map(|sms| sms.message.clone())
+            .collect()
+    } else {
+        sent.emails_to(recipient)
+            .iter()
+            .map(|mail| mail.body.clone())
+            .collect()
+    };
+    texts
+        .iter()
+        .map(|text| first_code(text).expect("a code"))
+        .collect()
+}
+
+fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect()
+}
+
+async fn items_of(table: &str, pk: &str) -> Vec<Item> {
+    all_items(table)
+        .await
+        .into_iter()
+        .filter(|item| item.get("pk") == Some(&AttributeValue::S(pk.to_owned())))
+        .collect()
+}
+
+fn text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => value.clone(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn sk_is(item: &Item, sk: &str) -> bool {
+    item.get("sk") == Some(&AttributeValue::S(sk.to_owned()))
+}
+
+/// Waits, if needed, so that the next few calls fall in one calendar minute.
+async fn early_in_a_minute() {
+    let second = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .rem_euclid(60);
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_operation_answers_both_event_versions() {
+    let app = app_on_fresh_table(|_| {}).await;
+    for version in ["json", "rest-v1.json"] {
+        let name = |function: &str| format!("{function}.{version}");
+        let phone = unique_phone();
+        let started = sigma::start(
+            &app,
+            request(&start_event(&name("otp-start"), SEED_WIDGET_ID, &phone)),
+        )
+        .await;
+        assert_eq!(started.status(), 201, "{version}");
+        let request_id = body(&started)["requestId"]
+            .as_str()
+            .expect("requestId")
+            .to_owned();
+        assert_eq!(body(&started), json!({ "requestId": request_id }));
+        let code = codes_to(&phone).await.remove(0);
+
+        let current = sigma::channel(
+            &app,
+            request(&session_event(&name("otp-channel"), &request_id)),
+        )
+        .await;
+        assert_eq!(current.status(), 200, "{version}");
+        assert_eq!(
+            body(&current),
+            json!({"type": "sms", "status": "sent", "label": "SMS", "codeType": "numeric",
+                   "remainingCodeAttempts": 5})
+        );
+
+        let mut status = session_event(&name("otp-status"), &request_id);
+        with_recipient_query(&mut status, &phone);
+        let unconfirmed = sigma::status(&app, request(&status)).await;
+        assert_eq!(unconfirmed.status(), 200, "{version}");
+        assert_eq!(body(&unconfirmed), json!({"success": false}));
+
+        let mut check = session_event(&name("otp-check-code"), &request_id);
+        check["body"] = json!(json!({ "code": code }).to_string());
+        let checked = sigma::check_code(&app, request(&check)).await;
+        assert_eq!(checked.status(), 201, "{version}");
+        assert_eq!(body(&checked), json!({"success": true}));
+        assert_eq!(
+            body(&sigma::status(&app, request(&status)).await),
+            json!({"success": true})
+        );
+
+        let resent = sigma::resend(
+            &app,
+            request(&session_event(&name("otp-resend"), &request_id)),
+        )
+        .await;
+        assert_eq!(resent.status(), 409, "{version}");
+        assert_eq!(kind(&resent), "SessionAlreadyConfirmedException");
+
+        let mut final_check = session_event(&name("otp-check-status-and-complete"), &request_id);
+        with_recipient_query(&mut final_check, &phone);
+        let closed = sigma::check_status_and_complete(&app, request(&final_check)).await;
+        assert_eq!(closed.status(), 201, "{version}");
+        assert_eq!(body(&closed), json!({"success": true}));
+
+        let again = sigma::complete(
+            &app,
+            request(&session_event(&name("otp-complete"), &request_id)),
+        )
+        .await;
+        assert_eq!(again.status(), 409, "{version}");
+        assert_eq!(
+            body(&again),
+            json!({"type": "SessionClosedException", "message": "Сессия завершена", "httpStatus": 409})
+        );
+    }
+}
+
+#[tokio::test]
+async fn start_stores_the_session_next_to_its_code_and_sends_in_russian() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let phone = unique_phone();
+    let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+    let items = items_of(app.store.table(), &format!("OTP#{request_id}")).await;
+    assert_eq!(items.len(), 2, "the session and its code");
+    let session = items
+        .iter()
+        .find(|item| sk_is(item, "SESSION"))
+        .expect("session");
+    assert_eq!(text(session, "recipient"), phone);
+    assert_eq!(text(session, "ownerId"), SEED_ADMIN_ID);
+    assert_eq!(text(session, "widgetId"), SEED_WIDGET_ID);
+    assert_eq!(text(session, "locale"), "ru");
+    assert!(session.contains_key("ttl"));
+    assert_eq!(
+        session.get("channels"),
+        Some(&AttributeValue::L(vec![AttributeValue::M(HashMap::from(
+            [
+                ("type".to_owned(), AttributeValue::S("sms".into())),
+                ("label".to_owned(), AttributeValue::S("SMS".into())),
+            ]
+        ))])),
+        "a phone can only be served by SMS"
+    );
+    let token = items
+        .iter()
+        .find(|item| sk_is(item, "TOKEN#OTP_SESSION"))
+        .expect("token");
+    assert_eq!(text(token, "channel"), "sms");
+    let code = codes_to(&phone).await.remove(0);
+    assert!(!format!("{token:?}").contains(&code), "only a keyed hash");
+    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
+    assert!(sent.sms_to(&phone)[0]
+        .message
+        .starts_with("Ваш код подтверждения"));
+
+    // English for a caller who asks for it, in the message and in errors.
+    let english = unique_email();
+    let mut event = start_event("otp-start.json", SEED_WIDGET_ID, &english);
+    with_header(&mut event, "accept-language", "en-GB,en;q=0.9");
+    assert_eq!(sigma::start(&app, request(&event)).await.status(), 201);
+    let mails = outbox(&api_tests::endpoint()).await.expect("outbox");
+    assert_eq!(mails.emails_to(&english)[0].subject, "Verification code");
+    let mut missing = session_event("otp-channel.json", &uuid::Uuid::new_v4().to_string());
+    with_header(&mut missing, "accept-language", "en");
+    let response = sigma::channel(&app, request(&missing)).await;
+    assert_eq!(
+        body(&response),
+        json!({"type": "SessionNotFoundException", "message": "Session not found", "httpStatus": 404})
+    );
+}
+
+#[tokio::test]
+async fn errors_of_the_reference_come_with_its_russian_messages() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let phone = unique_phone();
+    let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+    let code = codes_to(&phone).await.remove(0);
+
+    let cooling = resend(&app, &request_id).await;
+    assert_eq!(cooling.status(), 409);
+    assert_eq!(
+        body(&cooling),
+        json!({"type": "RestartCooldownActiveException",
+               "message": "Перезапуск недоступен: требуется подождать.", "httpStatus": 409})
+    );
+    assert!((58..=60).contains(&retry_after(&cooling)));
+
+    let missing = resend(&app, &uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!(
+        body(&missing),
+        json!({"type": "SessionNotFoundException", "message": "Сессия не найдена", "httpStatus": 404})
+    );
+
+    let mut stranger = session_event("otp-resend.json", &request_id);
+    as_payor(&mut stranger, &UserId::random());
+    let forbidden = sigma::resend(&app, request(&stranger)).await;
+    assert_eq!(
+        body(&forbidden),
+        json!({"type": "ForbiddenException", "message": "Запрещено", "httpStatus": 403})
+    );
+
+    let email = unique_email();
+    let no_channel = sigma::start(
+        &app,
+        request(&start_event("otp-start.json", SMS_ONLY_WIDGET, &email)),
+    )
+    .await;
+    assert_eq!(
+        body(&no_channel),
+        json!({"type": "NoAvailableChannelsException",
+               "message": "Нет подходящих каналов для отправки сообщения, запустите попытку авторизации заново",
+               "httpStatus": 400})
+    );
+    assert!(codes_to(&email).await.is_empty());
+
+    assert_eq!(check_code(&app, &request_id, &code).await.status(), 201);
+    let confirmed = resend(&app, &request_id).await;
+    assert_eq!(
+        body(&confirmed),
+        json!({"type": "SessionAlreadyConfirmedException", "message": "Сессия уже подтверждена",
+               "httpStatus": 409})
+    );
+    assert_eq!(
+        kind(&check_code(&app, &request_id, &code).await),
+        "SessionAlreadyConfirmedException"
+    );
+}
+
+#[tokio::test]
+async fn used_up_attempts_are_attempts_expired_for_check_and_resend() {
+    let app = app_on_fresh_table(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    let phone = unique_phone();
+    let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+    let code = codes_to(&phone).await.remove(0);
+    let refused = check_code(&app, &request_id, &wrong(&code)).await;
+    assert_eq!(
+        body(&refused),
+        json!({"type": "InvalidCodeException", "message": "Неверный код", "httpStatus": 400})
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            kind(&check_code(&app, &request_id, &wrong(&code)).await),
+            "InvalidCodeException"
+        );
+    }
+    let dead = check_code(&app, &request_id, &code).await;
+    assert_eq!(
+        body(&dead),
+        json!({"type": "AttemptsExpiredException",
+               "message": "Количество попыток ввода кода исчерпано, запустите попытку авторизации заново",
+               "httpStatus": 400})
+    );
+    let resent = resend(&app, &request_id).await;
+    assert_eq!(resent.status(), 400);
+    assert_eq!(kind(&resent), "AttemptsExpiredException");
+    assert_eq!(codes_to(&phone).await.len(), 1, "nothing more was sent");
+    let current = channel(&app, &request_id).await;
+    assert_eq!(body(&current)["status"], "error");
+    assert_eq!(body(&current)["remainingCodeAttempts"], 0);
+}
+
+#[tokio::test]
+async fn a_session_without_its_code_must_be_restarted() {
+    let app = app_on_fresh_table(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    let request_id = start(&app, SEED_WIDGET_ID, &unique_phone()).await;
+    api_tests::dynamodb()
+        .await
+        .delete_item()
+        .table_name(app.store.table())
+        .key("pk", AttributeValue::S(format!("OTP#{request_id}")))
+        .key("sk", AttributeValue::S("TOKEN#OTP_SESSION".into()))
+        .send()
+        .await
+        .expect("deleted");
+    let response = resend(&app, &request_id).await;
+    assert_eq!(
+        body(&response),
+        json!({"type": "ResendChannelException", "message": "Перезапустите канал", "httpStatus": 400})
+    );
+    assert_eq!(body(&channel(&app, &request_id).await)["status"], "error");
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused_and_the_channel_waits_for_a_resend() {
+    let app = app_on_fresh_table(|config| config.otp_ttl = time::Duration::seconds(1)).await;
+    let phone = unique_phone();
+    let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+    let code = codes_to(&phone).await.remove(0);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let response = check_code(&app, &request_id, &code).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(kind(&response), "CodeExpiredException");
+    assert_eq!(body(&channel(&app, &request_id).await)["status"], "wait");
+}
+
+#[tokio::test]
+async fn status_and_the_final_check_compare_the_recipient() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let phone = unique_phone();
+    let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+    let mut other = session_event("otp-status.json", &request_id);
+    with_recipient_query(&mut other, &unique_phone());
+    let mismatch = sigma::status(&app, request(&other)).await;
+    assert_eq!(mismatch.status(), 409);
+    assert_eq!(kind(&mismatch), "PhoneNumberMismatchException");
+    let mut final_check = session_event("otp-check-status-and-complete.json", &request_id);
+    with_recipient_query(&mut final_check, "someone@example.com");
+    let mismatch = sigma::check_status_and_complete(&app, request(&final_check)).await;
+    assert_eq!(kind(&mismatch), "PhoneNumberMismatchException");
+
+    // A `+` sent unencoded arrives as a space and is still the same number.
+    let mut spaced = session_event("otp-status.json", &request_id);
+    with_recipient_query(&mut spaced, &phone);
+    spaced["rawQueryString"] = json!(format!("recipient={phone}"));
+    assert_eq!(
+        body(&sigma::status(&app, request(&spaced)).await),
+        json!({"success": false})
+    );
+
+    // Closing an unconfirmed session answers false, once.
+    let mut close = session_event("otp-check-status-and-complete.json", &request_id);
+    with_recipient_query(&mut close, &phone);
+    let closed = sigma::check_status_and_complete(&app, request(&close)).await;
+    assert_eq!(
+        (closed.status().as_u16(), body(&closed)),
+        (201, json!({"success": false}))
+    );
+    assert_eq!(
+        kind(&sigma::check_status_and_complete(&app, request(&close)).await),
+        "SessionClosedException"
+    );
+    assert_eq!(body(&channel(&app, &request_id).await)["status"], "closed");
+    let code = codes_to(&phone).await.remove(0);
+    assert_eq!(
+        kind(&check_code(&app, &request_id, &code).await),
+        "SessionClosedException"
+    );
+    let session = items_of(app.store.table(), &format!("OTP#{request_id}"))
+        .await
+        .into_iter()
+        .find(|item| sk_is(item, "SESSION"))
+        .expect("session");
+    assert!(session.contains_key("closedAt"));
+}
+
+#[tokio::test]
+async fn bad_input_and_callers_are_answered_in_sigma_format() {
+    let app = app_on_fresh_table(|_| {}).await;
+    for (raw_body, location) in [
+        ("{not json", "body"),
+        (
+            r#"{"widgetId":"11111111-1111-4111-8111-111111111111"}"#,
+            "recipient",
+        ),
+        (
+            r#"{"widgetId":"a b","recipient":"+15555550100"}"#,
+            "widgetId",
+        ),
+        (r#"{"widgetId":"w","recipient":"5550100"}"#, "recipient"),
+        (
+            r#"{"widgetId":"w","recipient":"someone@localhost"}"#,
+            "recipient",
+        ),
+    ] {
+        let mut event = fixture("otp-start.json");
+        event["body"] = json!(raw_body);
+        let response = sigma::start(&app, request(&event)).await;
+        assert_eq!(response.status(), 400, "{raw_body}");
+        assert_eq!(
+            body(&response),
+            json!({"type": "ValidationException",
+                   "message": format!("Некорректное значение поля {location}"), "httpStatus": 400}),
+            "{raw_body}"
+        );
+    }
+    let bad_id = sigma::channel(&app, request(&session_event("otp-channel.json", "nope"))).await;
+    assert_eq!(kind(&bad_id), "ValidationException");
+    let mut no_recipient = session_event("otp-status.json", &uuid::Uuid::new_v4().to_string());
+    without_query(&mut no_recipient);
+    let response = sigma::status(&app, request(&no_recipient)).await;
+    assert_eq!(response.status(), 400);
+    let mut english = no_recipient.clone();
+    with_header(&mut english, "accept-language", "en");
+    assert_eq!(
+        body(&sigma::status(&app, request(&english)).await)["message"],
+        "recipient: is required"
+    );
+
+    let unknown = sigma::start(
+        &app,
+        request(&start_event(
+            "otp-start.json",
+            "no-such-widget",
+            &unique_phone(),
+        )),
+    )
+    .await;
+    assert_eq!(
+        body(&unknown),
+        json!({"type": "WidgetNotFoundException", "message": "Виджет не найден", "httpStatus": 404})
+    );
+
+    for name in ["otp-channel.json", "otp-channel.rest-v1.json"] {
+        let mut event = fixture(name);
+        set_authorizer(
+            &mut event,
+            json!({"authStatus": "rejected", "authError": "expired"}),
+        );
+        let response = sigma::channel(&app, request(&event)).await;
+        assert_eq!(
+            body(&response),
+            json!({"type": "UnauthorizedException", "message": "Требуется авторизация",
+                   "httpStatus": 401}),
+            "{name}"
+        );
+        set_authorizer(&mut event, json!({"authStatus": "unavailable"}));
+        let response = sigma::channel(&app, request(&event)).await;
+        assert_eq!(response.status(), 503, "{name}");
+        assert_eq!(kind(&response), "ServiceUnavailableException");
+        assert!(retry_after(&response) >= 1);
+    }
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_its_starter_and_to_backoffice_admins() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let owner = UserId::random();
+    let phone = unique_phone();
+    let mut event = start_event("otp-start.json", SEED_WIDGET_ID, &phone);
+    as_payor(&mut event, &owner);
+    let started = sigma::start(&app, request(&event)).await;
+    assert_eq!(started.status(), 201);
+    let request_id = body(&started)["requestId"].as_str().expect("id").to_owned();
+
+    let mut own = session_event("otp-channel.json", &request_id);
+    as_payor(&mut own, &owner);
+    assert_eq!(sigma::channel(&app, request(&own)).await.status(), 200);
+    // The fixtures' caller is the seeded backoffice admin.
+    assert_eq!(channel(&app, &request_id).await.status(), 200);
+    for name in [
+        "otp-channel.json",
+        "otp-status.json",
+        "otp-check-code.json",
+        "otp-check-status-and-complete.json",
+        "otp-complete.json",
+        "otp-resend.json",
+    ] {
+        let mut event = session_event(name, &request_id);
+        as_payor(&mut event, &UserId::random());
+        with_recipient_query(&mut event, &phone);
+        if name == "otp-check-code.json" {
+            event["body"] = json!(r#"{"code":"000000"}"#);
+        }
+        let response = match name {
+            "otp-channel.json" => sigma::channel(&app, request(&event)).await,
+            "otp-status.json" => sigma::status(&app, request(&event)).await,
+            "otp-check-code.json" => sigma::check_code(&app, request(&event)).await,
+            "otp-check-status-and-complete.json" => {
+                sigma::check_status_and_complete(&app, request(&event)).await
+            }
+            "otp-complete.json" => sigma::complete(&app, request(&event)).await,
+            _ => sigma::resend(&app, request(&event)).await,
+        };
+        assert_eq!(response.status(), 403, "{name}");
+        assert_eq!(kind(&response), "ForbiddenException", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn at_most_three_starts_per_recipient_per_minute() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let phone = unique_phone();
+    early_in_a_minute().await;
+    for _ in 0..sigma::START_LIMIT_PER_MINUTE {
+        start(&app, SEED_WIDGET_ID, &phone).await;
+    }
+    let limited = sigma::start(
+        &app,
+        request(&start_event("otp-start.json", SEED_WIDGET_ID, &phone)),
+    )
+    .await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(
+        body(&limited),
+        json!({"type": "TooManyRequestsException", "message": "Слишком много запросов, повторите позже",
+               "httpStatus": 429})
+    );
+    assert!((1..=60).contains(&retry_after(&limited)));
+    assert_eq!(codes_to(&phone).await.len(), 3);
+    // Another recipient is not affected.
+    start(&app, SEED_WIDGET_ID, &unique_phone()).await;
+}
+
+#[tokio::test]
+async fn an_email_recipient_skips_the_sms_channel() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let email = unique_email();
+    let request_id = start(&app, SEED_WIDGET_ID, &email).await;
+    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
+    let mails = sent.emails_to(&email);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].subject, "Код подтверждения");
+    assert_eq!(
+        body(&channel(&app, &request_id).await),
+        json!({"type": "email", "status": "sent", "label": "Email", "codeType": "numeric",
+               "remainingCodeAttempts": 5})
+    );
+    let code = codes_to(&email).await.remove(0);
+    assert_eq!(check_code(&app, &request_id, &code).await.status(), 201);
+}
+
+#[tokio::test]
+async fn an_sms_delivery_failure_ends_with_no_available_channels_and_leaves_nothing() {
+    let table = fresh_table().await;
+    let healthy = app(&table).await;
+    seed_widgets(&healthy).await;
+    let dead_sms = App {
+        messenger: user_token_domain::notify::Messenger::new(
+            aws_sdk_sns::Client::new(
+                &local_stack::emulator::sdk_config("http://127.0.0.1:9").await,
+            ),
+            aws_sdk_sesv2::Client::new(
+                &local_stack::emulator::sdk_config(&api_tests::endpoint()).await,
+            ),
+            healthy.config.ses_sender.clone(),
+        ),
+        ..app(&table).await
+    };
+    let phone = unique_phone();
+    let refused = sigma::start(
+        &dead_sms,
+        request(&start_event("otp-start.json", SEED_WIDGET_ID, &phone)),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(kind(&refused), "NoAvailableChannelsException");
+    let left: Vec<Item> = all_items(&table)
+        .await
+        .into_iter()
+        .filter(
+            |item| matches!(item.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with("OTP#")),
+        )
+        .collect();
+    assert!(left.is_empty(), "no session and no code: {left:?}");
+    // The email channel still serves an email recipient through the same widget.
+    let email = unique_email();
+    assert_eq!(
+        sigma::start(
+            &dead_sms,
+            request(&start_event("otp-start.json", SEED_WIDGET_ID, &email)),
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(codes_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_resend_ends_with_no_available_channels_and_keeps_the_live_code() {
+    let table = fresh_table().await;
+    let healthy = app(&table).await;
+    seed_widgets(&healthy).await;
+    let phone = unique_phone();
+    let request_id = start(&healthy, SEED_WIDGET_ID, &phone).await;
+    let code = codes_to(&phone).await.remove(0);
+    let dead = App {
+        messenger: app_with_dead_messaging(&table).await.messenger,
+        ..app_with(&table, |config| {
+            config.resend_cooldown = time::Duration::ZERO
+        })
+        .await
+    };
+    let failed = resend(&dead, &request_id).await;
+    assert_eq!(failed.status(), 400);
+    assert_eq!(kind(&failed), "NoAvailableChannelsException");
+    assert_eq!(codes_to(&phone).await.len(), 1);
+    assert_eq!(check_code(&healthy, &request_id, &code).await.status(), 201);
+}
+
+#[tokio::test]
+async fn widgets_are_created_once() {
+    let app = app(&fresh_table().await).await;
+    let widget = seed_widget().expect("widget");
+    widget.create(&app.store).await.expect("created");
+    assert!(matches!(
+        widget.create(&app.store).await,
+        Err(DomainError::Conflict(_))
+    ));
+    let items = items_of(app.store.table(), &format!("WIDGET#{SEED_WIDGET_ID}")).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0].get("channels"),
+        Some(&AttributeValue::L(vec![
+            AttributeValue::M(HashMap::from([
+                ("type".to_owned(), AttributeValue::S("sms".into())),
+                ("label".to_owned(), AttributeValue::S("SMS".into())),
+            ])),
+            AttributeValue::M(HashMap::from([
+                ("type".to_owned(), AttributeValue::S("email".into())),
+                ("label".to_owned(), AttributeValue::S("Email".into())),
+            ])),
+        ]))
+    );
+}
+
+#[test]
+fn the_start_route_is_declared_without_its_trailing_slash_and_one_with_it_is_refused() {
+    let template = api_tests::template();
+    assert!(template
+        .routes
+        .iter()
+        .any(|route| route.method == "POST" && route.path == "/api/n/otp-handler"));
+    let with_slash = api_tests::root().join("template.yaml");
+    let source = std::fs::read_to_string(with_slash)
+        .expect("template")
+        .replace("Path: /api/n/otp-handler\n", "Path: /api/n/otp-handler/\n");
+    assert!(Template::parse(&source).is_err());
+}
+
+async fn call(
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value, reqwest::header::HeaderMap) {
+    let stack = shared_stack();
+    let mut request = reqwest::Client::new().request(method, format!("{}{path}", stack.base_url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, body, headers)
+}
+
+#[tokio::test]
+async fn a_full_session_over_http() {
+    let stack = shared_stack();
+    let token = stack.token_for(SEED_ADMIN_ID.parse().expect("id"));
+    let phone = unique_phone();
+    let post = reqwest::Method::POST;
+
+    // Sigma's start path ends with a slash; the route is declared without it, as API Gateway keeps it.
+    let (status, started, _) = call(
+        post.clone(),
+        "/api/n/otp-handler/",
+        Some(&token),
+        Some(json!({"widgetId": SEED_WIDGET_ID, "recipient": phone})),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let request_id = started["requestId"].as_str().expect("requestId").to_owned();
+    let base = format!("/api/n/otp-handler/{request_id}");
+    let first = codes_to(&phone).await;
+    assert_eq!(first.len(), 1);
+
+    let (status, refused, _) = call(
+        post.clone(),
+        &format!("{base}/checkCode"),
+        Some(&token),
+        Some(json!({"code": wrong(&first[0])})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused,
+        json!({"type": "InvalidCodeException", "message": "Неверный код", "httpStatus": 400})
+    );
+
+    let (status, cooling, headers) =
+        call(post.clone(), &format!("{base}/resend"), Some(&token), None).await;
+    assert_eq!(status, 409);
+    assert_eq!(cooling["type"], "RestartCooldownActiveException");
+    assert!(headers.contains_key("retry-after"));
+
+    // After the cooldown (the stack's is 60 s): the same table, through the handler with no cooldown.
+    let after = app_with(&stack.table, |config| {
+        config.resend_cooldown = time::Duration::ZERO
+    })
+    .await;
+    let resent = resend(&after, &request_id).await;
+    assert_eq!(
+        (resent.status().as_u16(), body(&resent)),
+        (201, json!({"success": true}))
+    );
+    let codes = codes_to(&phone).await;
+    assert_eq!(codes.len(), 2, "a new code went out");
+
+    let (status, current, _) = call(
+        reqwest::Method::GET,
+        &format!("{base}/channel"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        current["remainingCodeAttempts"], 4,
+        "a resend does not reset attempts"
+    );
+
+    let (status, checked, _) = call(
+        post.clone(),
+        &format!("{base}/checkCode"),
+        Some(&token),
+        Some(json!({"code": codes[1]})),
+    )
+    .await;
+    assert_eq!((status.as_u16(), checked), (201, json!({"success": true})));
+
+    let (status, confirmed, _) =
+        call(post.clone(), &format!("{base}/resend"), Some(&token), None).await;
+    assert_eq!(status, 409);
+    assert_eq!(confirmed["type"], "SessionAlreadyConfirmedException");
+
+    let encoded = phone.replace('+', "%2B");
+    let (status, done, _) = call(
+        reqwest::Method::GET,
+        &format!("{base}/status?recipient={encoded}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), done), (200, json!({"success": true})));
+    let (status, closed, _) = call(
+        post.clone(),
+        &format!("{base}/checkStatusAndComplete?recipient={encoded}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), closed), (201, json!({"success": true})));
+
+    let items = items_of(&stack.table, &format!("OTP#{request_id}")).await;
+    let token_item = items
+        .iter()
+        .find(|item| sk_is(item, "TOKEN#OTP_SESSION"))
+        .expect("token");
+    assert_eq!(
+        token_item.get("consumed"),
+        Some(&AttributeValue::Bool(true))
+    );
+    assert!(items
+        .iter()
+        .any(|item| sk_is(item, "SESSION") && item.contains_key("closedAt")));
+
+    // Without the slash too, and without a token: 401 in Sigma's format.
+    let (status, _, _) = call(
+        post.clone(),
+        "/api/n/otp-handler",
+        Some(&token),
+        Some(json!({"widgetId": SEED_WIDGET_ID, "recipient": unique_email()})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, anonymous, _) = call(
+        post,
+        "/api/n/otp-handler/",
+        None,
+        Some(json!({"widgetId": SEED_WIDGET_ID, "recipient": unique_phone()})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(anonymous["type"], "UnauthorizedException");
+}
