@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
 };
+use user_token_domain::qi::{Account, AccountStatus, Approver};
 use user_token_domain::store::Store;
 
 use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
@@ -21,6 +22,12 @@ use crate::template::{Template, TemplateError};
 /// The seeded BACKOFFICE admin: a fixed id, so `make token` and the README's walk-through can name it.
 pub const SEED_ADMIN_ID: &str = "00000000-0000-4000-8000-000000000001";
 pub const SEED_ADMIN_EMAIL: &str = "admin@example.com";
+
+/// The seeded QI Tech account and its one approver: fixed, so the README's device walk-through can name them.
+pub const SEED_QI_ACCOUNT_KEY: &str = "00000000-0000-4000-8000-0000000000a1";
+pub const SEED_QI_APPROVER_DOCUMENT: &str = "12345678909";
+pub const SEED_QI_APPROVER_PHONE: &str = "+5511987654321";
+pub const SEED_QI_APPROVER_EMAIL: &str = "aprovador@example.com";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -99,6 +106,25 @@ pub fn seed_admin() -> Result<User, StackError> {
     })
 }
 
+/// An active QI account with one approver.
+pub fn seed_qi_account() -> Result<Account, StackError> {
+    let parse = |what: &str| StackError::Setup(format!("seed: bad {what}"));
+    Ok(Account {
+        account_key: SEED_QI_ACCOUNT_KEY
+            .parse()
+            .map_err(|_| parse("account key"))?,
+        status: AccountStatus::Active,
+        approvers: vec![Approver {
+            document_number: SEED_QI_APPROVER_DOCUMENT
+                .parse()
+                .map_err(|_| parse("document number"))?,
+            phone: SEED_QI_APPROVER_PHONE.parse().map_err(|_| parse("phone"))?,
+            email: SEED_QI_APPROVER_EMAIL.parse().map_err(|_| parse("email"))?,
+        }],
+        created_at: time::OffsetDateTime::now_utc(),
+    })
+}
+
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
         let template = Template::load(&options.root.join("template.yaml"))?;
@@ -120,6 +146,14 @@ impl Stack {
             match store.create_user(&seed_admin()?).await {
                 Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
                 Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
+            }
+            match store.create_qi_account(&seed_qi_account()?).await {
+                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+                Err(error) => {
+                    return Err(StackError::Setup(format!(
+                        "seeding the QI account: {error}"
+                    )))
+                }
             }
         }
         if let Some(dir) = &options.log_dir {

@@ -5,6 +5,7 @@
 //! - [`store`], [`notify`]: the DynamoDB, SNS and SES adapters.
 //! - [`http`], [`authz`]: what the front doors share about API Gateway events.
 //! - [`velo`]: the Velo Users API v2 front door.
+//! - [`qi`]: the QI Tech device 2FA front door.
 //! - [`authorizer`]: the Lambda authorizer.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod http;
 pub mod messages;
 pub mod notify;
+pub mod qi;
 pub mod store;
 pub mod telemetry;
 pub mod velo;

@@ -4,5 +4,6 @@
 mod end_to_end;
 mod engine;
 mod handlers;
+mod qi;
 mod store;
 mod velo_tokens;

@@ -10,7 +10,7 @@ mod user;
 
 pub use contact::{Email, PhoneNumber};
 pub use error::{DomainError, FieldError, InputSource};
-pub use ids::{EntityId, UserId};
+pub use ids::{AccountKey, DeviceKey, EntityId, UserId};
 pub use permissions::{Operation, Principal};
 pub use user::{
     InviteUser, MfaStatus, MfaType, PersonName, Role, RoleFamily, User, UserStatus, UserType,

@@ -20,7 +20,7 @@ pub struct Store {
 }
 
 /// Any failure to reach DynamoDB: logged here, answered as retryable.
-fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub(crate) fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     operation: &str,
     error: &SdkError<E, R>,
 ) -> DomainError {
@@ -30,7 +30,9 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     }
 }
 
-fn item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, DomainError> {
+pub(crate) fn item<T: serde::Serialize>(
+    value: &T,
+) -> Result<HashMap<String, AttributeValue>, DomainError> {
     serde_dynamo::to_item(value).map_err(|error| {
         tracing::error!(%error, "item serialisation failed");
         DomainError::Unavailable {
@@ -39,14 +41,14 @@ fn item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue
     })
 }
 
-fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+pub(crate) fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk)),
         ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
     ])
 }
 
-fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, DomainError> {
+pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, DomainError> {
     built.map_err(|error| {
         tracing::error!(%error, "request construction failed");
         DomainError::Unavailable {
