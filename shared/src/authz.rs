@@ -39,8 +39,8 @@ pub fn authenticated_context(user: &User) -> Map<String, Value> {
     context
 }
 
-/// The context for an authenticated caller whose token names bank accounts: `accountKeys`, comma-joined (a string,
-/// as REST authorizers require). Keys that are not UUIDs are left out.
+/// The context for an authenticated caller, with the bank accounts its token names as `accountKeys`, comma-joined
+/// (a string, as REST authorizers require), when it names any. Keys that are not UUIDs are left out.
 pub fn authenticated_context_for(user: &User, account_keys: &[String]) -> Map<String, Value> {
     let mut context = authenticated_context(user);
     let keys: Vec<String> = account_keys
@@ -48,7 +48,9 @@ pub fn authenticated_context_for(user: &User, account_keys: &[String]) -> Map<St
         .filter_map(|key| key.parse::<AccountKey>().ok())
         .map(|key| key.to_string())
         .collect();
-    context.insert(ACCOUNT_KEYS.into(), keys.join(",").into());
+    if !keys.is_empty() {
+        context.insert(ACCOUNT_KEYS.into(), keys.join(",").into());
+    }
     context
 }
 

@@ -1112,3 +1112,42 @@ async fn over_http_a_token_whose_claims_name_the_account_may_use_it_and_no_other
     .await;
     assert_eq!((status, refused["code"].as_str()), (404, Some("OBD000002")));
 }
+
+#[tokio::test]
+async fn the_authorizer_passes_the_account_keys_claim_on_as_a_string() {
+    let app = qi_app(|_| {}).await;
+    app.store
+        .create_user(&seed_admin().expect("seed"))
+        .await
+        .expect("seeded");
+    let account = AccountKey::random().to_string();
+    let token = local_stack::bearer_token_for_accounts(
+        &api_tests::template(),
+        &api_tests::parameters(),
+        SEED_ADMIN_ID.parse().expect("id"),
+        &[
+            account.clone(),
+            "not-a-uuid".into(),
+            SEED_QI_ACCOUNT_KEY.into(),
+        ],
+        600,
+    )
+    .expect("token");
+    let verifier = app.verifier().expect("verifier");
+    for name in ["authorizer.json", "authorizer.rest-v1.json"] {
+        let text = std::fs::read_to_string(api_tests::root().join("events").join(name))
+            .expect("fixture")
+            .replace("<run make token>", &token);
+        let verdict = user_token_domain::authorizer::authorize(
+            &verifier,
+            &app.store,
+            serde_json::from_str(&text).expect("json"),
+        )
+        .await;
+        assert_eq!(
+            verdict["context"]["accountKeys"],
+            format!("{account},{SEED_QI_ACCOUNT_KEY}"),
+            "{name}"
+        );
+    }
+}
