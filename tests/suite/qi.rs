@@ -1151,3 +1151,35 @@ async fn the_authorizer_passes_the_account_keys_claim_on_as_a_string() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_creates_of_one_device_key_make_one_device_and_one_message() {
+    let app = qi_app(|_| {}).await;
+    let account = account_in(&app, AccountStatus::Active).await;
+    let device = DeviceKey::random();
+    let attempts = (0..5).map(|_| {
+        qi::create_device(
+            &app,
+            aimed(
+                "device-create",
+                V2,
+                account.key,
+                device,
+                Some(create_body(device, "sms")),
+            ),
+        )
+    });
+    let mut statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|response| {
+            if response.status() != 202 {
+                assert_eq!(body(response)["code"], "QIT000102", "{}", body(response));
+            }
+            response.status().as_u16()
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [202, 409, 409, 409, 409]);
+    assert_eq!(tokens_to(&account.phone).await.len(), 1);
+}

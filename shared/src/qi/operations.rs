@@ -201,7 +201,26 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
         let mut send = send_request(app, &device, SendMode::Issue, current, to.clone());
         send.companions = vec![app.store.device_creation_write(&device)?];
         send.undo = vec![app.store.device_removal_write(&device)?];
-        app.engine()?.send(send).await?;
+        if let Err(error) = app.engine()?.send(send).await {
+            // A concurrent create of the same device_key took the token first: the engine then judges its live
+            // token (cooldown, attempts) or gives up racing. The device item says what really happened.
+            let maybe_raced = matches!(
+                error,
+                DomainError::CooldownActive { .. }
+                    | DomainError::AttemptsExhausted
+                    | DomainError::Unavailable { .. }
+            );
+            if maybe_raced
+                && app
+                    .store
+                    .get_device(&account_key, &device.device_key)
+                    .await?
+                    .is_some()
+            {
+                return Err(QiError::DeviceExists);
+            }
+            return Err(error.into());
+        }
         tracing::info!(%account_key, device_key = %device.device_key, recipient = %to.masked(), "device created");
         Ok(json_response(202, &DeviceAccepted::from(&device)))
     })
