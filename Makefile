@@ -10,7 +10,7 @@ STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
 export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
-.PHONY: run test venv build token outbox lint fmt clippy clean
+.PHONY: run test venv build token account outbox lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,16 @@ test: venv build
 	$(STACK) with-emulator -- $(CARGO) test --workspace
 	$(VENV)/bin/cfn-lint template.yaml
 
-## token: a bearer token for the seeded admin, or for USER=<uuid>
+## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:
 	@$(CARGO) build --quiet --bin local-stack
-	@$(STACK) token $(if $(filter command line,$(origin USER)),--user $(USER))
+	@$(STACK) token $(if $(filter command line,$(origin USER)),--user $(USER)) $(if $(ACCOUNT),--account $(ACCOUNT))
+
+## account: a QI Tech account in the running `make run` (STATUS=active|blocked|closed|hub, DOCUMENT, PHONE, EMAIL)
+account:
+	@$(CARGO) build --quiet --bin local-stack
+	@$(STACK) account $(if $(STATUS),--status $(STATUS)) $(if $(DOCUMENT),--document $(DOCUMENT)) \
+		$(if $(PHONE),--phone $(PHONE)) $(if $(EMAIL),--email $(EMAIL))
 
 ## outbox: the SMS and emails that went out through the emulator of a running `make run`
 outbox:

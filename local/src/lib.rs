@@ -32,6 +32,17 @@ pub fn bearer_token(
     user: UserId,
     ttl_secs: i64,
 ) -> Result<String, String> {
+    bearer_token_for_accounts(template, parameters, user, &[], ttl_secs)
+}
+
+/// `bearer_token`, whose `accountKeys` claim names the QI accounts the bearer may act on.
+pub fn bearer_token_for_accounts(
+    template: &template::Template,
+    parameters: &BTreeMap<String, String>,
+    user: UserId,
+    account_keys: &[String],
+    ttl_secs: i64,
+) -> Result<String, String> {
     let value = |name: &str| {
         parameters
             .get(name)
@@ -46,6 +57,13 @@ pub fn bearer_token(
         rs256_public_key_pem: None,
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    user_token_domain::auth::sign_hs256(&config, &secret, user, now, ttl_secs)
-        .map_err(|e| e.to_string())
+    user_token_domain::auth::sign_hs256_for_accounts(
+        &config,
+        &secret,
+        user,
+        account_keys,
+        now,
+        ttl_secs,
+    )
+    .map_err(|e| e.to_string())
 }

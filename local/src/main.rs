@@ -2,7 +2,10 @@
 //!
 //! - `run [--port 3000] [--moto-port 5005] [--bin-dir target/debug]`: the emulator, the table, the seed, and the
 //!   API on the template's routes through the real function binaries. Ctrl-C stops everything.
-//! - `token [--user UUID] [--ttl SECONDS]`: a bearer token (the seeded admin's by default).
+//! - `token [--user UUID] [--account UUID] [--ttl SECONDS]`: a bearer token (the seeded admin's by default), whose
+//!   `accountKeys` claim names the QI account given.
+//! - `account [--moto-port 5005] [--key UUID] [--status active|blocked|closed|hub] [--document 11 DIGITS] [--phone
+//!   E.164] [--email ADDRESS]`: creates a QI Tech account in the table of a running `run`, and prints its key.
 //! - `outbox [--moto-port 5005]`: the SMS and emails that went out through the emulator.
 //! - `with-emulator -- COMMAND...`: runs COMMAND with a fresh emulator, its endpoint in `LOCAL_STACK_ENDPOINT`.
 
@@ -12,11 +15,17 @@ use std::process::ExitCode;
 
 use local_stack::emulator::{self, Emulator};
 use local_stack::stack::{
-    local_parameters, Stack, StackOptions, SEED_ADMIN_EMAIL, SEED_ADMIN_ID, SEED_WIDGET_ID,
+    local_parameters, Stack, StackOptions, SEED_ADMIN_EMAIL, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY,
+    SEED_QI_APPROVER_DOCUMENT, SEED_QI_APPROVER_EMAIL, SEED_QI_APPROVER_PHONE, SEED_WIDGET_ID,
 };
 use local_stack::template::Template;
+use user_token_domain::qi::{Account, Approver};
+use user_token_domain::store::Store;
 
-const USAGE: &str = "usage: local-stack run|token|outbox|with-emulator [options]";
+const USAGE: &str = "usage: local-stack run|token|account|outbox|with-emulator [options]";
+
+/// The table of `run`.
+const LOCAL_TABLE: &str = "users-tokens-local";
 
 fn option(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -67,7 +76,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         root: root(),
         bin_dir,
         endpoint: emulator.endpoint.clone(),
-        table_name: "users-tokens-local".into(),
+        table_name: LOCAL_TABLE.into(),
         parameters: parameters.clone(),
         listen: SocketAddr::from(([127, 0, 0, 1], http_port)),
         log_dir: None,
@@ -86,6 +95,10 @@ async fn run(args: &[String]) -> Result<(), String> {
     );
     println!("Seeded admin:   {SEED_ADMIN_ID} <{SEED_ADMIN_EMAIL}> velo.backoffice.admin");
     println!("Seeded widget:  {SEED_WIDGET_ID} (Sigma OTP: sms, then email)");
+    println!(
+        "QI account:     {SEED_QI_ACCOUNT_KEY} (active), approver {SEED_QI_APPROVER_DOCUMENT} \
+         {SEED_QI_APPROVER_PHONE} <{SEED_QI_APPROVER_EMAIL}>"
+    );
     println!("Routes:");
     for route in &stack.template.routes {
         println!(
@@ -117,10 +130,50 @@ fn token(args: &[String]) -> Result<(), String> {
     let ttl = option(args, "--ttl").map_or(Ok(3600), |t| {
         t.parse().map_err(|_| "--ttl takes seconds".to_owned())
     })?;
+    let accounts: Vec<String> = option(args, "--account")
+        .filter(|a| !a.is_empty())
+        .into_iter()
+        .collect();
     println!(
         "{}",
-        local_stack::bearer_token(&template, &parameters, user, ttl)?
+        local_stack::bearer_token_for_accounts(&template, &parameters, user, &accounts, ttl)?
     );
+    Ok(())
+}
+
+async fn account(args: &[String]) -> Result<(), String> {
+    let endpoint = emulator::endpoint(port(args, "--moto-port", 5005)?);
+    let value =
+        |name: &str, default: &str| option(args, name).unwrap_or_else(|| default.to_owned());
+    let bad = |name: &str, reason: &str| format!("{name}: {reason}");
+    let key = match option(args, "--key") {
+        Some(key) => key.parse().map_err(|reason| bad("--key", reason))?,
+        None => user_token_domain::domain::AccountKey::random(),
+    };
+    let account = Account {
+        account_key: key,
+        status: value("--status", "active")
+            .parse()
+            .map_err(|reason| bad("--status", reason))?,
+        approvers: vec![Approver {
+            document_number: value("--document", SEED_QI_APPROVER_DOCUMENT)
+                .parse()
+                .map_err(|reason| bad("--document", reason))?,
+            phone: value("--phone", SEED_QI_APPROVER_PHONE)
+                .parse()
+                .map_err(|reason| bad("--phone", reason))?,
+            email: value("--email", SEED_QI_APPROVER_EMAIL)
+                .parse()
+                .map_err(|reason| bad("--email", reason))?,
+        }],
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    let sdk = emulator::sdk_config(&endpoint).await;
+    Store::new(aws_sdk_dynamodb::Client::new(&sdk), LOCAL_TABLE)
+        .create_qi_account(&account)
+        .await
+        .map_err(|e| format!("{e} (is `make run` running?)"))?;
+    println!("{key}");
     Ok(())
 }
 
@@ -168,6 +221,7 @@ async fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args).await.map(|_| ExitCode::SUCCESS),
         Some("token") => token(&args).map(|_| ExitCode::SUCCESS),
+        Some("account") => account(&args).await.map(|_| ExitCode::SUCCESS),
         Some("outbox") => outbox(&args).await.map(|_| ExitCode::SUCCESS),
         Some("with-emulator") => with_emulator(&args).await,
         _ => Err(USAGE.to_owned()),

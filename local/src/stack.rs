@@ -13,6 +13,7 @@ use user_token_domain::domain::token::Channel;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
 };
+use user_token_domain::qi::{Account, AccountStatus, Approver};
 use user_token_domain::sigma::{Widget, WidgetChannel};
 use user_token_domain::store::Store;
 
@@ -28,6 +29,12 @@ pub const SEED_ADMIN_EMAIL: &str = "admin@example.com";
 pub const SEED_ADMIN_PASSWORD: &str = "harbour lights at dusk 1906";
 /// The seeded Sigma OTP widget: SMS first, then email.
 pub const SEED_WIDGET_ID: &str = "11111111-1111-4111-8111-111111111111";
+
+/// The seeded QI Tech account and its one approver: fixed, so the README's device walk-through can name them.
+pub const SEED_QI_ACCOUNT_KEY: &str = "00000000-0000-4000-8000-0000000000a1";
+pub const SEED_QI_APPROVER_DOCUMENT: &str = "12345678909";
+pub const SEED_QI_APPROVER_PHONE: &str = "+5511987654321";
+pub const SEED_QI_APPROVER_EMAIL: &str = "aprovador@example.com";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -135,6 +142,25 @@ pub fn seed_widget() -> Result<Widget, StackError> {
     .map_err(|error| StackError::Setup(format!("seed: bad widget: {error}")))
 }
 
+/// An active QI account with one approver.
+pub fn seed_qi_account() -> Result<Account, StackError> {
+    let parse = |what: &str| StackError::Setup(format!("seed: bad {what}"));
+    Ok(Account {
+        account_key: SEED_QI_ACCOUNT_KEY
+            .parse()
+            .map_err(|_| parse("account key"))?,
+        status: AccountStatus::Active,
+        approvers: vec![Approver {
+            document_number: SEED_QI_APPROVER_DOCUMENT
+                .parse()
+                .map_err(|_| parse("document number"))?,
+            phone: SEED_QI_APPROVER_PHONE.parse().map_err(|_| parse("phone"))?,
+            email: SEED_QI_APPROVER_EMAIL.parse().map_err(|_| parse("email"))?,
+        }],
+        created_at: time::OffsetDateTime::now_utc(),
+    })
+}
+
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
         let template = Template::load(&options.root.join("template.yaml"))?;
@@ -161,6 +187,14 @@ impl Stack {
                 Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
                 Err(error) => {
                     return Err(StackError::Setup(format!("seeding the widget: {error}")))
+                }
+            }
+            match store.create_qi_account(&seed_qi_account()?).await {
+                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+                Err(error) => {
+                    return Err(StackError::Setup(format!(
+                        "seeding the QI account: {error}"
+                    )))
                 }
             }
         }

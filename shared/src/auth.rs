@@ -13,6 +13,9 @@ pub struct Claims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// The bank accounts (QI Tech `account_key`s) the bearer may act on; optional.
+    #[serde(default, rename = "accountKeys", skip_serializing_if = "Vec::is_empty")]
+    pub account_keys: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -115,12 +118,25 @@ pub fn sign_hs256(
     iat: i64,
     ttl_secs: i64,
 ) -> Result<String, KeyError> {
+    sign_hs256_for_accounts(config, secret, user_id, &[], iat, ttl_secs)
+}
+
+/// `sign_hs256`, with an `accountKeys` claim naming the bank accounts the bearer may act on.
+pub fn sign_hs256_for_accounts(
+    config: &JwtConfig,
+    secret: &str,
+    user_id: UserId,
+    account_keys: &[String],
+    iat: i64,
+    ttl_secs: i64,
+) -> Result<String, KeyError> {
     let claims = Claims {
         sub: user_id.to_string(),
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
         iat,
         exp: iat + ttl_secs,
+        account_keys: account_keys.to_vec(),
     };
     encode(
         &Header::new(Algorithm::HS256),
@@ -159,6 +175,20 @@ mod tests {
             user
         );
         assert_eq!(verifier.verify(None), Err(AuthError::Missing));
+        let account = "9d6f0a58-3f5e-4f0e-9a53-1f4a4c0b7e21".to_owned();
+        let with_account = sign_hs256_for_accounts(
+            &config,
+            &secret,
+            user,
+            std::slice::from_ref(&account),
+            now(),
+            600,
+        )
+        .unwrap();
+        let (_, claims) = verifier
+            .verify(Some(&format!("Bearer {with_account}")))
+            .unwrap();
+        assert_eq!(claims.account_keys, vec![account]);
         assert_eq!(verifier.verify(Some(&good)), Err(AuthError::Malformed));
         assert_eq!(
             verifier.verify(Some("Bearer abc.def")),

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::auth::{AuthError, TokenVerifier};
-use crate::authz::{authenticated_context, rejected_context, unavailable_context};
+use crate::authz::{authenticated_context_for, rejected_context, unavailable_context};
 use crate::domain::{DomainError, User, UserStatus};
 use crate::store::Store;
 
@@ -44,9 +44,10 @@ pub async fn decide(
         Err(error) => return (None, rejected_context(&error)),
     };
     match store.get_user(&user_id).await {
-        Ok(Some(user)) if admits(&user, claims.iat) => {
-            (Some(user.id.to_string()), authenticated_context(&user))
-        }
+        Ok(Some(user)) if admits(&user, claims.iat) => (
+            Some(user.id.to_string()),
+            authenticated_context_for(&user, &claims.account_keys),
+        ),
         Ok(_) => (None, rejected_context(&AuthError::Revoked)),
         Err(DomainError::Unavailable { .. }) | Err(_) => (None, unavailable_context()),
     }

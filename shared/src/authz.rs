@@ -12,13 +12,14 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 use crate::auth::AuthError;
-use crate::domain::{DomainError, Principal, Role, User};
+use crate::domain::{AccountKey, DomainError, Principal, Role, User};
 
 pub const AUTH_STATUS: &str = "authStatus";
 pub const AUTHENTICATED: &str = "authenticated";
 pub const REJECTED: &str = "rejected";
 pub const UNAVAILABLE: &str = "unavailable";
 pub const AUTH_ERROR: &str = "authError";
+pub const ACCOUNT_KEYS: &str = "accountKeys";
 
 /// The context for an authenticated caller.
 pub fn authenticated_context(user: &User) -> Map<String, Value> {
@@ -35,6 +36,21 @@ pub fn authenticated_context(user: &User) -> Map<String, Value> {
             .into(),
     );
     context.insert("userType".into(), user.user_type.as_str().into());
+    context
+}
+
+/// The context for an authenticated caller, with the bank accounts its token names as `accountKeys`, comma-joined
+/// (a string, as REST authorizers require), when it names any. Keys that are not UUIDs are left out.
+pub fn authenticated_context_for(user: &User, account_keys: &[String]) -> Map<String, Value> {
+    let mut context = authenticated_context(user);
+    let keys: Vec<String> = account_keys
+        .iter()
+        .filter_map(|key| key.parse::<AccountKey>().ok())
+        .map(|key| key.to_string())
+        .collect();
+    if !keys.is_empty() {
+        context.insert(ACCOUNT_KEYS.into(), keys.join(",").into());
+    }
     context
 }
 
@@ -88,6 +104,11 @@ fn parse_principal(fields: &HashMap<String, Value>) -> Option<Principal> {
         roles,
         entity_id,
         user_type: text(fields, "userType")?.parse().ok()?,
+        account_keys: text(fields, ACCOUNT_KEYS)
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|key| key.parse().ok())
+            .collect(),
     })
 }
 

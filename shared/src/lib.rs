@@ -6,6 +6,7 @@
 //! - [`http`], [`authz`]: what the front doors share about API Gateway events.
 //! - [`velo`]: the Velo Users API v2 front door.
 //! - [`sigma`]: the Sigma SMS OTP handler front door.
+//! - [`qi`]: the QI Tech device 2FA front door.
 //! - [`authorizer`]: the Lambda authorizer.
 
 pub mod app;
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod http;
 pub mod messages;
 pub mod notify;
+pub mod qi;
 pub mod sigma;
 pub mod store;
 pub mod telemetry;

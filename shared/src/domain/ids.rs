@@ -61,6 +61,14 @@ uuid_newtype!(
     /// A payor's or payee's id: the tenant a user belongs to.
     EntityId
 );
+uuid_newtype!(
+    /// A QI Tech bank account's `account_key`.
+    AccountKey
+);
+uuid_newtype!(
+    /// A QI Tech device's `device_key`.
+    DeviceKey
+);
 
 #[cfg(test)]
 mod tests {

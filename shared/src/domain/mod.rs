@@ -11,7 +11,7 @@ mod user;
 
 pub use contact::{Email, PhoneNumber};
 pub use error::{DomainError, FieldError, InputSource};
-pub use ids::{EntityId, UserId};
+pub use ids::{AccountKey, DeviceKey, EntityId, UserId};
 pub use permissions::{Operation, Principal};
 pub use user::{
     validate_roles, DetailsPatch, InviteUser, MfaStatus, MfaType, PersonName, Role, RoleFamily,

@@ -8,7 +8,7 @@
 //!
 //! A user of another entity is reported as not found, so a caller cannot learn that it exists.
 
-use super::{DomainError, EntityId, Role, RoleFamily, User, UserId, UserType};
+use super::{AccountKey, DomainError, EntityId, Role, RoleFamily, User, UserId, UserType};
 
 /// The authenticated caller, as the authorizer established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct Principal {
     pub roles: Vec<Role>,
     pub entity_id: Option<EntityId>,
     pub user_type: UserType,
+    /// The bank accounts the caller's token names (its `accountKeys` claim); empty when it names none.
+    pub account_keys: Vec<AccountKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +161,7 @@ mod tests {
             roles,
             entity_id: entity,
             user_type,
+            account_keys: Vec::new(),
         }
     }
 

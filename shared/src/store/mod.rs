@@ -23,7 +23,7 @@ pub struct Store {
 }
 
 /// Any failure to reach DynamoDB: logged here, answered as retryable.
-fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub(crate) fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     operation: &str,
     error: &SdkError<E, R>,
 ) -> DomainError {
@@ -33,7 +33,9 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     }
 }
 
-fn item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, DomainError> {
+pub(crate) fn item<T: serde::Serialize>(
+    value: &T,
+) -> Result<HashMap<String, AttributeValue>, DomainError> {
     serde_dynamo::to_item(value).map_err(|error| {
         tracing::error!(%error, "item serialisation failed");
         DomainError::Unavailable {
@@ -42,14 +44,14 @@ fn item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue
     })
 }
 
-fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+pub(crate) fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk)),
         ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
     ])
 }
 
-fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, DomainError> {
+pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, DomainError> {
     built.map_err(|error| {
         tracing::error!(%error, "request construction failed");
         DomainError::Unavailable {
