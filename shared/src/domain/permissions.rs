@@ -51,6 +51,26 @@ pub enum Operation {
 }
 
 impl Operation {
+    pub const ALL: [Operation; 17] = [
+        Operation::InviteUser,
+        Operation::GetUser,
+        Operation::ListUsers,
+        Operation::DeleteUser,
+        Operation::EnableUser,
+        Operation::DisableUser,
+        Operation::UnlockUser,
+        Operation::RoleUpdate,
+        Operation::UserDetailsUpdate,
+        Operation::ResendToken,
+        Operation::UnregisterMfa,
+        Operation::GetSelf,
+        Operation::UserDetailsUpdateSelf,
+        Operation::UnregisterMfaSelf,
+        Operation::UpdatePasswordSelf,
+        Operation::ValidatePasswordSelf,
+        Operation::RegisterSms,
+    ];
+
     pub fn access(self) -> Access {
         use Operation::*;
         match self {
@@ -154,6 +174,7 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RoleFamily;
 
     fn principal(roles: Vec<Role>, entity: Option<EntityId>, user_type: UserType) -> Principal {
         Principal {
@@ -204,5 +225,111 @@ mod tests {
         assert!(backoffice
             .may_grant(UserType::Backoffice, None, &[Role::BackofficeAdmin])
             .is_ok());
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Outcome {
+        Allowed,
+        Forbidden,
+        NotFound,
+    }
+
+    /// The permission table as the README states it, written out: for each role, the outcome for each access class
+    /// on a user of the caller's own entity and on a user of another entity.
+    fn documented(role: Role, access: Access) -> (Outcome, Outcome) {
+        use Outcome::*;
+        match (role, access) {
+            (_, Access::SelfService) => (Allowed, Allowed),
+            (Role::BackofficeAdmin, _) => (Allowed, Allowed),
+            (Role::PayorMasterAdmin | Role::PayorAdmin | Role::PayeeAdmin, _) => {
+                (Allowed, NotFound)
+            }
+            (Role::PayorSupport | Role::PayeeSupport, Access::Read) => (Allowed, NotFound),
+            (Role::PayorSupport | Role::PayeeSupport, Access::Write) => (Forbidden, Forbidden),
+        }
+    }
+
+    fn target(user_type: UserType, entity: Option<EntityId>, role: Role) -> User {
+        User {
+            id: UserId::random(),
+            email: "t@example.com".parse().unwrap(),
+            sms_number: "+4411223344556".parse().unwrap(),
+            primary_contact_number: "+4411223344556".parse().unwrap(),
+            secondary_contact_number: None,
+            first_name: None,
+            last_name: None,
+            entity_id: entity,
+            company_name: None,
+            roles: vec![role],
+            user_type,
+            status: crate::domain::UserStatus::Enabled,
+            mfa_type: crate::domain::MfaType::Totp,
+            mfa_status: crate::domain::MfaStatus::Registered,
+            locked_out: false,
+            locked_out_timestamp: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            tokens_valid_after: None,
+            password_hash: None,
+            password_history: Vec::new(),
+            failed_password_attempts: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn every_cell_of_the_permission_table() {
+        let mut cells = 0;
+        for role in Role::ALL {
+            let user_type = role.family().user_type();
+            let own_entity = (user_type != UserType::Backoffice).then(EntityId::random);
+            let caller = principal(vec![role], own_entity, user_type);
+            // The least-privileged user of the caller's own kind, and a user of another entity.
+            let lowest = match role.family() {
+                RoleFamily::Backoffice => Role::BackofficeAdmin,
+                RoleFamily::Payor => Role::PayorSupport,
+                RoleFamily::Payee => Role::PayeeSupport,
+            };
+            let same = target(user_type, own_entity, lowest);
+            let other = target(
+                UserType::Payor,
+                Some(EntityId::random()),
+                Role::PayorSupport,
+            );
+            for operation in Operation::ALL {
+                let (expected_same, expected_other) = documented(role, operation.access());
+                for (target, expected) in [(&same, expected_same), (&other, expected_other)] {
+                    let outcome = if operation.access() == Access::SelfService {
+                        caller.may(operation)
+                    } else {
+                        caller.may_reach(operation, target)
+                    };
+                    let outcome = match outcome {
+                        Ok(()) => Outcome::Allowed,
+                        Err(DomainError::Forbidden(_)) => Outcome::Forbidden,
+                        Err(DomainError::NotFound(_)) => Outcome::NotFound,
+                        Err(other) => panic!("{role} {operation:?}: {other:?}"),
+                    };
+                    assert_eq!(
+                        outcome, expected,
+                        "{role} {operation:?} on {:?}",
+                        target.entity_id
+                    );
+                    cells += 1;
+                }
+            }
+        }
+        assert_eq!(cells, 6 * 17 * 2);
+    }
+
+    #[test]
+    fn admins_cannot_act_on_users_who_outrank_them() {
+        let entity = EntityId::random();
+        let admin = principal(vec![Role::PayorAdmin], Some(entity), UserType::Payor);
+        let master = target(UserType::Payor, Some(entity), Role::PayorMasterAdmin);
+        assert!(admin.may_reach(Operation::GetUser, &master).is_ok());
+        assert!(matches!(
+            admin.may_reach(Operation::DisableUser, &master),
+            Err(DomainError::Forbidden(_))
+        ));
     }
 }
