@@ -109,3 +109,17 @@ where
     }))
     .await
 }
+
+/// The whole `main` of an HTTP function: JSON logs, configuration and AWS clients built once at start-up, then the
+/// handler for every request, as `user_token_domain::http_function!(user_token_domain::velo::get_user);`.
+#[macro_export]
+macro_rules! http_function {
+    ($handler:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), $crate::lambda_http::Error> {
+            $crate::telemetry::init();
+            let app = $crate::App::from_env().await?;
+            $crate::run_http(|request| $handler(&app, request)).await
+        }
+    };
+}

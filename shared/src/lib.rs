@@ -26,3 +26,5 @@ pub mod telemetry;
 pub mod velo;
 
 pub use app::{run_http, App};
+/// Re-exported for `http_function!`.
+pub use lambda_http;

@@ -1,8 +1,2 @@
-use user_token_domain::{qi, run_http, telemetry, App};
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = App::from_env().await?;
-    run_http(|request| qi::create_device(&app, request)).await
-}
+//! POST /account/{account_key}/device (QI Tech)
+user_token_domain::http_function!(user_token_domain::qi::create_device);

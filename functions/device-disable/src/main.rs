@@ -1,8 +1,2 @@
-use user_token_domain::{qi, run_http, telemetry, App};
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = App::from_env().await?;
-    run_http(|request| qi::disable_device(&app, request)).await
-}
+//! DELETE /account/{account_key}/device/{device_key}/disable (QI Tech)
+user_token_domain::http_function!(user_token_domain::qi::disable_device);

@@ -1,8 +1,2 @@
-use user_token_domain::{qi, run_http, telemetry, App};
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = App::from_env().await?;
-    run_http(|request| qi::get_device(&app, request)).await
-}
+//! GET /account/{account_key}/device/{device_key} (QI Tech)
+user_token_domain::http_function!(user_token_domain::qi::get_device);

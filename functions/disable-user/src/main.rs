@@ -1,8 +1,2 @@
-use user_token_domain::{run_http, telemetry, velo, App};
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = App::from_env().await?;
-    run_http(|request| velo::disable_user(&app, request)).await
-}
+//! POST /v2/users/{userId}/disable
+user_token_domain::http_function!(user_token_domain::velo::disable_user);

@@ -1,8 +1,2 @@
-use user_token_domain::{run_http, sigma, telemetry, App};
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = App::from_env().await?;
-    run_http(|request| sigma::complete(&app, request)).await
-}
+//! POST /api/n/otp-handler/{requestId}/complete
+user_token_domain::http_function!(user_token_domain::sigma::complete);
