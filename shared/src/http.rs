@@ -5,7 +5,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::DomainError;
+use crate::authz::principal_from_request;
+use crate::domain::{DomainError, Principal};
+use std::future::Future;
 
 /// The API Gateway request id: the correlation id of error bodies and logs.
 pub fn request_id(request: &Request) -> String {
@@ -94,4 +96,53 @@ pub fn empty_response(status: u16) -> Response<Body> {
         .status(status)
         .body(Body::Empty)
         .unwrap_or_default()
+}
+
+/// Adds `Retry-After` where an error says when retrying helps.
+pub fn with_retry_after(
+    mut response: Response<Body>,
+    retry_after_secs: Option<u64>,
+) -> Response<Body> {
+    if let Some(value) = retry_after_secs.and_then(|seconds| seconds.to_string().parse().ok()) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
+/// Runs one authenticated operation of a front door: the caller's verdict first (a refusal becomes the front door's
+/// 401 or 503), then `op`; an error is answered by `render` in the front door's body; one log line carries the
+/// correlation id (the API Gateway request id).
+pub async fn serve_authenticated<E, F, Fut, R>(
+    operation: &'static str,
+    request: Request,
+    op: F,
+    render: R,
+) -> Response<Body>
+where
+    E: From<DomainError> + std::fmt::Display,
+    F: FnOnce(Request, Principal) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, E>>,
+    R: FnOnce(&str, &E) -> Response<Body>,
+{
+    let correlation_id = request_id(&request);
+    let outcome = match principal_from_request(&request) {
+        Ok(principal) => op(request, principal).await,
+        Err(error) => Err(E::from(error)),
+    };
+    match outcome {
+        Ok(response) => {
+            tracing::info!(
+                operation,
+                correlation_id,
+                status = response.status().as_u16(),
+                "request served"
+            );
+            response
+        }
+        Err(error) => {
+            let response = render(&correlation_id, &error);
+            tracing::info!(operation, correlation_id, status = response.status().as_u16(), error = %error, "request refused");
+            response
+        }
+    }
 }

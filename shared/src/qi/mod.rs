@@ -18,9 +18,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::str::FromStr;
 
-use crate::authz::principal_from_request;
 use crate::domain::{AccountKey, DeviceKey, DomainError, Principal};
-use crate::http::{json_response, path_param, request_id};
+use crate::http::{json_response, path_param, serve_authenticated, with_retry_after};
 
 /// Every way a QI operation can fail: the engine's and the store's errors, and QI's own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,13 +250,7 @@ pub fn error_response(error: &QiError) -> Response<Body> {
         code: code.code,
         extra_fields,
     };
-    let mut response = json_response(code.status, &body);
-    if let Some(seconds) = retry_after_secs {
-        if let Ok(value) = seconds.to_string().parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
-    }
-    response
+    with_retry_after(json_response(code.status, &body), retry_after_secs)
 }
 
 /// Runs one authenticated QI operation: 401 without a principal, QI's error body on failure, one log line.
@@ -266,27 +259,7 @@ where
     F: FnOnce(Request, Principal) -> Fut,
     Fut: Future<Output = Result<Response<Body>, QiError>>,
 {
-    let correlation_id = request_id(&request);
-    let outcome = match principal_from_request(&request) {
-        Ok(principal) => op(request, principal).await,
-        Err(error) => Err(QiError::Domain(error)),
-    };
-    match outcome {
-        Ok(response) => {
-            tracing::info!(
-                operation,
-                correlation_id,
-                status = response.status().as_u16(),
-                "request served"
-            );
-            response
-        }
-        Err(error) => {
-            let response = error_response(&error);
-            tracing::info!(operation, correlation_id, status = response.status().as_u16(), error = %error, "request refused");
-            response
-        }
-    }
+    serve_authenticated(operation, request, op, |_, error| error_response(error)).await
 }
 
 /// Only a backoffice caller, or one whose token names the account, may act on it.

@@ -18,9 +18,8 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::future::Future;
 
-use crate::authz::principal_from_request;
 use crate::domain::{DomainError, Principal};
-use crate::http::{json_response, request_id};
+use crate::http::{json_response, serve_authenticated, with_retry_after};
 
 /// Every error this front door answers with, by Sigma's exception type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,13 +225,7 @@ pub fn error_response(error: &SigmaError, language: Language) -> Response<Body> 
         },
         http_status: status,
     };
-    let mut response = json_response(status, &body);
-    if let Some(seconds) = error.retry_after_secs() {
-        if let Ok(value) = seconds.to_string().parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
-    }
-    response
+    with_retry_after(json_response(status, &body), error.retry_after_secs())
 }
 
 /// Runs one authenticated Sigma operation: 401 without a principal, the error body (in the caller's language) on
@@ -242,26 +235,12 @@ where
     F: FnOnce(Request, Principal, Language) -> Fut,
     Fut: Future<Output = Result<Response<Body>, SigmaError>>,
 {
-    let correlation_id = request_id(&request);
     let language = Language::of(&request);
-    let outcome = match principal_from_request(&request) {
-        Ok(principal) => op(request, principal, language).await,
-        Err(error) => Err(error.into()),
-    };
-    match outcome {
-        Ok(response) => {
-            tracing::info!(
-                operation,
-                correlation_id,
-                status = response.status().as_u16(),
-                "request served"
-            );
-            response
-        }
-        Err(error) => {
-            let response = error_response(&error, language);
-            tracing::info!(operation, correlation_id, status = response.status().as_u16(), error = %error, "request refused");
-            response
-        }
-    }
+    serve_authenticated(
+        operation,
+        request,
+        |request, principal| op(request, principal, language),
+        |_, error| error_response(error, language),
+    )
+    .await
 }

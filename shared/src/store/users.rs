@@ -238,15 +238,8 @@ impl Store {
             values.insert(":payeeType".into(), AttributeValue::S(payee_type.clone()));
         }
         let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
-        let wanted = (listing.page as usize) * (listing.page_size as usize);
-        let skip = wanted - listing.page_size as usize;
-
-        let mut users = Vec::new();
-        let mut matched = 0usize;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
+        let partition_query = || {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
@@ -254,6 +247,15 @@ impl Store {
                 .set_filter_expression(filter.clone())
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
+        };
+        let wanted = (listing.page as usize) * (listing.page_size as usize);
+        let skip = wanted - listing.page_size as usize;
+
+        let mut users = Vec::new();
+        let mut matched = 0usize;
+        let mut start = None;
+        loop {
+            let output = partition_query()
                 .scan_index_forward(!listing.descending)
                 .limit((wanted - matched).clamp(1, 1000) as i32)
                 .set_exclusive_start_key(start.take())
@@ -281,15 +283,7 @@ impl Store {
         let mut total = 0u64;
         let mut start = None;
         loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#partition = :partition")
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
+            let output = partition_query()
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())
                 .send()

@@ -14,8 +14,8 @@ use super::wire::{
 use crate::app::App;
 use crate::domain::token::{SendMode, TokenPurpose};
 use crate::domain::{
-    validate_roles, DetailsPatch, DomainError, EntityId, MfaStatus, MfaType, Operation, Principal,
-    Role, User, UserId, UserStatus, UserType,
+    validate_roles, DomainError, EntityId, MfaStatus, MfaType, Operation, Principal, Role, User,
+    UserId, UserStatus, UserType,
 };
 use crate::engine::{Recipient, SendRequest};
 use crate::http::{empty_response, json_body, json_response, query_param};
@@ -25,27 +25,40 @@ use crate::store::{SaveError, SortField, UserListing};
 
 const SAVE_TRIES: usize = 3;
 
-/// Reads the user, checks the caller may act on it, applies `change`, and saves it conditioned on the version read
-/// (reading again if another write came first). `change` returning `None` means nothing to do.
-pub(super) async fn change_user<F>(
+/// Reads the user and checks the caller may act on it with `operation`.
+pub(super) async fn reachable_user(
     app: &App,
     caller: &Principal,
     id: UserId,
+    operation: Operation,
+) -> Result<User, DomainError> {
+    caller.may(operation)?;
+    let user = app
+        .store
+        .get_user(&id)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    if operation.access() != crate::domain::permissions::Access::SelfService {
+        caller.may_reach(operation, &user)?;
+    }
+    Ok(user)
+}
+
+/// Applies `change` to `user` (as read) and saves it conditioned on the version read, reading again if another
+/// write came first. `change` returning `None` means nothing to do.
+async fn change_read_user<F>(
+    app: &App,
+    caller: &Principal,
+    mut user: User,
     operation: Operation,
     change: F,
 ) -> Result<(), DomainError>
 where
     F: Fn(&User) -> Result<Option<User>, DomainError>,
 {
-    caller.may(operation)?;
-    for _ in 0..SAVE_TRIES {
-        let user = app
-            .store
-            .get_user(&id)
-            .await?
-            .ok_or(DomainError::NotFound("user"))?;
-        if operation.access() != crate::domain::permissions::Access::SelfService {
-            caller.may_reach(operation, &user)?;
+    for attempt in 0..SAVE_TRIES {
+        if attempt > 0 {
+            user = reachable_user(app, caller, user.id, operation).await?;
         }
         let Some(next) = change(&user)? else {
             return Ok(());
@@ -59,6 +72,21 @@ where
     Err(DomainError::Unavailable {
         retry_after_secs: 1,
     })
+}
+
+/// Reads the user, checks the caller may act on it, applies `change` and saves it (see `change_read_user`).
+pub(super) async fn change_user<F>(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    operation: Operation,
+    change: F,
+) -> Result<(), DomainError>
+where
+    F: Fn(&User) -> Result<Option<User>, DomainError>,
+{
+    let user = reachable_user(app, caller, id, operation).await?;
+    change_read_user(app, caller, user, operation, change).await
 }
 
 fn not_self(caller: &Principal, id: UserId, what: &str) -> Result<(), DomainError> {
@@ -187,13 +215,7 @@ pub async fn role_update(app: &App, request: Request) -> Response<Body> {
     serve("roleUpdate", request, |request, caller| async move {
         let id = user_id_param(&request)?;
         let body: RoleUpdateRequest = json_body(&request)?;
-        caller.may(Operation::RoleUpdate)?;
-        let target = app
-            .store
-            .get_user(&id)
-            .await?
-            .ok_or(DomainError::NotFound("user"))?;
-        caller.may_reach(Operation::RoleUpdate, &target)?;
+        let target = reachable_user(app, &caller, id, Operation::RoleUpdate).await?;
         validate_roles(&body.roles, target.user_type)?;
         caller.may_grant(target.user_type, target.entity_id, &body.roles)?;
         let master = Role::PayorMasterAdmin;
@@ -206,7 +228,7 @@ pub async fn role_update(app: &App, request: Request) -> Response<Body> {
         )
         .await?;
         let roles = body.roles.clone();
-        change_user(app, &caller, id, Operation::RoleUpdate, move |user| {
+        change_read_user(app, &caller, target, Operation::RoleUpdate, move |user| {
             if user.roles == roles {
                 return Ok(None);
             }
@@ -226,30 +248,16 @@ pub async fn user_details_update(app: &App, request: Request) -> Response<Body> 
     serve("userDetailsUpdate", request, |request, caller| async move {
         let id = user_id_param(&request)?;
         let body: UserDetailsUpdateRequest = json_body(&request)?;
-        caller.may(Operation::UserDetailsUpdate)?;
-        let target = app
-            .store
-            .get_user(&id)
-            .await?
-            .ok_or(DomainError::NotFound("user"))?;
-        caller.may_reach(Operation::UserDetailsUpdate, &target)?;
+        let (patch, verification_code) = body.into_parts();
+        let target = reachable_user(app, &caller, id, Operation::UserDetailsUpdate).await?;
         master_admin_guard(
             app,
             &caller,
             target.roles.contains(&Role::PayorMasterAdmin),
-            body.verification_code.as_ref(),
+            verification_code.as_ref(),
         )
         .await?;
-        let patch = DetailsPatch {
-            email: body.email,
-            sms_number: body.sms_number,
-            primary_contact_number: body.primary_contact_number,
-            secondary_contact_number: body.secondary_contact_number,
-            first_name: body.first_name,
-            last_name: body.last_name,
-            mfa_type: body.mfa_type,
-        };
-        change_user(app, &caller, id, Operation::UserDetailsUpdate, |user| {
+        change_read_user(app, &caller, target, Operation::UserDetailsUpdate, |user| {
             user.patched(patch.clone())
         })
         .await?;

@@ -21,9 +21,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::authz::principal_from_request;
 use crate::domain::{DomainError, InputSource, Principal};
-use crate::http::{json_response, request_id};
+use crate::http::{json_response, serve_authenticated, with_retry_after};
 
 /// Velo's `ErrorResponse`.
 #[derive(Debug, Serialize)]
@@ -159,13 +158,10 @@ pub fn error_response(correlation_id: &str, error: &DomainError) -> Response<Bod
             location_type,
         }],
     };
-    let mut response = json_response(rendered.status, &body);
-    if let Some(seconds) = rendered.retry_after_secs {
-        if let Ok(value) = seconds.to_string().parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
-    }
-    response
+    with_retry_after(
+        json_response(rendered.status, &body),
+        rendered.retry_after_secs,
+    )
 }
 
 /// Runs one authenticated Velo operation: 401 without a principal, the error body on failure, one log line.
@@ -174,25 +170,5 @@ where
     F: FnOnce(Request, Principal) -> Fut,
     Fut: Future<Output = Result<Response<Body>, DomainError>>,
 {
-    let correlation_id = request_id(&request);
-    let outcome = match principal_from_request(&request) {
-        Ok(principal) => op(request, principal).await,
-        Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(response) => {
-            tracing::info!(
-                operation,
-                correlation_id,
-                status = response.status().as_u16(),
-                "request served"
-            );
-            response
-        }
-        Err(error) => {
-            let response = error_response(&correlation_id, &error);
-            tracing::info!(operation, correlation_id, status = response.status().as_u16(), error = %error, "request refused");
-            response
-        }
-    }
+    serve_authenticated(operation, request, op, error_response).await
 }

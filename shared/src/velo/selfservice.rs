@@ -11,7 +11,7 @@ use super::wire::{
 };
 use crate::app::App;
 use crate::domain::password;
-use crate::domain::{DetailsPatch, DomainError, Operation, UserType};
+use crate::domain::{DomainError, Operation, UserType};
 use crate::http::{empty_response, json_body, json_response};
 use crate::store::SaveError;
 
@@ -27,15 +27,7 @@ pub async fn user_details_update_self(app: &App, request: Request) -> Response<B
                 ));
             }
             let body: PayeeUserSelfUpdateRequest = json_body(&request)?;
-            let patch = DetailsPatch {
-                email: body.email,
-                sms_number: body.sms_number,
-                primary_contact_number: body.primary_contact_number,
-                secondary_contact_number: body.secondary_contact_number,
-                first_name: body.first_name,
-                last_name: body.last_name,
-                mfa_type: None,
-            };
+            let patch = body.into_patch(None);
             change_user(
                 app,
                 &caller,

@@ -137,7 +137,26 @@ impl From<&User> for UserResponse {
     }
 }
 
-/// Velo's `UserDetailsUpdateRequest` (admin form): absent leaves a field alone, `null` clears it.
+/// Velo's `PayeeUserSelfUpdateRequest`: absent leaves a field alone, `null` clears it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayeeUserSelfUpdateRequest {
+    #[serde(default, deserialize_with = "present")]
+    pub primary_contact_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub secondary_contact_number: Option<Option<PhoneNumber>>,
+    #[serde(default, deserialize_with = "present")]
+    pub first_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "present")]
+    pub last_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<Email>>,
+    #[serde(default, deserialize_with = "present")]
+    pub sms_number: Option<Option<PhoneNumber>>,
+}
+
+/// Velo's `UserDetailsUpdateRequest` (admin form): the same patch, plus `mfaType` and `verificationCode`. Its fields are
+/// spelled out rather than flattened, so that a bad value is reported at its own location.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDetailsUpdateRequest {
@@ -159,22 +178,32 @@ pub struct UserDetailsUpdateRequest {
     pub verification_code: Option<VerificationCode>,
 }
 
-/// Velo's `PayeeUserSelfUpdateRequest`: the same patch without `mfaType` and `verificationCode`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PayeeUserSelfUpdateRequest {
-    #[serde(default, deserialize_with = "present")]
-    pub primary_contact_number: Option<Option<PhoneNumber>>,
-    #[serde(default, deserialize_with = "present")]
-    pub secondary_contact_number: Option<Option<PhoneNumber>>,
-    #[serde(default, deserialize_with = "present")]
-    pub first_name: Option<Option<PersonName>>,
-    #[serde(default, deserialize_with = "present")]
-    pub last_name: Option<Option<PersonName>>,
-    #[serde(default, deserialize_with = "present")]
-    pub email: Option<Option<Email>>,
-    #[serde(default, deserialize_with = "present")]
-    pub sms_number: Option<Option<PhoneNumber>>,
+impl UserDetailsUpdateRequest {
+    pub fn into_parts(self) -> (crate::domain::DetailsPatch, Option<VerificationCode>) {
+        let details = PayeeUserSelfUpdateRequest {
+            primary_contact_number: self.primary_contact_number,
+            secondary_contact_number: self.secondary_contact_number,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            sms_number: self.sms_number,
+        };
+        (details.into_patch(self.mfa_type), self.verification_code)
+    }
+}
+
+impl PayeeUserSelfUpdateRequest {
+    pub fn into_patch(self, mfa_type: Option<Option<MfaType>>) -> crate::domain::DetailsPatch {
+        crate::domain::DetailsPatch {
+            email: self.email,
+            sms_number: self.sms_number,
+            primary_contact_number: self.primary_contact_number,
+            secondary_contact_number: self.secondary_contact_number,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            mfa_type,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
