@@ -259,6 +259,19 @@ impl TokenEngine<'_> {
         purpose: TokenPurpose,
         candidate: &str,
     ) -> Result<(), DomainError> {
+        self.verify_with(current, subject, purpose, candidate, Vec::new())
+            .await
+    }
+
+    /// `verify`, where an accepted code also makes `on_accept` writes, in the same transaction as its consumption.
+    pub async fn verify_with(
+        &self,
+        current: Option<LiveToken>,
+        subject: &str,
+        purpose: TokenPurpose,
+        candidate: &str,
+        on_accept: Vec<CompanionWrite>,
+    ) -> Result<(), DomainError> {
         let mut token = current.ok_or(DomainError::NotFound("token"))?;
         for _ in 0..=MAX_RACES {
             let now = OffsetDateTime::now_utc();
@@ -276,9 +289,14 @@ impl TokenEngine<'_> {
                 }
             };
             let accepted = verdict == Verdict::Accept;
+            let companions = if accepted {
+                on_accept.clone()
+            } else {
+                Vec::new()
+            };
             if self
                 .store
-                .record_check(&token, accepted, now.unix_timestamp())
+                .record_check(&token, accepted, now.unix_timestamp(), companions)
                 .await?
             {
                 return match verdict {

@@ -491,3 +491,75 @@ async fn a_channel_that_cannot_serve_gives_way_to_the_next_only_where_the_front_
         .await;
     assert_eq!(strict.err(), Some(DomainError::DeliveryFailed));
 }
+
+#[tokio::test]
+async fn an_accepted_code_and_its_companion_writes_commit_together_or_not_at_all() {
+    use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+    let table = fresh_table().await;
+    let app = app(&table).await;
+    let (subject, number) = (new_subject(), unique_phone());
+    send(&app, &subject, SendMode::Issue, phone(&number))
+        .await
+        .expect("sent");
+    let code = sms_codes(&number).await.remove(0);
+    let mark = |condition: &str| {
+        let update = Update::builder()
+            .table_name(&table)
+            .key("pk", AttributeValue::S(format!("{subject}#APPROVAL")))
+            .key("sk", AttributeValue::S("PROFILE".into()))
+            .update_expression("SET approved = :yes")
+            .condition_expression(condition)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .expect("update");
+        TransactWriteItem::builder().update(update).build()
+    };
+    let refused = DomainError::Conflict(user_token_domain::domain::FieldError::new(
+        "approval",
+        "not pending",
+    ));
+    let engine = app.engine().expect("engine");
+    let current = app
+        .store
+        .get_token(&subject, TokenPurpose::OtpSession)
+        .await
+        .expect("read");
+    // The companion's condition fails: the right code is refused with its error and stays unconsumed.
+    let outcome = engine
+        .verify_with(
+            current,
+            &subject,
+            TokenPurpose::OtpSession,
+            &code,
+            vec![(mark("attribute_exists(pk)"), refused.clone())],
+        )
+        .await;
+    assert_eq!(outcome, Err(refused));
+    let stored = app
+        .store
+        .get_token(&subject, TokenPurpose::OtpSession)
+        .await
+        .expect("read")
+        .expect("token");
+    assert!(!stored.consumed && stored.failed_attempts == 0);
+    // Its condition holds: both writes happen.
+    let current = Some(stored);
+    let outcome = engine
+        .verify_with(
+            current,
+            &subject,
+            TokenPurpose::OtpSession,
+            &code,
+            vec![(mark("attribute_not_exists(pk)"), DomainError::CodeExpired)],
+        )
+        .await;
+    assert_eq!(outcome, Ok(()));
+    let items = all_items(&table).await;
+    assert!(items
+        .iter()
+        .any(|item| item.get("approved") == Some(&AttributeValue::Bool(true))));
+    assert_eq!(
+        verify(&app, &subject, &code).await,
+        Err(DomainError::NotFound("code"))
+    );
+}

@@ -1,7 +1,7 @@
 //! QI devices: one item per device, keyed by account and device. The device's key is also the subject of its
 //! approval token, so one `BatchGetItem` reads both.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -222,6 +222,44 @@ impl Store {
         Ok(Some(parsed.into()))
     }
 
+    /// The write that moves an existing device to `to`, only from `from` when given.
+    pub fn device_status_write(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+        to: DeviceStatus,
+        from: Option<DeviceStatus>,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, DomainError> {
+        let now = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|error| {
+                tracing::error!(%error, "timestamp formatting failed");
+                DomainError::Unavailable {
+                    retry_after_secs: 1,
+                }
+            })?;
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(device_pk(account, device), PROFILE)))
+            .update_expression("SET #status = :to, #updated = :now ADD #version :one")
+            .expression_attribute_names("#status", "deviceStatus")
+            .expression_attribute_names("#updated", "updatedAt")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":to", AttributeValue::S(to.as_str().into()))
+            .expression_attribute_values(":now", AttributeValue::S(now))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        update = match from {
+            None => update.condition_expression("attribute_exists(pk)"),
+            Some(from) => update
+                .condition_expression("#status = :from")
+                .expression_attribute_values(":from", AttributeValue::S(from.as_str().into())),
+        };
+        Ok(TransactWriteItem::builder()
+            .update(build(update.build())?)
+            .build())
+    }
+
     /// Moves an existing device to `to`, only from `from` when given. `false` when the device does not exist or
     /// is not in `from`.
     pub async fn set_device_status(
@@ -232,45 +270,17 @@ impl Store {
         from: Option<DeviceStatus>,
         now: OffsetDateTime,
     ) -> Result<bool, DomainError> {
-        let mut update = self
+        let write = self.device_status_write(account, device, to, from, now)?;
+        match self
             .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(device_pk(account, device), PROFILE)))
-            .update_expression("SET #status = :to, #updated = :now ADD #version :one")
-            .expression_attribute_names("#status", "deviceStatus")
-            .expression_attribute_names("#updated", "updatedAt")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":to", AttributeValue::S(to.as_str().into()))
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::S(
-                    now.format(&time::format_description::well_known::Rfc3339)
-                        .map_err(|error| {
-                            tracing::error!(%error, "timestamp formatting failed");
-                            DomainError::Unavailable {
-                                retry_after_secs: 1,
-                            }
-                        })?,
-                ),
-            )
-            .expression_attribute_values(":one", AttributeValue::N("1".into()));
-        update = match from {
-            None => update.condition_expression("attribute_exists(pk)"),
-            Some(from) => update
-                .condition_expression("#status = :from")
-                .expression_attribute_values(":from", AttributeValue::S(from.as_str().into())),
-        };
-        match update.send().await {
+            .transact_write_items()
+            .transact_items(write)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable("UpdateItem", &error)),
+            Err(error) if crate::store::conditional_check_failed(&error) => Ok(false),
+            Err(error) => Err(unavailable("TransactWriteItems", &error)),
         }
     }
 }

@@ -242,32 +242,35 @@ pub async fn validate_device(app: &App, request: Request) -> Response<Body> {
         if device.status != DeviceStatus::PendingApproval {
             return Err(QiError::DeviceNotPending);
         }
+        // The token is consumed and the device activated in one transaction: never one without the other.
+        let activation = app.store.device_status_write(
+            &account_key,
+            &device_key,
+            DeviceStatus::Active,
+            Some(DeviceStatus::PendingApproval),
+            OffsetDateTime::now_utc(),
+        )?;
         app.engine()?
-            .verify(
+            .verify_with(
                 current,
                 &device.pk(),
                 TokenPurpose::DeviceApproval,
                 &candidate,
+                vec![(
+                    activation,
+                    DomainError::Conflict(crate::domain::FieldError::new(
+                        "device_key",
+                        "not pending",
+                    )),
+                )],
             )
             .await
             .map_err(|error| match error {
                 // No live token for a pending device: it was cleaned up long after expiry.
                 DomainError::NotFound(_) => QiError::Domain(DomainError::CodeExpired),
+                DomainError::Conflict(_) => QiError::DeviceNotPending,
                 other => QiError::Domain(other),
             })?;
-        let activated = app
-            .store
-            .set_device_status(
-                &account_key,
-                &device_key,
-                DeviceStatus::Active,
-                Some(DeviceStatus::PendingApproval),
-                OffsetDateTime::now_utc(),
-            )
-            .await?;
-        if !activated {
-            return Err(QiError::DeviceNotPending);
-        }
         tracing::info!(%account_key, %device_key, "device approved");
         Ok(json_response(
             201,

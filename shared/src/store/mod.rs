@@ -5,7 +5,7 @@ pub mod sigma;
 mod tokens;
 mod users;
 
-pub use tokens::{QuotaSlot, ReserveError};
+pub use tokens::{conditional_check_failed, QuotaSlot, ReserveError};
 pub use users::{SaveError, SortField, UserListing};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

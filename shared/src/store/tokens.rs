@@ -36,6 +36,13 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Did a transaction fail only because one of its conditions did not hold?
+pub fn conditional_check_failed<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    cancellation_codes(error)
+        .iter()
+        .any(|code| code.as_deref() == Some("ConditionalCheckFailed"))
+}
+
 pub(super) fn cancellation_codes<R>(
     error: &SdkError<TransactWriteItemsError, R>,
 ) -> Vec<Option<String>> {
@@ -284,41 +291,99 @@ impl Store {
 
     /// Records a verification: consumes the code on a match, counts a failure otherwise. Both are conditioned on the
     /// code still being the one judged and still having attempts left, so concurrent checks never exceed the cap.
-    /// Returns `false` when the condition failed (the state moved on: judge again).
+    /// On a match, `on_accept` writes join the consumption in one transaction (all or nothing).
+    /// Returns `false` when the code's condition failed (the state moved on: judge again).
     pub async fn record_check(
         &self,
         token: &LiveToken,
         accepted: bool,
         now: i64,
+        on_accept: Vec<(TransactWriteItem, DomainError)>,
     ) -> Result<bool, DomainError> {
-        let mut update = self
+        let mut names = HashMap::from([
+            ("#digest".to_owned(), "digest".to_owned()),
+            ("#consumed".to_owned(), "consumed".to_owned()),
+            ("#failed".to_owned(), "failedAttempts".to_owned()),
+            ("#max".to_owned(), "maxAttempts".to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":digest".to_owned(),
+                AttributeValue::S(token.digest.clone()),
+            ),
+            (":false".to_owned(), AttributeValue::Bool(false)),
+        ]);
+        let (update_expression, condition) = if accepted {
+            names.insert("#consumedAt".into(), "consumedAt".into());
+            names.insert("#expires".into(), "expiresAt".into());
+            values.insert(":true".into(), AttributeValue::Bool(true));
+            values.insert(":now".into(), n(now));
+            (
+                "SET #consumed = :true, #consumedAt = :now",
+                "#digest = :digest AND #consumed = :false AND #failed < #max AND #expires > :now",
+            )
+        } else {
+            values.insert(":one".into(), n(1));
+            (
+                "ADD #failed :one",
+                "#digest = :digest AND #consumed = :false AND #failed < #max",
+            )
+        };
+        let key = Self::token_key(&token.subject, token.purpose);
+        if accepted && !on_accept.is_empty() {
+            let consume = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression(update_expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values));
+            let conflicts: Vec<DomainError> = on_accept
+                .iter()
+                .map(|(_, conflict)| conflict.clone())
+                .collect();
+            let mut transaction = self.client.transact_write_items().transact_items(
+                TransactWriteItem::builder()
+                    .update(build(consume.build())?)
+                    .build(),
+            );
+            for (write, _) in on_accept {
+                transaction = transaction.transact_items(write);
+            }
+            return match transaction.send().await {
+                Ok(_) => Ok(true),
+                Err(error) => {
+                    let codes = cancellation_codes(&error);
+                    let failed = |i: usize| {
+                        codes.get(i).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
+                    };
+                    if failed(0)
+                        || codes
+                            .iter()
+                            .any(|c| c.as_deref() == Some("TransactionConflict"))
+                    {
+                        Ok(false)
+                    } else if let Some(conflict) = (1..codes.len())
+                        .find(|&i| failed(i))
+                        .and_then(|i| conflicts.get(i - 1))
+                    {
+                        Err(conflict.clone())
+                    } else {
+                        Err(unavailable("TransactWriteItems", &error))
+                    }
+                }
+            };
+        }
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::token_key(&token.subject, token.purpose)))
-            .expression_attribute_names("#digest", "digest")
-            .expression_attribute_names("#consumed", "consumed")
-            .expression_attribute_names("#failed", "failedAttempts")
-            .expression_attribute_names("#max", "maxAttempts")
-            .expression_attribute_values(":digest", AttributeValue::S(token.digest.clone()))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .set_key(Some(key))
+            .update_expression(update_expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::None);
-        update = if accepted {
-            update
-                .update_expression("SET #consumed = :true, #consumedAt = :now")
-                .condition_expression(
-                    "#digest = :digest AND #consumed = :false AND #failed < #max AND #expires > :now",
-                )
-                .expression_attribute_names("#consumedAt", "consumedAt")
-                .expression_attribute_names("#expires", "expiresAt")
-                .expression_attribute_values(":true", AttributeValue::Bool(true))
-                .expression_attribute_values(":now", n(now))
-        } else {
-            update
-                .update_expression("ADD #failed :one")
-                .condition_expression("#digest = :digest AND #consumed = :false AND #failed < #max")
-                .expression_attribute_values(":one", n(1))
-        };
         match update.send().await {
             Ok(_) => Ok(true),
             Err(error)
