@@ -17,7 +17,7 @@ $(VENV)/.installed: local/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
 	touch $@
 
-## venv: the Python tools (moto server, cfn-lint) in .venv
+## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator) in .venv
 venv: $(VENV)/.installed
 
 ## build: every function binary and the local stack (dev profile)
@@ -28,10 +28,12 @@ build:
 run: venv build
 	$(STACK) run --port 3000 --moto-port 5005
 
-## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint
+## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint and the
+## OpenAPI document's validation
 test: venv build
 	$(STACK) with-emulator -- $(CARGO) test --workspace
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:
@@ -53,6 +55,7 @@ lint: venv
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 fmt:
 	$(CARGO) fmt --all
