@@ -7,5 +7,6 @@ mod handlers;
 mod qi;
 mod sigma;
 mod store;
+mod template;
 mod velo_tokens;
 mod velo_users;
