@@ -3,6 +3,7 @@
 
 mod end_to_end;
 mod engine;
+mod events;
 mod handlers;
 mod qi;
 mod sigma;
