@@ -5,6 +5,7 @@ mod end_to_end;
 mod engine;
 mod events;
 mod handlers;
+mod openapi;
 mod qi;
 mod sigma;
 mod store;
