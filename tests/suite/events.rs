@@ -1,5 +1,6 @@
 //! Every sample event in `events/` through its function's real binary, over the Runtime API, against the emulator:
-//! what `make invoke` (and `sam local invoke -e`) does with it.
+//! what `make invoke` (and `sam local invoke -e`) does with it. Each answer's status must also be one openapi.yaml
+//! documents for that operation.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -283,7 +284,29 @@ async fn launch(template: &Template, binary: &str, table: &str, log_dir: &Path) 
     .unwrap_or_else(|e| panic!("{binary} starts (run `make build` first): {e}"))
 }
 
-/// Runs one function's two fixtures on a fresh table; the answers that differ from the table, as messages.
+/// The statuses openapi.yaml documents for the operation a function serves (none for the authorizer).
+fn documented_statuses(template: &Template, function: &str) -> Option<BTreeSet<u16>> {
+    let route = template
+        .routes
+        .iter()
+        .find(|route| template.functions[&route.function].binary == function)?;
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).expect("openapi.yaml");
+    let document: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
+    let responses = document["paths"][route.path.as_str()]
+        [route.method.to_ascii_lowercase().as_str()]["responses"]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("openapi.yaml documents {} {}", route.method, route.path))
+        .clone();
+    Some(
+        responses
+            .keys()
+            .filter_map(|status| status.as_str().and_then(|s| s.parse().ok()))
+            .collect(),
+    )
+}
+
+/// Runs one function's two fixtures on a fresh table; the answers that differ from the table, or whose status
+/// openapi.yaml does not document, as messages.
 async fn run_fixtures(
     template: &Template,
     function: &str,
@@ -322,6 +345,7 @@ async fn run_fixtures(
         }
     }
     let host = launch(template, function, &table, log_dir).await;
+    let documented = documented_statuses(template, function);
     let mut failures = Vec::new();
     for (name, expect) in [
         format!("{function}.json"),
@@ -331,7 +355,18 @@ async fn run_fixtures(
     .zip(expected)
     {
         match host.invoke(&read_event(&name, template)).await {
-            Ok(answer) if answers_as_expected(&answer, expect) => {}
+            Ok(answer) if answers_as_expected(&answer, expect) => {
+                let status = answer["statusCode"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok());
+                if let (Some(documented), Some(status)) = (&documented, status) {
+                    if !documented.contains(&status) {
+                        failures.push(format!(
+                            "{name}: answered {status}, which openapi.yaml does not document"
+                        ));
+                    }
+                }
+            }
             Ok(answer) => failures.push(format!("{name}: expected {expect:?}, answered {answer}")),
             Err(error) => failures.push(format!("{name}: {error}")),
         }
