@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use api_tests::root;
 
-/// Each operation of openapi.yaml (by `operationId`) and the crate under `functions/` that serves it, as the README's
-/// operation tables give them.
+/// Each operation of openapi.yaml (by `operationId`) and the crate under `functions/` that serves it: the README's
+/// operation tables for Sigma, QI and the first Velo operations, Velo's operationIds for the rest.
 const OPERATION_FUNCTIONS: &[(&str, &str)] = &[
     ("listUsers", "list-users"),
     ("inviteUser", "invite-user"),
