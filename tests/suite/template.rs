@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use api_tests::root;
 
 /// Each operation of openapi.yaml (by `operationId`) and the crate under `functions/` that serves it: the README's
-/// operation tables for Sigma, QI and the first Velo operations, Velo's operationIds for the rest.
+/// operation tables for Sigma, QI and the first Velo operations, Velo's operationIds for the rest. Sigma's
+/// operationIds are its own document's (`OtpHandlerController_resend`).
 const OPERATION_FUNCTIONS: &[(&str, &str)] = &[
     ("listUsers", "list-users"),
     ("inviteUser", "invite-user"),
@@ -26,13 +27,16 @@ const OPERATION_FUNCTIONS: &[(&str, &str)] = &[
     ("unregisterMFAForSelf", "unregister-mfa-self"),
     ("updatePasswordSelf", "update-password-self"),
     ("validatePasswordSelf", "validate-password-self"),
-    ("start", "otp-start"),
-    ("channel", "otp-channel"),
-    ("status", "otp-status"),
-    ("checkCode", "otp-check-code"),
-    ("checkStatusAndComplete", "otp-check-status-and-complete"),
-    ("complete", "otp-complete"),
-    ("resend", "otp-resend"),
+    ("OtpHandlerController_start", "otp-start"),
+    ("OtpHandlerController_channel", "otp-channel"),
+    ("OtpHandlerController_status", "otp-status"),
+    ("OtpHandlerController_checkCode", "otp-check-code"),
+    (
+        "OtpHandlerController_checkStatusAndComplete",
+        "otp-check-status-and-complete",
+    ),
+    ("OtpHandlerController_complete", "otp-complete"),
+    ("OtpHandlerController_resend", "otp-resend"),
     ("createDevice", "device-create"),
     ("validateDevice", "device-validate"),
     ("resendDeviceToken", "device-resend-token"),
