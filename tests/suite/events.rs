@@ -3,7 +3,7 @@
 //! documents for that operation.
 
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use api_tests::{endpoint, parameters, root, template, unique};
@@ -36,178 +36,212 @@ enum Arrange {
 const FIXTURE_USER_ID: &str = "8bbf301c-948f-4445-b411-357eec53e441";
 const FIXTURE_ENTITY_ID: &str = "7fffa261-ac68-49e6-b605-d24a444d9206";
 
-/// Each function's fixtures, run in this order on one fresh table: the HTTP API event, then the REST API one.
-const FIXTURES: &[(&str, Arrange, Expect, Expect)] = &[
+/// Every event file, with what its function's table holds first and the answer it must get. The files of one
+/// function run in this order on one fresh table.
+const FIXTURES: &[(&str, Arrange, Expect)] = &[
     // A fresh token for the seeded admin replaces `<run make token>`.
-    (
-        "authorizer",
-        Arrange::Seed,
-        Expect::Authorized,
-        Expect::Authorized,
-    ),
-    (
-        "get-self",
-        Arrange::Seed,
-        Expect::Status(200),
-        Expect::Status(200),
-    ),
+    ("authorizer.json", Arrange::Seed, Expect::Authorized),
+    ("authorizer.rest-v1.json", Arrange::Seed, Expect::Authorized),
+    ("get-self.json", Arrange::Seed, Expect::Status(200)),
+    ("get-self.rest-v1.json", Arrange::Seed, Expect::Status(200)),
     // Both name the seeded admin.
+    ("get-user.json", Arrange::Seed, Expect::Status(200)),
+    ("get-user.rest-v1.json", Arrange::Seed, Expect::Status(200)),
+    ("list-users.json", Arrange::Seed, Expect::Status(200)),
     (
-        "get-user",
+        "list-users.rest-v1.json",
         Arrange::Seed,
-        Expect::Status(200),
-        Expect::Status(200),
-    ),
-    (
-        "list-users",
-        Arrange::Seed,
-        Expect::Status(200),
         Expect::Status(200),
     ),
     // Both invite the same email: the second is a duplicate.
+    ("invite-user.json", Arrange::Seed, Expect::Status(204)),
     (
-        "invite-user",
+        "invite-user.rest-v1.json",
         Arrange::Seed,
-        Expect::Status(204),
         Expect::Refused(409, "40910001"),
     ),
     // The second send to the same caller falls inside the 60 s resend cooldown.
+    ("register-sms.json", Arrange::Seed, Expect::Status(204)),
     (
-        "register-sms",
+        "register-sms.rest-v1.json",
         Arrange::Seed,
-        Expect::Status(204),
         Expect::Refused(400, "40010007"),
     ),
     // The seeded admin was never invited: there is no invitation token to resend.
     (
-        "resend-token",
+        "resend-token.json",
         Arrange::Seed,
         Expect::Refused(404, "40410001"),
+    ),
+    (
+        "resend-token.rest-v1.json",
+        Arrange::Seed,
         Expect::Refused(404, "40410001"),
     ),
     // The first deletes the user; the second finds nothing.
+    ("delete-user.json", Arrange::VeloUser, Expect::Status(204)),
     (
-        "delete-user",
+        "delete-user.rest-v1.json",
         Arrange::VeloUser,
-        Expect::Status(204),
         Expect::Refused(404, "40410001"),
     ),
     // Enable, disable and unlock are idempotent; the role and details updates set the same values twice.
+    ("enable-user.json", Arrange::VeloUser, Expect::Status(204)),
     (
-        "enable-user",
+        "enable-user.rest-v1.json",
         Arrange::VeloUser,
         Expect::Status(204),
+    ),
+    ("disable-user.json", Arrange::VeloUser, Expect::Status(204)),
+    (
+        "disable-user.rest-v1.json",
+        Arrange::VeloUser,
+        Expect::Status(204),
+    ),
+    ("unlock-user.json", Arrange::VeloUser, Expect::Status(204)),
+    (
+        "unlock-user.rest-v1.json",
+        Arrange::VeloUser,
+        Expect::Status(204),
+    ),
+    ("role-update.json", Arrange::VeloUser, Expect::Status(204)),
+    (
+        "role-update.rest-v1.json",
+        Arrange::VeloUser,
         Expect::Status(204),
     ),
     (
-        "disable-user",
+        "user-details-update.json",
         Arrange::VeloUser,
-        Expect::Status(204),
         Expect::Status(204),
     ),
     (
-        "unlock-user",
+        "user-details-update.rest-v1.json",
         Arrange::VeloUser,
-        Expect::Status(204),
-        Expect::Status(204),
-    ),
-    (
-        "role-update",
-        Arrange::VeloUser,
-        Expect::Status(204),
-        Expect::Status(204),
-    ),
-    (
-        "user-details-update",
-        Arrange::VeloUser,
-        Expect::Status(204),
         Expect::Status(204),
     ),
     // The first unregisters the TOTP device and sends a registration link; the second link would be inside the
     // resend cooldown.
     (
-        "unregister-mfa",
+        "unregister-mfa.json",
         Arrange::VeloUser,
         Expect::Status(204),
+    ),
+    (
+        "unregister-mfa.rest-v1.json",
+        Arrange::VeloUser,
         Expect::Refused(400, "40010007"),
     ),
     (
-        "unregister-mfa-self",
+        "unregister-mfa-self.json",
         Arrange::Seed,
         Expect::Status(204),
+    ),
+    (
+        "unregister-mfa-self.rest-v1.json",
+        Arrange::Seed,
         Expect::Refused(400, "40010007"),
     ),
     // The seeded admin is a BACKOFFICE user: only PAYEE users may update their own details.
     (
-        "user-details-update-self",
+        "user-details-update-self.json",
         Arrange::Seed,
         Expect::Refused(403, "40310001"),
+    ),
+    (
+        "user-details-update-self.rest-v1.json",
+        Arrange::Seed,
         Expect::Refused(403, "40310001"),
     ),
     // The first changes the password; the second's old password is no longer the current one.
     (
-        "update-password-self",
+        "update-password-self.json",
         Arrange::Seed,
         Expect::Status(204),
+    ),
+    (
+        "update-password-self.rest-v1.json",
+        Arrange::Seed,
         Expect::Refused(400, "40010001"),
     ),
     (
-        "validate-password-self",
+        "validate-password-self.json",
         Arrange::Seed,
         Expect::Status(200),
+    ),
+    (
+        "validate-password-self.rest-v1.json",
+        Arrange::Seed,
         Expect::Status(200),
     ),
     // The seeded widget; two starts for one recipient are within the limit of 3 a minute.
-    (
-        "otp-start",
-        Arrange::Seed,
-        Expect::Status(201),
-        Expect::Status(201),
-    ),
+    ("otp-start.json", Arrange::Seed, Expect::Status(201)),
+    ("otp-start.rest-v1.json", Arrange::Seed, Expect::Status(201)),
     // Session ids are random, so the session the fixtures name (`3f2b8c1e-…`) never exists.
-    ("otp-channel", Arrange::Seed, NO_SESSION, NO_SESSION),
-    ("otp-status", Arrange::Seed, NO_SESSION, NO_SESSION),
-    ("otp-check-code", Arrange::Seed, NO_SESSION, NO_SESSION),
+    ("otp-channel.json", Arrange::Seed, NO_SESSION),
+    ("otp-channel.rest-v1.json", Arrange::Seed, NO_SESSION),
+    ("otp-status.json", Arrange::Seed, NO_SESSION),
+    ("otp-status.rest-v1.json", Arrange::Seed, NO_SESSION),
+    ("otp-check-code.json", Arrange::Seed, NO_SESSION),
+    ("otp-check-code.rest-v1.json", Arrange::Seed, NO_SESSION),
     (
-        "otp-check-status-and-complete",
+        "otp-check-status-and-complete.json",
         Arrange::Seed,
-        NO_SESSION,
         NO_SESSION,
     ),
-    ("otp-complete", Arrange::Seed, NO_SESSION, NO_SESSION),
-    ("otp-resend", Arrange::Seed, NO_SESSION, NO_SESSION),
-    // The seeded account; both create the same device_key.
     (
-        "device-create",
+        "otp-check-status-and-complete.rest-v1.json",
         Arrange::Seed,
-        Expect::Status(202),
+        NO_SESSION,
+    ),
+    ("otp-complete.json", Arrange::Seed, NO_SESSION),
+    ("otp-complete.rest-v1.json", Arrange::Seed, NO_SESSION),
+    ("otp-resend.json", Arrange::Seed, NO_SESSION),
+    ("otp-resend.rest-v1.json", Arrange::Seed, NO_SESSION),
+    // The seeded account; both create the same device_key.
+    ("device-create.json", Arrange::Seed, Expect::Status(202)),
+    (
+        "device-create.rest-v1.json",
+        Arrange::Seed,
         Expect::Refused(409, "QIT000102"),
     ),
+    ("device-get.json", Arrange::QiDevice, Expect::Status(200)),
     (
-        "device-get",
+        "device-get.rest-v1.json",
         Arrange::QiDevice,
-        Expect::Status(200),
         Expect::Status(200),
     ),
     // A wrong token both times.
     (
-        "device-validate",
+        "device-validate.json",
         Arrange::QiDevice,
         Expect::Refused(400, "OBD0000100"),
+    ),
+    (
+        "device-validate.rest-v1.json",
+        Arrange::QiDevice,
         Expect::Refused(400, "OBD0000100"),
     ),
     // The first token went out a moment ago: inside the resend cooldown.
     (
-        "device-resend-token",
+        "device-resend-token.json",
         Arrange::QiDevice,
         Expect::Refused(429, "QIT000105"),
+    ),
+    (
+        "device-resend-token.rest-v1.json",
+        Arrange::QiDevice,
         Expect::Refused(429, "QIT000105"),
     ),
     // Disabling is idempotent.
     (
-        "device-disable",
+        "device-disable.json",
         Arrange::QiDevice,
         Expect::Status(200),
+    ),
+    (
+        "device-disable.rest-v1.json",
+        Arrange::QiDevice,
         Expect::Status(200),
     ),
 ];
@@ -215,6 +249,16 @@ const FIXTURES: &[(&str, Arrange, Expect, Expect)] = &[
 const NO_SESSION: Expect = Expect::Refused(404, "SessionNotFoundException");
 
 const TOKEN_PLACEHOLDER: &str = "<run make token>";
+
+/// One function's arrangement and its event files, in order.
+type FunctionRun = (Arrange, Vec<(&'static str, Expect)>);
+
+/// The function an event file belongs to: `events/<function>.json` or `events/<function>.rest-v1.json`.
+fn function_of(file: &str) -> &str {
+    file.strip_suffix(".rest-v1.json")
+        .or_else(|| file.strip_suffix(".json"))
+        .unwrap_or(file)
+}
 
 fn read_event(name: &str, template: &Template) -> Value {
     let text = std::fs::read_to_string(root().join("events").join(name))
@@ -311,7 +355,7 @@ async fn run_fixtures(
     template: &Template,
     function: &str,
     arrange: Arrange,
-    expected: [Expect; 2],
+    files: Vec<(&str, Expect)>,
     log_dir: &Path,
 ) -> Vec<String> {
     let table = unique("events");
@@ -347,14 +391,8 @@ async fn run_fixtures(
     let host = launch(template, function, &table, log_dir).await;
     let documented = documented_statuses(template, function);
     let mut failures = Vec::new();
-    for (name, expect) in [
-        format!("{function}.json"),
-        format!("{function}.rest-v1.json"),
-    ]
-    .into_iter()
-    .zip(expected)
-    {
-        match host.invoke(&read_event(&name, template)).await {
+    for (name, expect) in files {
+        match host.invoke(&read_event(name, template)).await {
             Ok(answer) if answers_as_expected(&answer, expect) => {
                 let status = answer["statusCode"]
                     .as_u64()
@@ -381,8 +419,16 @@ async fn every_event_file_gets_its_expected_answer_from_its_function_binary() {
         .join("../test-logs")
         .join(unique("events"));
     std::fs::create_dir_all(&log_dir).expect("log dir");
-    let runs = FIXTURES.iter().map(|(function, arrange, v2, v1)| {
-        run_fixtures(&template, function, *arrange, [*v2, *v1], &log_dir)
+    let mut functions: BTreeMap<&str, FunctionRun> = BTreeMap::new();
+    for (file, arrange, expect) in FIXTURES {
+        let (arranged, files) = functions
+            .entry(function_of(file))
+            .or_insert((*arrange, Vec::new()));
+        assert_eq!(arranged, arrange, "{file}: one arrangement per function");
+        files.push((file, *expect));
+    }
+    let runs = functions.into_iter().map(|(function, (arrange, files))| {
+        run_fixtures(&template, function, arrange, files, &log_dir)
     });
     let failures: Vec<String> = futures_util::future::join_all(runs)
         .await
@@ -398,16 +444,9 @@ async fn every_event_file_gets_its_expected_answer_from_its_function_binary() {
 }
 
 #[test]
-fn every_event_file_is_in_the_table_and_every_http_function_has_both_versions() {
-    let listed: BTreeSet<String> = FIXTURES
-        .iter()
-        .flat_map(|(function, ..)| {
-            [
-                format!("{function}.json"),
-                format!("{function}.rest-v1.json"),
-            ]
-        })
-        .collect();
+fn every_event_file_is_in_the_table_and_every_function_has_its_events() {
+    let listed: BTreeSet<&str> = FIXTURES.iter().map(|(file, ..)| *file).collect();
+    assert_eq!(listed.len(), FIXTURES.len(), "a file is listed twice");
     let present: BTreeSet<String> = std::fs::read_dir(root().join("events"))
         .expect("events/")
         .map(|entry| {
@@ -419,6 +458,7 @@ fn every_event_file_is_in_the_table_and_every_http_function_has_both_versions() 
         })
         .filter(|name| name.ends_with(".json"))
         .collect();
+    let present: BTreeSet<&str> = present.iter().map(String::as_str).collect();
     let unlisted: Vec<_> = present.difference(&listed).collect();
     let missing: Vec<_> = listed.difference(&present).collect();
     assert!(
@@ -427,25 +467,41 @@ fn every_event_file_is_in_the_table_and_every_http_function_has_both_versions() 
     );
     assert!(missing.is_empty(), "fixture files missing: {missing:?}");
 
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .map(|entry| entry.expect("a directory entry").file_name())
+        .filter_map(|name| name.into_string().ok())
+        .collect();
+    let strangers: Vec<_> = present
+        .iter()
+        .filter(|file| !crates.contains(function_of(file)))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "event files of no function crate: {strangers:?}"
+    );
     let template = template();
-    let http_functions: BTreeSet<String> = template
+    let http_functions: BTreeSet<&str> = template
         .routes
         .iter()
-        .map(|route| template.functions[&route.function].binary.clone())
+        .map(|route| template.functions[&route.function].binary.as_str())
         .chain(
             template
                 .authorizer
                 .iter()
-                .map(|id| template.functions[id].binary.clone()),
+                .map(|id| template.functions[id].binary.as_str()),
         )
         .collect();
-    let covered: BTreeSet<String> = FIXTURES
-        .iter()
-        .map(|(function, ..)| (*function).to_owned())
-        .collect();
-    let uncovered: Vec<_> = http_functions.difference(&covered).collect();
-    assert!(
-        uncovered.is_empty(),
-        "HTTP functions without fixtures: {uncovered:?}"
-    );
+    for function in &crates {
+        let mut wanted = vec![format!("{function}.json")];
+        if http_functions.contains(function.as_str()) {
+            wanted.push(format!("{function}.rest-v1.json"));
+        }
+        for file in wanted {
+            assert!(
+                present.contains(file.as_str()),
+                "functions/{function} has no events/{file}"
+            );
+        }
+    }
 }

@@ -66,6 +66,15 @@ const TABLE_WRITE_ACTIONS: &[&str] = &[
 /// SAM policy templates a function may use, and the actions each grants. A template not named here fails the test
 /// until it is added (with its actions, so the rules below see them).
 const SAM_POLICY_TEMPLATES: &[(&str, &[&str])] = &[
+    (
+        "DynamoDBStreamReadPolicy",
+        &[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+    ),
     ("SNSPublishMessagePolicy", &["sns:Publish"]),
     (
         "SQSPollerPolicy",
