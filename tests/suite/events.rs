@@ -349,7 +349,7 @@ fn documented_statuses(template: &Template, function: &str) -> Option<BTreeSet<u
     )
 }
 
-/// Runs one function's two fixtures on a fresh table; the answers that differ from the table, or whose status
+/// Runs one function's fixtures on a fresh table; the answers that differ from the table, or whose status
 /// openapi.yaml does not document, as messages.
 async fn run_fixtures(
     template: &Template,
