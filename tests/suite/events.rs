@@ -505,3 +505,25 @@ fn every_event_file_is_in_the_table_and_every_function_has_its_events() {
         }
     }
 }
+
+/// `make invoke FN=authorizer EVENT=events/authorizer.json`, as the Makefile runs it: its own emulator and seed, the
+/// token placeholder filled in, the answer alone on stdout.
+#[tokio::test]
+async fn local_stack_invoke_prints_the_functions_answer() {
+    let output = tokio::process::Command::new(local_stack::bin_dir().join("local-stack"))
+        .args(["invoke", "authorizer"])
+        .arg(root().join("events/authorizer.json"))
+        .env("PROJECT_ROOT", root())
+        .output()
+        .await
+        .expect("local-stack runs (run `make build` first)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is the answer's JSON");
+    assert!(is_authorized(&answer), "{answer}");
+    assert_eq!(answer["context"]["userId"], SEED_ADMIN_ID);
+}
