@@ -10,14 +10,14 @@ STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
 export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
-.PHONY: run test venv build token account outbox lint fmt clippy clean
+.PHONY: run test venv build invoke token account outbox lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
 	touch $@
 
-## venv: the Python tools (moto server, cfn-lint) in .venv
+## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator) in .venv
 venv: $(VENV)/.installed
 
 ## build: every function binary and the local stack (dev profile)
@@ -28,10 +28,21 @@ build:
 run: venv build
 	$(STACK) run --port 3000 --moto-port 5005
 
-## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint
+## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint and the
+## OpenAPI document's validation
 test: venv build
 	$(STACK) with-emulator -- $(CARGO) test --workspace
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
+
+## invoke: one function's built binary with one event, through the local Lambda Runtime API, against a fresh seeded
+## emulator; prints the answer (the Docker-free `sam local invoke FN -e EVENT`). FN=<function> EVENT=<file>; the dev
+## build is used unless BIN_DIR=<dir> names another (target/lambda from cargo-lambda, .aws-sam/build from sam build)
+invoke: venv
+	$(if $(FN),,$(error FN=<function> is required, for example FN=get-user EVENT=events/get-user.json))
+	$(if $(EVENT),,$(error EVENT=<file> is required, for example EVENT=events/$(FN).json))
+	@$(CARGO) build --quiet --bin local-stack $(if $(BIN_DIR),,--bin $(FN))
+	@$(STACK) invoke $(FN) $(EVENT) $(if $(BIN_DIR),--bin-dir $(BIN_DIR))
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:
@@ -53,6 +64,7 @@ lint: venv
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 fmt:
 	$(CARGO) fmt --all

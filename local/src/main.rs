@@ -8,21 +8,30 @@
 //!   E.164] [--email ADDRESS]`: creates a QI Tech account in the table of a running `run`, and prints its key.
 //! - `outbox [--moto-port 5005]`: the SMS and emails that went out through the emulator.
 //! - `with-emulator -- COMMAND...`: runs COMMAND with a fresh emulator, its endpoint in `LOCAL_STACK_ENDPOINT`.
+//! - `invoke FUNCTION EVENT [--bin-dir target/debug]`: the Docker-free `sam local invoke -e`. A fresh emulator, the
+//!   table and the seed; runs that one function's binary (by crate or logical id) with the event file through the
+//!   Runtime API, and prints its answer on stdout (the function's logs go to stderr). `<run make token>` in the event
+//!   becomes a fresh token of the seeded admin.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use local_stack::emulator::{self, Emulator};
+use local_stack::runtime_api::Logs;
 use local_stack::stack::{
-    local_parameters, Stack, StackOptions, SEED_ADMIN_EMAIL, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY,
-    SEED_QI_APPROVER_DOCUMENT, SEED_QI_APPROVER_EMAIL, SEED_QI_APPROVER_PHONE, SEED_WIDGET_ID,
+    launch_function, local_parameters, prepare_table, FunctionSetup, Stack, StackOptions,
+    SEED_ADMIN_EMAIL, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_QI_APPROVER_DOCUMENT,
+    SEED_QI_APPROVER_EMAIL, SEED_QI_APPROVER_PHONE, SEED_WIDGET_ID,
 };
 use local_stack::template::Template;
 use user_token_domain::qi::{Account, Approver};
 use user_token_domain::store::Store;
 
-const USAGE: &str = "usage: local-stack run|token|account|outbox|with-emulator [options]";
+const USAGE: &str = "usage: local-stack run|token|account|outbox|with-emulator|invoke [options]";
+
+/// What the sample events in `events/` hold where a bearer token goes.
+const TOKEN_PLACEHOLDER: &str = "<run make token>";
 
 /// The table of `run`.
 const LOCAL_TABLE: &str = "users-tokens-local";
@@ -215,6 +224,83 @@ async fn with_emulator(args: &[String]) -> Result<ExitCode, String> {
     ))
 }
 
+async fn invoke(args: &[String]) -> Result<ExitCode, String> {
+    let usage = "invoke FUNCTION EVENT [--bin-dir DIR]";
+    let positional: Vec<&String> = args
+        .iter()
+        .skip(1)
+        .scan(false, |after_flag, arg| {
+            let value = (!*after_flag && !arg.starts_with("--")).then_some(arg);
+            *after_flag = arg.starts_with("--");
+            Some(value)
+        })
+        .flatten()
+        .collect();
+    let [name, event_path] = positional[..] else {
+        return Err(usage.to_owned());
+    };
+    let bin_dir = option(args, "--bin-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(local_stack::bin_dir);
+    let template = Template::load(&root().join("template.yaml")).map_err(|e| e.to_string())?;
+    let function = template
+        .functions
+        .values()
+        .find(|f| &f.binary == name || &f.logical_id == name)
+        .ok_or_else(|| format!("{name} is not a function of template.yaml"))?
+        .clone();
+    let parameters = local_parameters(&root()).map_err(|e| e.to_string())?;
+    let event_text =
+        std::fs::read_to_string(event_path).map_err(|e| format!("{event_path}: {e}"))?;
+    let event = if event_text.contains(TOKEN_PLACEHOLDER) {
+        let admin = SEED_ADMIN_ID
+            .parse()
+            .map_err(|_| "bad seed id".to_owned())?;
+        let token = local_stack::bearer_token(&template, &parameters, admin, 3600)?;
+        event_text.replace(TOKEN_PLACEHOLDER, &token)
+    } else {
+        event_text
+    };
+    let event: serde_json::Value =
+        serde_json::from_str(&event).map_err(|e| format!("{event_path}: not JSON: {e}"))?;
+
+    let emulator = start_emulator(free_port()?).await?;
+    let answer = async {
+        prepare_table(
+            &template,
+            &emulator.endpoint,
+            LOCAL_TABLE,
+            &parameters,
+            true,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let setup = FunctionSetup {
+            bin_dir: &bin_dir,
+            endpoint: &emulator.endpoint,
+            table_name: LOCAL_TABLE,
+            parameters: &parameters,
+        };
+        let host = launch_function(&template, &function, &setup, Logs::Stderr)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(host.invoke(&event).await)
+    }
+    .await;
+    emulator.stop().await;
+    match answer? {
+        Ok(answer) => {
+            let text = serde_json::to_string_pretty(&answer).map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("local-stack: {}: {error}", function.binary);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -224,6 +310,7 @@ async fn main() -> ExitCode {
         Some("account") => account(&args).await.map(|_| ExitCode::SUCCESS),
         Some("outbox") => outbox(&args).await.map(|_| ExitCode::SUCCESS),
         Some("with-emulator") => with_emulator(&args).await,
+        Some("invoke") => invoke(&args).await,
         _ => Err(USAGE.to_owned()),
     };
     outcome.unwrap_or_else(|error| {

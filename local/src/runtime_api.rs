@@ -57,7 +57,18 @@ pub struct Launch<'a> {
     pub binary: &'a FsPath,
     pub environment: Vec<(String, String)>,
     pub timeout: Duration,
-    pub log_file: Option<PathBuf>,
+    pub logs: Logs,
+}
+
+/// Where a function's stdout and stderr (its JSON logs) go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logs {
+    /// This process's stdout and stderr.
+    Inherit,
+    /// Appended to a file.
+    File(PathBuf),
+    /// This process's stderr, keeping its stdout for the function's answer.
+    Stderr,
 }
 
 fn epoch_ms() -> u128 {
@@ -189,16 +200,22 @@ impl FunctionHost {
             .envs(launch.environment)
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        if let Some(path) = &launch.log_file {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| InvokeError::Start(format!("{}: {e}", path.display())))?;
-            let copy = file
-                .try_clone()
-                .map_err(|e| InvokeError::Start(e.to_string()))?;
-            command.stdout(copy).stderr(file);
+        match &launch.logs {
+            Logs::Inherit => {}
+            Logs::File(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| InvokeError::Start(format!("{}: {e}", path.display())))?;
+                let copy = file
+                    .try_clone()
+                    .map_err(|e| InvokeError::Start(e.to_string()))?;
+                command.stdout(copy).stderr(file);
+            }
+            Logs::Stderr => {
+                command.stdout(std::io::stderr());
+            }
         }
         let child = command
             .spawn()

@@ -19,7 +19,7 @@ use user_token_domain::store::Store;
 
 use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
 use crate::gateway::{segments, Gateway, RouteTarget};
-use crate::runtime_api::{FunctionHost, InvokeError, Launch};
+use crate::runtime_api::{FunctionHost, InvokeError, Launch, Logs};
 use crate::template::{Template, TemplateError};
 
 /// The seeded BACKOFFICE admin: a fixed id, so `make token` and the README's walk-through can name it.
@@ -161,74 +161,129 @@ pub fn seed_qi_account() -> Result<Account, StackError> {
     })
 }
 
+/// The table of a stack, as the template defines it, with the SES sender verified and, with `seed`, the seeded
+/// admin, widget and QI account (each kept if it already exists).
+pub async fn prepare_table(
+    template: &Template,
+    endpoint: &str,
+    table_name: &str,
+    parameters: &BTreeMap<String, String>,
+    seed: bool,
+) -> Result<(), StackError> {
+    let sdk = sdk_config(endpoint).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    create_table(&dynamodb, template, table_name).await?;
+    let sender = parameters
+        .get("SesSender")
+        .or_else(|| template.parameter_defaults.get("SesSender"));
+    if let Some(sender) = sender {
+        verify_sender(&aws_sdk_sesv2::Client::new(&sdk), sender).await?;
+    }
+    if seed {
+        let store = Store::new(dynamodb, table_name.to_owned());
+        match store.create_user(&seed_admin()?).await {
+            Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+            Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
+        }
+        match seed_widget()?.create(&store).await {
+            Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+            Err(error) => return Err(StackError::Setup(format!("seeding the widget: {error}"))),
+        }
+        match store.create_qi_account(&seed_qi_account()?).await {
+            Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
+            Err(error) => {
+                return Err(StackError::Setup(format!(
+                    "seeding the QI account: {error}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where one function runs: its binary's directory, the emulator, the table and the parameter values.
+pub struct FunctionSetup<'a> {
+    pub bin_dir: &'a Path,
+    pub endpoint: &'a str,
+    pub table_name: &'a str,
+    pub parameters: &'a BTreeMap<String, String>,
+}
+
+/// A function's binary in `bin_dir`: `<binary>` as cargo builds it, else `<binary>/bootstrap` as cargo-lambda
+/// builds it (`target/lambda`), else `<LogicalId>/bootstrap` as `sam build` leaves it (`.aws-sam/build`).
+pub fn binary_path(bin_dir: &Path, function: &crate::template::Function) -> PathBuf {
+    let candidates = [
+        bin_dir.join(&function.binary),
+        bin_dir.join(&function.binary).join("bootstrap"),
+        bin_dir.join(&function.logical_id).join("bootstrap"),
+    ];
+    candidates
+        .iter()
+        .find(|path| path.is_file())
+        .unwrap_or(&candidates[0])
+        .clone()
+}
+
+/// Starts one function's binary on its own Runtime API, with the environment the template gives it (references to
+/// the table and the parameters resolved locally) and the SDK pointed at the emulator.
+pub async fn launch_function(
+    template: &Template,
+    function: &crate::template::Function,
+    setup: &FunctionSetup<'_>,
+    logs: Logs,
+) -> Result<FunctionHost, StackError> {
+    let mut environment: Vec<(String, String)> = function
+        .environment
+        .iter()
+        .filter_map(|(name, value)| {
+            template
+                .resolve(value, setup.table_name, setup.parameters)
+                .map(|v| (name.clone(), v))
+        })
+        .collect();
+    environment.extend(sdk_env(setup.endpoint));
+    environment.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    environment.push(("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()));
+    let binary = binary_path(setup.bin_dir, function);
+    Ok(FunctionHost::start(Launch {
+        name: &function.binary,
+        binary: &binary,
+        environment,
+        timeout: Duration::from_secs(function.timeout_secs),
+        logs,
+    })
+    .await?)
+}
+
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
         let template = Template::load(&options.root.join("template.yaml"))?;
-        let sdk = sdk_config(&options.endpoint).await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        create_table(&dynamodb, &template, &options.table_name).await?;
-        let resolve = |name: &str| {
-            options
-                .parameters
-                .get(name)
-                .or_else(|| template.parameter_defaults.get(name))
-                .cloned()
-        };
-        if let Some(sender) = resolve("SesSender") {
-            verify_sender(&aws_sdk_sesv2::Client::new(&sdk), &sender).await?;
-        }
-        if options.seed {
-            let store = Store::new(dynamodb.clone(), options.table_name.clone());
-            match store.create_user(&seed_admin()?).await {
-                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
-                Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
-            }
-            match seed_widget()?.create(&store).await {
-                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
-                Err(error) => {
-                    return Err(StackError::Setup(format!("seeding the widget: {error}")))
-                }
-            }
-            match store.create_qi_account(&seed_qi_account()?).await {
-                Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
-                Err(error) => {
-                    return Err(StackError::Setup(format!(
-                        "seeding the QI account: {error}"
-                    )))
-                }
-            }
-        }
+        prepare_table(
+            &template,
+            &options.endpoint,
+            &options.table_name,
+            &options.parameters,
+            options.seed,
+        )
+        .await?;
         if let Some(dir) = &options.log_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StackError::Setup(format!("{}: {e}", dir.display())))?;
         }
 
+        let setup = FunctionSetup {
+            bin_dir: &options.bin_dir,
+            endpoint: &options.endpoint,
+            table_name: &options.table_name,
+            parameters: &options.parameters,
+        };
         let mut hosts = BTreeMap::new();
         for function in template.functions.values() {
-            let mut environment: Vec<(String, String)> = function
-                .environment
-                .iter()
-                .filter_map(|(name, value)| {
-                    template
-                        .resolve(value, &options.table_name, &options.parameters)
-                        .map(|v| (name.clone(), v))
-                })
-                .collect();
-            environment.extend(sdk_env(&options.endpoint));
-            environment.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
-            environment.push(("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()));
-            let binary = options.bin_dir.join(&function.binary);
-            let host = FunctionHost::start(Launch {
-                name: &function.binary,
-                binary: &binary,
-                environment,
-                timeout: Duration::from_secs(function.timeout_secs),
-                log_file: options
-                    .log_dir
-                    .as_ref()
-                    .map(|dir| dir.join(format!("{}.log", function.binary))),
-            })
-            .await?;
+            let logs = match &options.log_dir {
+                Some(dir) => Logs::File(dir.join(format!("{}.log", function.binary))),
+                None => Logs::Inherit,
+            };
+            let host = launch_function(&template, function, &setup, logs).await?;
             hosts.insert(function.logical_id.clone(), Arc::new(host));
         }
         let targets = template

@@ -3,10 +3,13 @@
 
 mod end_to_end;
 mod engine;
+mod events;
 mod handlers;
+mod openapi;
 mod qi;
 mod sigma;
 mod store;
+mod template;
 mod velo_gateway;
 mod velo_tokens;
 mod velo_users;
