@@ -221,4 +221,80 @@ mod tests {
             Err(AuthError::WrongAudience)
         );
     }
+
+    /// A key pair made for this test only; it signs nothing else.
+    const TEST_RSA_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCZwOKhTpy1wbfE
+v+lGCwnvB/1oQwG/cGXL4cOaxUt3nv0qoAsHCE+YRipwOEGq+snF1xDFxw+u6PEI
+nRsltXScTMUBEl/TAryV19oIqEkLE2k0fv6o7tXjMrn9nD4a19zz6iLcGaViZu39
+FVuMmGTQ+67HoEyuXRFoJhhljl1aHIZHKwfJe8pWXmKsI7DDofO8xEB3DdO1bqen
+EbdzbOvec9RPtqPZpBqzP+s5P5tavnM32DHLYBK6MrkEZsy37zema6qPFjuC0qeT
+0FNYpEMu1YD/7y/SrYFqqFELdFeESkGG5K+GIgQevcXyAO9dA3wxZzngHorYipQg
+hFMZOK8zAgMBAAECggEAIcMYQOGZSdQi/WJC4C2WXdW8UIO+Q4Jz6ARIRpkiTD8u
+SojgQwgRKlfmA8Rmrxvo6LekKDng+MCQBRsyleI1nAjDjcuyHQzRynmemB4UBAmc
+JXnpg8EGWKCP9N+1R4G1NB5qzzgWd/gwNE3XT5U7NiS+KXnKvNMU+nC7FLnhR+L6
+ejZQMleAeth9oHPydS6r33Y3gu5wLC89Gvp9GfgIpN6pwQiOe4ssyDarHvlznkjG
+t648+4sckruiTHGgti9KjxhDIPS9zixEEHth0/wPeKpwpevgFr8aEyZtCwqlyK55
+8Cw2VdwXcL9lqYI6AVzJpVUf2WkFzxL5gAztRCQ22QKBgQDI0v4sif4QkOuKFZaP
+UtPhk4ZlcRDtACr4OLaQLT2Sq5YFEJpa2H2DWciOsVwqB2lWSTU2sHGt4r681jYS
+D32eytoyxMIQ+QEiPdgCb2IXJLbKzN0XJ4AkQBCNAJ0nD32HUw6QxokCUtB8Aqmg
+RXteqV1ZaFh6p3jyKUnKqC2SjQKBgQDD/yng4BzHhBMvztxYnpdefaqHRUgcXbfJ
+ylT2IhIzBoNlMcyCtbtfKkzE1V3fg78wK/AemRITjJNvbuzqQ6/4MwWJWBc+UjWG
+mnMEsm9iH2Wl86lolUaS8A73OwApA78ktfov3C1FqgGhy8PmqR6lFKVm45guia3h
+T8GiTi+4vwKBgGO1dqNwhCd/fKLboxxYGIEoeRMGt0ukyLDjn6kn/SlEbkDnhGvU
+j0TXIB/Q6Zyof2FrCbO0mUynhuJFTSVccZeUyg9o5537s9dnc0eKO96XyPYaDy++
+2f2lnVIU2vIY28+DqnixSjdQHNlljQjZVq6iUongqAWF/yPk4hFvvOjFAoGAfwJK
+PBxe6fevi0qMxay3wJbEu/Xsfd1JbS19kyaPDpvI5/m2Ynmr20aJCwCNXXt9mJTQ
+fLOK4Do3jH2gb0q/rKI7kz4PieYyI3DQ2hlbToW0FC9q94fMfQmtWQ7V0r5Hzl1S
+rFMMz1kUx6lI4J91aVqQuLUB+B5mHFzXyPrLt/cCgYEAuauGzsQjFBnvd0EWsYBh
+07jgCVzSkQy01DL1utvTGL78rWqbh4Jbykt00lJ+xDBqsCREy9ciWNWQO6x/Ng6r
+Bo28d6OHeJw47PAJy8nQL04Dp8xjB5ElQ1FM9o50rUjSr5oi4/rPHlYi1TctKFPI
+Ehnzes8vtFHOnqyvwr7blpQ=
+-----END PRIVATE KEY-----";
+    const TEST_RSA_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAmcDioU6ctcG3xL/pRgsJ
+7wf9aEMBv3Bly+HDmsVLd579KqALBwhPmEYqcDhBqvrJxdcQxccPrujxCJ0bJbV0
+nEzFARJf0wK8ldfaCKhJCxNpNH7+qO7V4zK5/Zw+Gtfc8+oi3BmlYmbt/RVbjJhk
+0Puux6BMrl0RaCYYZY5dWhyGRysHyXvKVl5irCOww6HzvMRAdw3TtW6npxG3c2zr
+3nPUT7aj2aQasz/rOT+bWr5zN9gxy2ASujK5BGbMt+83pmuqjxY7gtKnk9BTWKRD
+LtWA/+8v0q2BaqhRC3RXhEpBhuSvhiIEHr3F8gDvXQN8MWc54B6K2IqUIIRTGTiv
+MwIDAQAB
+-----END PUBLIC KEY-----";
+
+    #[test]
+    fn accepts_rs256_with_the_configured_public_key_alongside_hs256() {
+        let config = JwtConfig {
+            rs256_public_key_pem: Some(TEST_RSA_PUBLIC_KEY.into()),
+            ..config()
+        };
+        let verifier = TokenVerifier::new(&config).unwrap();
+        let user = UserId::random();
+        let claims = Claims {
+            sub: user.to_string(),
+            iss: config.issuer.clone(),
+            aud: config.audience.clone(),
+            iat: now(),
+            exp: now() + 600,
+            account_keys: Vec::new(),
+        };
+        let key = EncodingKey::from_rsa_pem(TEST_RSA_PRIVATE_KEY.as_bytes()).unwrap();
+        let rs256 = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+        assert_eq!(
+            verifier.verify(Some(&format!("Bearer {rs256}"))).unwrap().0,
+            user
+        );
+        let secret = config.hs256_secret.clone().unwrap();
+        let hs256 = sign_hs256(&config, &secret, user, now(), 600).unwrap();
+        assert!(verifier.verify(Some(&format!("Bearer {hs256}"))).is_ok());
+        let rs_only = TokenVerifier::new(&JwtConfig {
+            hs256_secret: None,
+            ..config.clone()
+        })
+        .unwrap();
+        assert_eq!(
+            rs_only.verify(Some(&format!("Bearer {hs256}"))).err(),
+            Some(AuthError::BadSignature),
+            "an HS256 token is refused where only RS256 is configured"
+        );
+    }
 }

@@ -303,3 +303,51 @@ async fn over_http_a_resend_inside_the_cooldown_gets_retry_after() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_verification_code_sent_with_an_invitation_is_checked() {
+    let app = seeded(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    let invite = |email: String, code: &str| {
+        let body = json!({"email": email, "mfaType": "TOTP", "smsNumber": "+4411223344556",
+            "primaryContactNumber": "+4411223344556", "roles": ["velo.backoffice.admin"], "verificationCode": code});
+        event("invite-user.json", move |e| {
+            e["body"] = json!(body.to_string())
+        })
+    };
+    let refused = velo::invite_user(&app, invite(unique_email(), "000000")).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(error_code(&refused), "40010004");
+    assert!(
+        all_items(app.store.table())
+            .await
+            .iter()
+            .all(
+                |item| item.get("sk") != Some(&AttributeValue::S("GUARD".into()))
+                    || item.get("pk") == Some(&AttributeValue::S("EMAIL#admin@example.com".into()))
+            ),
+        "no user was created"
+    );
+    let number = unique_phone();
+    let register = velo::register_sms(
+        &app,
+        event("register-sms.json", |e| {
+            e["body"] = json!(json!({"smsNumber": number}).to_string())
+        }),
+    )
+    .await;
+    assert_eq!(register.status(), 204);
+    let code = last_sms_code(&number).await;
+    assert_eq!(
+        velo::invite_user(&app, invite(unique_email(), &code))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        velo::invite_user(&app, invite(unique_email(), &code))
+            .await
+            .status(),
+        400,
+        "used once"
+    );
+}

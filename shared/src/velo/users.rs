@@ -25,6 +25,7 @@ pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
     serve("inviteUser", request, |request, caller| async move {
         caller.may(Operation::InviteUser)?;
         let body: InviteUserRequest = json_body(&request)?;
+        let verification_code = body.verification_code.clone();
         let user = User::invite(
             InviteUser {
                 email: body.email,
@@ -41,6 +42,9 @@ pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
             OffsetDateTime::now_utc(),
         )?;
         caller.may_grant(user.user_type, user.entity_id, &user.roles)?;
+        if let Some(code) = &verification_code {
+            super::tokens::check_verification_code(app, &caller, code).await?;
+        }
         let engine = app.engine()?;
         engine
             .send(SendRequest {
