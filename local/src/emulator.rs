@@ -97,8 +97,9 @@ pub fn sdk_env(endpoint: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The functions' own bounded SDK configuration, pointed at `endpoint` with dummy credentials.
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    user_token_domain::app::bounded(aws_config::defaults(aws_config::BehaviorVersion::latest()))
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -32,18 +32,26 @@ pub struct App {
     pub hasher: Option<CodeHasher>,
 }
 
-/// SDK calls are bounded so that a dead dependency answers within the function's timeout: three attempts of at
-/// most two seconds each, five seconds in all.
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+/// How long one SDK call may take in all, retries included.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Bounds every SDK call, so that a dead or hanging dependency is answered within the function's timeout: at most
+/// three attempts of one second, three seconds in all. A request stops at its first failed call, except that a
+/// failed send is followed by its compensating write, so at most two calls can run to the bound.
+pub fn bounded(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    loader
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
-                .operation_timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(SDK_OPERATION_TIMEOUT)
                 .build(),
         )
+}
+
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    bounded(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await
 }

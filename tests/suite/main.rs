@@ -1,9 +1,11 @@
 //! The one integration test binary: handler fixtures, adapters against the emulator, and end to end through the
 //! local gateway. Run it with `make test`, which starts the emulator.
 
+mod auth_routes;
 mod end_to_end;
 mod engine;
 mod events;
+mod faults;
 mod handlers;
 mod openapi;
 mod qi;
