@@ -97,9 +97,10 @@ pub fn sdk_env(endpoint: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// The functions' own bounded SDK configuration, pointed at `endpoint` with dummy credentials.
+/// An SDK configuration for the local tools and tests, pointed at `endpoint` with dummy credentials. (The functions
+/// themselves use `user_token_domain::app::aws_sdk_config`, bounded for Lambda.)
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    user_token_domain::app::bounded(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

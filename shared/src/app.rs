@@ -35,16 +35,17 @@ pub struct App {
 /// How long one SDK call may take in all, retries included.
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Bounds every SDK call, so that a dead or hanging dependency is answered within the function's timeout: at most
-/// three attempts of one second, three seconds in all. A request stops at its first failed call, except that a
-/// failed send is followed by its compensating write, so at most two calls can run to the bound.
+/// Bounds every SDK call, so that a dead or hanging dependency is answered within the function's timeout: three
+/// seconds in all, retries included. A request stops at its first failed call, except that a failed send is followed
+/// by its compensating write, so at most two calls can run to the bound. An attempt may take two seconds: a shorter
+/// one could give up on a conditional write that did commit, and its retry would then fail its own condition.
 pub fn bounded(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
     loader
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_secs(1))
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(2))
                 .operation_timeout(SDK_OPERATION_TIMEOUT)
                 .build(),
         )
