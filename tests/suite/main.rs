@@ -7,6 +7,7 @@ mod engine;
 mod events;
 mod faults;
 mod handlers;
+mod leaks;
 mod openapi;
 mod qi;
 mod sigma;

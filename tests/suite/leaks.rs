@@ -1,0 +1,124 @@
+//! No secret leaks: every kind of code or token issued through the gateway is absent, in clear, from every function
+//! log line and every table item.
+
+use api_tests::{all_items, shared_stack, unique_email, unique_phone};
+use local_stack::emulator::outbox;
+use local_stack::stack::{SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_WIDGET_ID};
+use serde_json::json;
+
+/// The first run of `length` characters of `alphabet` after `marker` in `text`.
+fn after(text: &str, marker: &str, length: usize, alphabet: fn(char) -> bool) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in {text:?}"))
+        + marker.len();
+    let code: String = text[start..].chars().take_while(|c| alphabet(*c)).collect();
+    assert!(code.len() >= length, "{marker:?} then a code in {text:?}");
+    code
+}
+
+/// Whether `code` stands in `haystack` as a whole word (six-character codes would otherwise match inside longer runs
+/// of digits, such as timestamps).
+fn contains_word(haystack: &str, code: &str) -> bool {
+    haystack.match_indices(code).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + code.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+#[tokio::test]
+async fn no_code_or_token_issued_through_the_gateway_is_in_any_log_or_table_item() {
+    let stack = shared_stack();
+    let client = reqwest::Client::new();
+    let token = stack.token_for(SEED_ADMIN_ID.parse().expect("id"));
+    let post = |path: String, body: serde_json::Value| {
+        client
+            .post(format!("{}{path}", stack.base_url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let (email, phone, sigma_phone) = (unique_email(), unique_phone(), unique_phone());
+    // A caller of its own for register-sms: the code's cooldown is per caller, and other tests use the admin's.
+    let registrant = api_tests::user(
+        &unique_email(),
+        user_token_domain::domain::UserType::Backoffice,
+        None,
+        &[user_token_domain::domain::Role::BackofficeAdmin],
+    );
+    api_tests::app(&stack.table)
+        .await
+        .store
+        .create_user(&registrant)
+        .await
+        .expect("stored");
+    let registrant_token = stack.token_for(registrant.id);
+    let invited = post(
+        "/v2/users/invite".into(),
+        json!({"email": email, "mfaType": "SMS", "smsNumber": "+4411223344556",
+        "primaryContactNumber": "+4411223344556", "roles": ["velo.backoffice.admin"]}),
+    );
+    assert_eq!(invited.await.expect("invite").status(), 204);
+    let registered = client
+        .post(format!("{}/v2/users/registration/sms", stack.base_url))
+        .bearer_auth(&registrant_token)
+        .json(&json!({"smsNumber": phone}))
+        .send();
+    assert_eq!(registered.await.expect("sms").status(), 204);
+    let device = uuid::Uuid::new_v4();
+    let created = post(
+        format!("/account/{SEED_QI_ACCOUNT_KEY}/device"),
+        json!({"device_key": device, "tfa_info": {"approver_document_number": "12345678909", "contact_type": "email"}}),
+    );
+    assert_eq!(created.await.expect("device").status(), 202);
+    let started = post(
+        "/api/n/otp-handler/".into(),
+        json!({"widgetId": SEED_WIDGET_ID, "recipient": sigma_phone}),
+    );
+    assert_eq!(started.await.expect("otp").status(), 201);
+
+    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
+    let link = after(&sent.emails_to(&email)[0].body, "token=", 43, |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    });
+    let sms_code = after(&sent.sms_to(&phone)[0].message, "is ", 6, |c| {
+        c.is_ascii_digit()
+    });
+    let otp_code = after(&sent.sms_to(&sigma_phone)[0].message, ": ", 6, |c| {
+        c.is_ascii_digit()
+    });
+    let device_token = sent
+        .emails_to("aprovador@example.com")
+        .iter()
+        .rev()
+        .map(|mail| after(&mail.body, "<strong>", 6, |c| c.is_ascii_alphanumeric()))
+        .next()
+        .expect("the approver's email");
+
+    let logs: String = std::fs::read_dir(&stack.log_dir)
+        .expect("function logs")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .collect();
+    let items = format!("{:?}", all_items(&stack.table).await);
+    for (what, secret) in [
+        ("invitation link", &link),
+        ("SMS code", &sms_code),
+        ("OTP", &otp_code),
+        ("device token", &device_token),
+    ] {
+        assert!(!contains_word(&logs, secret), "the {what} is in a log line");
+        assert!(
+            !contains_word(&items, secret),
+            "the {what} is in a table item"
+        );
+    }
+    for (what, address) in [
+        ("email", email.as_str()),
+        ("phone", phone.as_str()),
+        ("phone", sigma_phone.as_str()),
+    ] {
+        assert!(!logs.contains(address), "a {what} in clear in the logs");
+    }
+}
