@@ -20,6 +20,7 @@ pub mod http;
 pub mod messages;
 pub mod notify;
 pub mod qi;
+mod robustness;
 pub mod sigma;
 pub mod store;
 pub mod telemetry;
