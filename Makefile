@@ -10,7 +10,7 @@ STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
 export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
-.PHONY: run test venv build invoke token account outbox lint fmt clippy clean
+.PHONY: run test soak venv build invoke token account outbox lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ invoke: venv
 	$(if $(EVENT),,$(error EVENT=<file> is required, for example EVENT=events/$(FN).json))
 	@$(CARGO) build --quiet --bin local-stack $(if $(BIN_DIR),,--bin $(FN))
 	@$(STACK) invoke $(FN) $(EVENT) $(if $(BIN_DIR),--bin-dir $(BIN_DIR))
+
+## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md
+soak: venv build
+	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite load::soak -- --ignored --nocapture
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:

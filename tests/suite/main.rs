@@ -8,6 +8,7 @@ mod events;
 mod faults;
 mod handlers;
 mod leaks;
+mod load;
 mod openapi;
 mod qi;
 mod sigma;
