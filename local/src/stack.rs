@@ -204,7 +204,17 @@ impl Stack {
         }
 
         let mut hosts = BTreeMap::new();
-        for function in template.functions.values() {
+        // The gateway serves HTTP: the stream- and queue-driven functions are not started here (the tests host
+        // them on their own, with the emulator's topic and queue).
+        let serves_http = |id: &String| {
+            template.authorizer.as_ref() == Some(id)
+                || template.routes.iter().any(|route| &route.function == id)
+        };
+        for function in template
+            .functions
+            .values()
+            .filter(|function| serves_http(&function.logical_id))
+        {
             let mut environment: Vec<(String, String)> = function
                 .environment
                 .iter()

@@ -4,6 +4,7 @@
 mod end_to_end;
 mod engine;
 mod handlers;
+mod pipelines;
 mod qi;
 mod sigma;
 mod store;
