@@ -371,11 +371,11 @@ impl Images<'_> {
         })
     }
 
-    fn old<T: for<'de> Deserialize<'de>>(&self) -> Result<T, UndecodableRecord> {
+    fn before<T: for<'de> Deserialize<'de>>(&self) -> Result<T, UndecodableRecord> {
         self.decode(&self.record.change.old_image, "OldImage")
     }
 
-    fn new<T: for<'de> Deserialize<'de>>(&self) -> Result<T, UndecodableRecord> {
+    fn after<T: for<'de> Deserialize<'de>>(&self) -> Result<T, UndecodableRecord> {
         self.decode(&self.record.change.new_image, "NewImage")
     }
 }
@@ -383,7 +383,7 @@ impl Images<'_> {
 fn user_events(change: Change, images: &Images<'_>) -> Result<Vec<DomainEvent>, UndecodableRecord> {
     Ok(match change {
         Change::Insert => {
-            let user: UserImage = images.new()?;
+            let user: UserImage = images.after()?;
             vec![if user.status == UserStatus::Pending {
                 DomainEvent::UserInvited {
                     user_type: user.user_type,
@@ -401,15 +401,15 @@ fn user_events(change: Change, images: &Images<'_>) -> Result<Vec<DomainEvent>, 
             }]
         }
         Change::Remove => {
-            let user: UserImage = images.old()?;
+            let user: UserImage = images.before()?;
             vec![DomainEvent::UserDeleted {
                 user_type: user.user_type,
                 entity_id: user.entity_id,
             }]
         }
         Change::Modify => {
-            let old: UserImage = images.old()?;
-            let new: UserImage = images.new()?;
+            let old: UserImage = images.before()?;
+            let new: UserImage = images.after()?;
             let mut events = Vec::new();
             if old.status != new.status {
                 match new.status {
@@ -463,11 +463,11 @@ fn token_events(
 ) -> Result<Vec<DomainEvent>, UndecodableRecord> {
     Ok(match change {
         Change::Insert => {
-            let token: TokenImage = images.new()?;
+            let token: TokenImage = images.after()?;
             vec![DomainEvent::TokenIssued(token.facts())]
         }
         Change::Remove => {
-            let token: TokenImage = images.old()?;
+            let token: TokenImage = images.before()?;
             let by_ttl = images
                 .record
                 .user_identity
@@ -483,8 +483,8 @@ fn token_events(
             }]
         }
         Change::Modify => {
-            let old: TokenImage = images.old()?;
-            let new: TokenImage = images.new()?;
+            let old: TokenImage = images.before()?;
+            let new: TokenImage = images.after()?;
             let mut events = Vec::new();
             if old.replaced(&new) {
                 events.push(DomainEvent::TokenResent(new.facts()));
@@ -511,7 +511,7 @@ fn device_events(
     };
     Ok(match change {
         Change::Insert => {
-            let device: DeviceImage = images.new()?;
+            let device: DeviceImage = images.after()?;
             (
                 subject(&device),
                 vec![DomainEvent::DeviceCreated {
@@ -521,12 +521,12 @@ fn device_events(
             )
         }
         Change::Remove => {
-            let device: DeviceImage = images.old()?;
+            let device: DeviceImage = images.before()?;
             (subject(&device), vec![DomainEvent::DeviceRemoved {}])
         }
         Change::Modify => {
-            let old: DeviceImage = images.old()?;
-            let new: DeviceImage = images.new()?;
+            let old: DeviceImage = images.before()?;
+            let new: DeviceImage = images.after()?;
             let events = match (old.device_status, new.device_status) {
                 (before, after) if before == after => Vec::new(),
                 (_, DeviceStatus::Active) => vec![DomainEvent::DeviceApproved {}],
@@ -546,7 +546,7 @@ fn session_events(
 ) -> Result<Vec<DomainEvent>, UndecodableRecord> {
     Ok(match change {
         Change::Insert => {
-            let session: SessionImage = images.new()?;
+            let session: SessionImage = images.after()?;
             vec![DomainEvent::OtpSessionStarted {
                 widget_id: session.widget_id,
                 channels: session.channels.iter().map(|c| c.channel).collect(),
@@ -554,8 +554,8 @@ fn session_events(
             }]
         }
         Change::Modify => {
-            let old: SessionImage = images.old()?;
-            let new: SessionImage = images.new()?;
+            let old: SessionImage = images.before()?;
+            let new: SessionImage = images.after()?;
             if old.closed_at.is_none() && new.closed_at.is_some() {
                 vec![DomainEvent::OtpSessionClosed {}]
             } else {
