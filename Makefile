@@ -10,7 +10,13 @@ STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
 export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
-.PHONY: run test venv build token account outbox lint fmt clippy clean
+# `make build` only: cargo-lambda (with zig, for the arm64 cross-build) and the SAM CLI, pinned.
+BUILD_TOOLS := $(VENV)/.build-tools-installed
+FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
+# cargo-lambda finds zig through the first `python3` on PATH, and SAM finds `cargo lambda` on PATH.
+BUILD_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test venv bins build validate token account outbox lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +26,29 @@ $(VENV)/.installed: local/requirements.txt
 ## venv: the Python tools (moto server, cfn-lint) in .venv
 venv: $(VENV)/.installed
 
-## build: every function binary and the local stack (dev profile)
-build:
+$(BUILD_TOOLS): local/requirements-build.txt | $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements-build.txt
+	touch $@
+
+## bins: every function binary and the local stack (dev profile), for `make run` and `make test`
+bins:
 	$(CARGO) build --bins
 
+## build: `sam build` for AWS (release, arm64): every function in ONE cargo-lambda run (shared dependencies
+## compiled once, links in parallel), then `sam build`, whose per-function `cargo lambda build --bin` finds them
+## up to date and copies each bootstrap into .aws-sam/build
+build: $(BUILD_TOOLS)
+	-rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
+	PATH="$(BUILD_PATH)" $(CARGO) lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+	PATH="$(BUILD_PATH)" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+		$(VENV)/bin/sam build
+
 ## run: the emulator, the table, a seeded admin and the API at http://127.0.0.1:3000; Ctrl-C stops it
-run: venv build
+run: venv bins
 	$(STACK) run --port 3000 --moto-port 5005
 
 ## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint
-test: venv build
+test: venv bins
 	$(STACK) with-emulator -- $(CARGO) test --workspace
 	$(VENV)/bin/cfn-lint template.yaml
 
@@ -54,6 +73,10 @@ lint: venv
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
 
+## validate: `sam validate --lint` (needs the build tools)
+validate: $(BUILD_TOOLS)
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/sam validate --lint
+
 fmt:
 	$(CARGO) fmt --all
 
@@ -61,4 +84,4 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf target $(VENV)
+	rm -rf target .aws-sam $(VENV)
