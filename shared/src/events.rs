@@ -723,3 +723,172 @@ pub async fn publish_stream(publisher: &EventPublisher, event: Event) -> DynamoD
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn record(
+        name: &str,
+        pk: &str,
+        sk: &str,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) -> EventRecord {
+        let mut change = json!({
+            "ApproximateCreationDateTime": 1763769600.0,
+            "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
+            "SequenceNumber": "7",
+            "SizeBytes": 1
+        });
+        if let Some(old) = old {
+            change["OldImage"] = old;
+        }
+        if let Some(new) = new {
+            change["NewImage"] = new;
+        }
+        serde_json::from_value(json!({"eventID": "e1", "eventName": name, "awsRegion": "us-east-1", "dynamodb": change}))
+            .expect("a stream record")
+    }
+
+    fn types(record: &EventRecord) -> Vec<&'static str> {
+        events_of(record)
+            .expect("decodable")
+            .iter()
+            .map(|e| e.event.event_type())
+            .collect()
+    }
+
+    fn token(failed: u32, consumed: bool, sent: i64) -> Value {
+        json!({"purpose": {"S": "DEVICE_APPROVAL"}, "digest": {"S": "secret-digest"}, "channel": {"S": "sms"},
+               "issuedAt": {"N": sent.to_string()}, "expiresAt": {"N": (sent + 300).to_string()},
+               "lastSentAt": {"N": sent.to_string()}, "failedAttempts": {"N": failed.to_string()},
+               "maxAttempts": {"N": "5"}, "consumed": {"BOOL": consumed}, "version": {"N": "1"}})
+    }
+
+    fn user(status: &str, mfa_status: &str, locked: bool) -> Value {
+        json!({"email": {"S": "a@example.com"}, "smsNumber": {"S": "+15555550100"},
+               "primaryContactNumber": {"S": "+15555550100"}, "roles": {"L": [{"S": "velo.backoffice.admin"}]},
+               "userType": {"S": "BACKOFFICE"}, "status": {"S": status}, "mfaType": {"S": "TOTP"},
+               "mfaStatus": {"S": mfa_status}, "lockedOut": {"BOOL": locked}})
+    }
+
+    fn device(status: &str) -> Value {
+        json!({"accountKey": {"S": "a"}, "deviceKey": {"S": "d"}, "deviceStatus": {"S": status},
+               "contactType": {"S": "email"}})
+    }
+
+    #[test]
+    fn code_changes_become_token_events_without_the_digest() {
+        let device_pk = "DEVICE#a#d";
+        let sk = "TOKEN#DEVICE_APPROVAL";
+        let failed = record(
+            "MODIFY",
+            device_pk,
+            sk,
+            Some(token(0, false, 100)),
+            Some(token(1, false, 100)),
+        );
+        let envelopes = events_of(&failed).expect("decodable");
+        assert_eq!(envelopes[0].event.event_type(), "TokenVerificationFailed");
+        assert_eq!(
+            serde_json::to_value(&envelopes[0]).expect("JSON")["data"]["remainingAttempts"],
+            4
+        );
+        assert_eq!(
+            envelopes[0].subject,
+            Subject::Device {
+                account_key: "a".into(),
+                device_key: "d".into()
+            }
+        );
+        assert!(!serde_json::to_string(&envelopes[0])
+            .expect("JSON")
+            .contains("secret-digest"));
+        let resent = record(
+            "MODIFY",
+            device_pk,
+            sk,
+            Some(token(1, false, 100)),
+            Some(token(1, false, 200)),
+        );
+        assert_eq!(types(&resent), ["TokenResent"]);
+        let mut expired = record("REMOVE", device_pk, sk, Some(token(0, false, 100)), None);
+        expired.user_identity = serde_json::from_value(
+            json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"}),
+        )
+        .ok();
+        let removed =
+            serde_json::to_value(&events_of(&expired).expect("decodable")[0]).expect("JSON");
+        assert_eq!(
+            removed["data"],
+            json!({"purpose": "DEVICE_APPROVAL", "reason": "expired"})
+        );
+    }
+
+    #[test]
+    fn user_device_and_session_changes() {
+        let id = "USER#5f1b8d0e-2c9a-4d3b-9e4f-6a7b8c9d0e1f";
+        let change = record(
+            "MODIFY",
+            id,
+            "PROFILE",
+            Some(user("ENABLED", "REGISTERED", false)),
+            Some(user("DISABLED", "UNREGISTERED", true)),
+        );
+        assert_eq!(
+            types(&change),
+            ["UserDisabled", "MfaUnregistered", "UserLockedOut"]
+        );
+        let unchanged = record(
+            "MODIFY",
+            id,
+            "PROFILE",
+            Some(user("ENABLED", "REGISTERED", false)),
+            Some(user("ENABLED", "REGISTERED", false)),
+        );
+        assert!(types(&unchanged).is_empty());
+        let created = record(
+            "INSERT",
+            "DEVICE#a#d",
+            "PROFILE",
+            None,
+            Some(device("pending_2fa_approval")),
+        );
+        assert_eq!(types(&created), ["DeviceCreated"]);
+        let disabled = record(
+            "MODIFY",
+            "DEVICE#a#d",
+            "PROFILE",
+            Some(device("active")),
+            Some(device("disabled")),
+        );
+        assert_eq!(types(&disabled), ["DeviceDisabled"]);
+        let session = |closed: Option<i64>| {
+            let mut image = json!({"widgetId": {"S": "w"}, "channels": {"L": []}, "locale": {"S": "en"},
+                                   "recipient": {"S": "+79990001122"}});
+            if let Some(at) = closed {
+                image["closedAt"] = json!({"N": at.to_string()});
+            }
+            image
+        };
+        let closed = record(
+            "MODIFY",
+            "OTP#r",
+            "SESSION",
+            Some(session(None)),
+            Some(session(Some(5))),
+        );
+        assert_eq!(types(&closed), ["OtpSessionClosed"]);
+        let quota = record(
+            "INSERT",
+            "QUOTA#x",
+            "WINDOW#1",
+            None,
+            Some(json!({"sends": {"N": "1"}})),
+        );
+        assert!(types(&quota).is_empty());
+        assert!(events_of(&record("INSERT", id, "PROFILE", None, Some(json!({})))).is_err());
+    }
+}
