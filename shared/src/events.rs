@@ -3,7 +3,8 @@
 //!
 //! An event says what happened to a user, a code, a QI device or a Sigma session, never with a code, a token, a
 //! digest, a password hash, an email address or a phone number. Its `eventId` is the stream record's `eventID` and
-//! the event type, so a replayed record yields the same events with the same ids (see the README, "Event-driven pipelines").
+//! the event type, so a replayed record yields the same events with the same ids (README: "Event-driven
+//! pipelines").
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
