@@ -696,13 +696,21 @@ pub async fn publish_stream(publisher: &EventPublisher, event: Event) -> DynamoD
         let envelopes = match events_of(record) {
             Ok(envelopes) => envelopes,
             Err(error) => {
-                tracing::error!(event_id = %error.event_id, reason = %error.reason, "stream record skipped: it cannot be decoded");
+                tracing::error!(
+                    event_id = %error.event_id,
+                    reason = %error.reason,
+                    "stream record skipped: it cannot be decoded"
+                );
                 continue;
             }
         };
         for envelope in &envelopes {
             if let Err(error) = publisher.publish(envelope).await {
-                tracing::warn!(event_id = %error.event_id, reason = %error.reason, "publish failed; the batch resumes from this record");
+                tracing::warn!(
+                    event_id = %error.event_id,
+                    reason = %error.reason,
+                    "publish failed; the batch resumes from this record"
+                );
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = record.change.sequence_number.clone();
                 response.batch_item_failures.push(failure);
@@ -713,7 +721,12 @@ pub async fn publish_stream(publisher: &EventPublisher, event: Event) -> DynamoD
                 );
                 return response;
             }
-            tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), subject = %envelope.subject.key(), "event published");
+            tracing::info!(
+                event_id = %envelope.event_id,
+                event_type = envelope.event.event_type(),
+                subject = %envelope.subject.key(),
+                "event published"
+            );
             published += 1;
         }
     }

@@ -477,6 +477,10 @@ async fn through_queue(messages: &[Value]) -> Value {
         .messages
         .unwrap_or_default();
     assert_eq!(received.len(), messages.len());
+    let queue_arn = format!(
+        "arn:aws:sqs:us-east-1:123456789012:{}",
+        url.rsplit('/').next().unwrap_or_default()
+    );
     json!({
         "Records": received.iter().map(|m| json!({
             "messageId": m.message_id(),
@@ -486,7 +490,7 @@ async fn through_queue(messages: &[Value]) -> Value {
             "messageAttributes": {},
             "md5OfBody": m.md5_of_body(),
             "eventSource": "aws:sqs",
-            "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{}", url.rsplit('/').next().unwrap_or_default()),
+            "eventSourceARN": queue_arn,
             "awsRegion": "us-east-1"
         })).collect::<Vec<_>>()
     })
