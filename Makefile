@@ -35,13 +35,15 @@ bins:
 	$(CARGO) build --bins
 
 ## build: `sam build` for AWS (release, arm64): every function in ONE cargo-lambda run (shared dependencies
-## compiled once, links in parallel), then `sam build`, whose per-function `cargo lambda build --bin` finds them
-## up to date and copies each bootstrap into .aws-sam/build
+## compiled once, links in parallel), then `sam build` of a generated template whose functions point at those
+## artefacts (SkipBuild), so SAM does not run cargo once per function; result in .aws-sam/build
 build: $(BUILD_TOOLS)
 	-rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
 	PATH="$(BUILD_PATH)" $(CARGO) lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+	mkdir -p .aws-sam
+	awk -v dir="$(TARGET_DIR)/lambda" -f local/prebuilt_template.awk template.yaml > .aws-sam/template.prebuilt.yaml
 	PATH="$(BUILD_PATH)" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
-		$(VENV)/bin/sam build
+		$(VENV)/bin/sam build -t .aws-sam/template.prebuilt.yaml
 
 ## run: the emulator, the table, a seeded admin and the API at http://127.0.0.1:3000; Ctrl-C stops it
 run: venv bins
