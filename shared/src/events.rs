@@ -268,9 +268,9 @@ impl UserDetails {
 struct TokenImage {
     purpose: TokenPurpose,
     channel: Channel,
-    issued_at: i64,
+    /// Only compared, to tell a new code from the same one; never published.
+    digest: String,
     expires_at: i64,
-    last_sent_at: i64,
     failed_attempts: u32,
     max_attempts: u32,
     consumed: bool,
@@ -288,10 +288,10 @@ impl TokenImage {
         }
     }
 
-    /// A new code replaced the one before (a resend, or an undone send putting the previous one back).
+    /// A new code replaced the one before (a resend, or an undone send putting the previous one back). Times are
+    /// whole seconds and a resend may come within the same second, so the digest tells.
     fn replaced(&self, next: &TokenImage) -> bool {
-        (self.issued_at, self.last_sent_at, self.expires_at)
-            != (next.issued_at, next.last_sent_at, next.expires_at)
+        self.digest != next.digest
     }
 }
 
@@ -775,7 +775,7 @@ mod tests {
     }
 
     fn token(failed: u32, consumed: bool, sent: i64) -> Value {
-        json!({"purpose": {"S": "DEVICE_APPROVAL"}, "digest": {"S": "secret-digest"}, "channel": {"S": "sms"},
+        json!({"purpose": {"S": "DEVICE_APPROVAL"}, "digest": {"S": format!("secret-digest-{sent}")}, "channel": {"S": "sms"},
                "issuedAt": {"N": sent.to_string()}, "expiresAt": {"N": (sent + 300).to_string()},
                "lastSentAt": {"N": sent.to_string()}, "failedAttempts": {"N": failed.to_string()},
                "maxAttempts": {"N": "5"}, "consumed": {"BOOL": consumed}, "version": {"N": "1"}})
