@@ -10,7 +10,13 @@ STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
 export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
-.PHONY: run test soak venv build invoke token account outbox lint fmt clippy clean
+# `make build` only: cargo-lambda (with zig, for the arm64 cross-build) and the SAM CLI, pinned.
+BUILD_TOOLS := $(VENV)/.build-tools-installed
+FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
+# cargo-lambda finds zig through the first `python3` on PATH, and SAM finds `cargo lambda` on PATH.
+BUILD_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test soak venv bins build validate invoke token account outbox lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +26,32 @@ $(VENV)/.installed: local/requirements.txt
 ## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator) in .venv
 venv: $(VENV)/.installed
 
-## build: every function binary and the local stack (dev profile)
-build:
+$(BUILD_TOOLS): local/requirements-build.txt | $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements-build.txt
+	touch $@
+
+## bins: every function binary and the local stack (dev profile), for `make run` and `make test`
+bins:
 	$(CARGO) build --bins
 
+## build: `sam build` for AWS (release, arm64): every function in ONE cargo-lambda run (shared dependencies
+## compiled once, links in parallel), then `sam build` of a generated template whose functions point at those
+## artefacts (SkipBuild), so SAM does not run cargo once per function; result in .aws-sam/build
+build: $(BUILD_TOOLS)
+	-rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
+	PATH="$(BUILD_PATH)" $(CARGO) lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+	mkdir -p .aws-sam
+	awk -v dir="$(TARGET_DIR)/lambda" -f local/prebuilt_template.awk template.yaml > .aws-sam/template.prebuilt.yaml
+	PATH="$(BUILD_PATH)" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+		$(VENV)/bin/sam build -t .aws-sam/template.prebuilt.yaml
+
 ## run: the emulator, the table, a seeded admin and the API at http://127.0.0.1:3000; Ctrl-C stops it
-run: venv build
+run: venv bins
 	$(STACK) run --port 3000 --moto-port 5005
 
 ## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint and the
 ## OpenAPI document's validation
-test: venv build
+test: venv bins
 	$(STACK) with-emulator -- $(CARGO) test --workspace
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
@@ -45,7 +66,7 @@ invoke: venv
 	@$(STACK) invoke $(FN) $(EVENT) $(if $(BIN_DIR),--bin-dir $(BIN_DIR))
 
 ## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md
-soak: venv build
+soak: venv bins
 	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite load::soak -- --ignored --nocapture
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
@@ -70,6 +91,10 @@ lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
+## validate: `sam validate --lint` (needs the build tools)
+validate: $(BUILD_TOOLS)
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/sam validate --lint
+
 fmt:
 	$(CARGO) fmt --all
 
@@ -77,4 +102,4 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf target $(VENV)
+	rm -rf target .aws-sam $(VENV)

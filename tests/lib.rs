@@ -167,7 +167,7 @@ pub fn shared_stack() -> &'static SharedStack {
                     seed: true,
                 })
                 .await
-                .expect("local stack starts (run `make build` first)");
+                .expect("local stack starts (run `make bins` first)");
                 let shared = SharedStack {
                     base_url: stack.base_url(),
                     table,

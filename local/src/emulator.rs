@@ -2,7 +2,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -134,7 +135,8 @@ fn key_schema(value: &Value) -> Result<Vec<KeySchemaElement>, EmulatorError> {
         .collect()
 }
 
-/// Creates `table_name` exactly as the template's table resource defines it (keys, indexes, TTL). Idempotent.
+/// Creates `table_name` exactly as the template's table resource defines it (keys, indexes, TTL, stream).
+/// Idempotent.
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     template: &Template,
@@ -203,6 +205,19 @@ pub async fn create_table(
                         .ok_or_else(|| table_error("index without KeySchema"))?,
                 )?))
                 .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .map_err(|e| EmulatorError::Table(e.to_string()))?,
+        );
+    }
+    if let Some(view) = props
+        .get("StreamSpecification")
+        .and_then(|spec| spec.get("StreamViewType"))
+        .and_then(Value::as_str)
+    {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
                 .build()
                 .map_err(|e| EmulatorError::Table(e.to_string()))?,
         );

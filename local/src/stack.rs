@@ -278,7 +278,17 @@ impl Stack {
             parameters: &options.parameters,
         };
         let mut hosts = BTreeMap::new();
-        for function in template.functions.values() {
+        // The gateway serves HTTP: the stream- and queue-driven functions are not started here (the tests host
+        // them on their own, with the emulator's topic and queue).
+        let serves_http = |id: &String| {
+            template.authorizer.as_ref() == Some(id)
+                || template.routes.iter().any(|route| &route.function == id)
+        };
+        for function in template
+            .functions
+            .values()
+            .filter(|function| serves_http(&function.logical_id))
+        {
             let logs = match &options.log_dir {
                 Some(dir) => Logs::File(dir.join(format!("{}.log", function.binary))),
                 None => Logs::Inherit,

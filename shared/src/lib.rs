@@ -8,14 +8,17 @@
 //! - [`sigma`]: the Sigma SMS OTP handler front door.
 //! - [`qi`]: the QI Tech device 2FA front door.
 //! - [`authorizer`]: the Lambda authorizer.
+//! - [`events`], [`commands`]: the event-driven pipelines (stream → domain events on SNS; SQS commands in).
 
 pub mod app;
 pub mod auth;
 pub mod authorizer;
 pub mod authz;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod events;
 pub mod http;
 pub mod messages;
 pub mod notify;

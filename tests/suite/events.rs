@@ -20,6 +20,9 @@ enum Expect {
     Refused(u16, &'static str),
     /// The authorizer's verdict: allowed (HTTP API simple response, or a REST API Allow policy).
     Authorized,
+    /// A stream or queue batch, not an HTTP answer: run through its binary, with the topic and queue it needs, by the
+    /// named test in `pipelines.rs`.
+    Batch(&'static str),
 }
 
 /// What a function's table holds before its fixtures run, beyond the seed (admin, widget, QI account).
@@ -39,6 +42,18 @@ const FIXTURE_ENTITY_ID: &str = "7fffa261-ac68-49e6-b605-d24a444d9206";
 /// Every event file, with what its function's table holds first and the answer it must get. The files of one
 /// function run in this order on one fresh table.
 const FIXTURES: &[(&str, Arrange, Expect)] = &[
+    (
+        "publish-events.json",
+        Arrange::Seed,
+        Expect::Batch(
+            "the_stream_fixture_becomes_domain_events_on_the_topic_with_the_type_as_an_attribute",
+        ),
+    ),
+    (
+        "command-handler.json",
+        Arrange::Seed,
+        Expect::Batch("the_command_fixture_runs_each_message_and_reports_only_the_bad_ones"),
+    ),
     // A fresh token for the seeded admin replaces `<run make token>`.
     ("authorizer.json", Arrange::Seed, Expect::Authorized),
     ("authorizer.rest-v1.json", Arrange::Seed, Expect::Authorized),
@@ -296,6 +311,7 @@ fn answers_as_expected(answer: &Value, expect: Expect) -> bool {
         Expect::Status(expected) => status == Some(expected),
         Expect::Refused(expected, code) => status == Some(expected) && error_code == Some(code),
         Expect::Authorized => is_authorized(answer),
+        Expect::Batch(_) => false,
     }
 }
 
@@ -421,6 +437,9 @@ async fn every_event_file_gets_its_expected_answer_from_its_function_binary() {
     std::fs::create_dir_all(&log_dir).expect("log dir");
     let mut functions: BTreeMap<&str, FunctionRun> = BTreeMap::new();
     for (file, arrange, expect) in FIXTURES {
+        if matches!(expect, Expect::Batch(_)) {
+            continue;
+        }
         let (arranged, files) = functions
             .entry(function_of(file))
             .or_insert((*arrange, Vec::new()));
@@ -466,6 +485,16 @@ fn every_event_file_is_in_the_table_and_every_function_has_its_events() {
         "event files with no expected answer in FIXTURES: {unlisted:?}"
     );
     assert!(missing.is_empty(), "fixture files missing: {missing:?}");
+    let pipelines =
+        std::fs::read_to_string(root().join("tests/suite/pipelines.rs")).expect("pipelines.rs");
+    for (file, _, expect) in FIXTURES {
+        if let Expect::Batch(test) = expect {
+            assert!(
+                pipelines.contains(&format!("async fn {test}(")),
+                "{file}: pipelines::{test} runs it"
+            );
+        }
+    }
 
     let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
         .expect("functions/")

@@ -10,6 +10,7 @@ mod handlers;
 mod leaks;
 mod load;
 mod openapi;
+mod pipelines;
 mod qi;
 mod sigma;
 mod store;

@@ -117,41 +117,42 @@ async fn master_admin_guard(
     }
 }
 
+/// enable or disable a user (idempotent); a caller cannot change its own status. Shared by the HTTP operations and
+/// the `enableUser` and `disableUser` commands.
+pub async fn set_user_status(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    status: UserStatus,
+) -> Result<(), DomainError> {
+    let (verb, operation) = if status == UserStatus::Enabled {
+        ("enable", Operation::EnableUser)
+    } else {
+        ("disable", Operation::DisableUser)
+    };
+    not_self(caller, id, verb)?;
+    let now = OffsetDateTime::now_utc();
+    change_user(app, caller, id, operation, |user| {
+        user.with_status(status, now)
+    })
+    .await
+}
+
 async fn set_status(
     app: &App,
     request: Request,
     caller: Principal,
     status: UserStatus,
-    operation: Operation,
 ) -> Result<Response<Body>, DomainError> {
     let id = user_id_param(&request)?;
-    not_self(
-        &caller,
-        id,
-        if status == UserStatus::Enabled {
-            "enable"
-        } else {
-            "disable"
-        },
-    )?;
-    let now = OffsetDateTime::now_utc();
-    change_user(app, &caller, id, operation, |user| {
-        user.with_status(status, now)
-    })
-    .await?;
+    set_user_status(app, &caller, id, status).await?;
     Ok(empty_response(204))
 }
 
 /// `POST /v2/users/{userId}/enable`: idempotent.
 pub async fn enable_user(app: &App, request: Request) -> Response<Body> {
     serve("enableUserV2", request, |request, caller| {
-        set_status(
-            app,
-            request,
-            caller,
-            UserStatus::Enabled,
-            Operation::EnableUser,
-        )
+        set_status(app, request, caller, UserStatus::Enabled)
     })
     .await
 }
@@ -159,13 +160,7 @@ pub async fn enable_user(app: &App, request: Request) -> Response<Body> {
 /// `POST /v2/users/{userId}/disable`: idempotent; every access token issued before it is refused from then on.
 pub async fn disable_user(app: &App, request: Request) -> Response<Body> {
     serve("disableUserV2", request, |request, caller| {
-        set_status(
-            app,
-            request,
-            caller,
-            UserStatus::Disabled,
-            Operation::DisableUser,
-        )
+        set_status(app, request, caller, UserStatus::Disabled)
     })
     .await
 }

@@ -7,14 +7,16 @@ mod users;
 pub mod wire;
 
 pub use manage::{
-    delete_user, disable_user, enable_user, list_users, role_update, unlock_user, unregister_mfa,
-    user_details_update,
+    delete_user, disable_user, enable_user, list_users, role_update, set_user_status, unlock_user,
+    unregister_mfa, user_details_update,
 };
 pub use selfservice::{
     unregister_mfa_self, update_password_self, user_details_update_self, validate_password_self,
 };
-pub use tokens::{check_verification_code, register_sms, resend_token};
-pub use users::{get_self, get_user, invite_user};
+pub use tokens::{
+    check_verification_code, register_sms, resend, resend_token, ResendTokenRequest, TokenType,
+};
+pub use users::{get_self, get_user, invite, invite_user};
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;

@@ -8,7 +8,7 @@ use super::users::user_id_param;
 use super::wire::VerificationCode;
 use crate::app::App;
 use crate::domain::token::{SendMode, TokenPurpose};
-use crate::domain::{DomainError, MfaType, Operation, PhoneNumber, Principal};
+use crate::domain::{DomainError, MfaType, Operation, PhoneNumber, Principal, UserId};
 use crate::engine::{Recipient, SendRequest};
 use crate::http::{empty_response, json_body};
 use crate::messages::Locale;
@@ -20,19 +20,20 @@ struct RegisterSmsRequest {
     sms_number: PhoneNumber,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// Velo's `tokenType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum TokenType {
+pub enum TokenType {
     InviteMfaUser,
     MfaRegistration,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ResendTokenRequest {
-    token_type: TokenType,
+pub struct ResendTokenRequest {
+    pub token_type: TokenType,
     #[serde(default)]
-    verification_code: Option<VerificationCode>,
+    pub verification_code: Option<VerificationCode>,
 }
 
 /// Accepts the caller's SMS one-time code once, where Velo asks for a `verificationCode`.
@@ -95,58 +96,68 @@ pub async fn register_sms(app: &App, request: Request) -> Response<Body> {
     .await
 }
 
-/// `POST /v2/users/{userId}/tokens`: revokes the user's token of that type and sends a new one. The token must
-/// already exist.
+/// resendToken: revokes the user's token of that type and sends a new one; the token must already exist. Shared by
+/// the HTTP operation and the `resendToken` command.
+pub async fn resend(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    body: ResendTokenRequest,
+) -> Result<(), DomainError> {
+    caller.may(Operation::ResendToken)?;
+    let purpose = match body.token_type {
+        TokenType::InviteMfaUser => TokenPurpose::Invitation,
+        TokenType::MfaRegistration => TokenPurpose::MfaRegistration,
+    };
+    let subject = user_pk(&id);
+    let (user, current) = app
+        .store
+        .get_with_token::<UserItem>((subject.clone(), PROFILE), &subject, purpose)
+        .await?;
+    let user: crate::domain::User = user.ok_or(DomainError::NotFound("user"))?.into();
+    caller.may_reach(Operation::ResendToken, &user)?;
+    if let Some(code) = &body.verification_code {
+        check_verification_code(app, caller, code).await?;
+    }
+    let recipient = match (purpose, user.mfa_type) {
+        (TokenPurpose::MfaRegistration, MfaType::Sms) => Recipient::Phone(user.sms_number.clone()),
+        _ => Recipient::Email(user.email.clone()),
+    };
+    let (policy, link_base) = match purpose {
+        TokenPurpose::MfaRegistration => (
+            app.config.invitation_policy(),
+            app.config.mfa_link_base.clone(),
+        ),
+        _ => (
+            app.config.invitation_policy(),
+            app.config.invite_link_base.clone(),
+        ),
+    };
+    app.engine()?
+        .send(SendRequest {
+            subject,
+            purpose,
+            mode: SendMode::Resend,
+            current,
+            candidates: vec![recipient],
+            cascade: false,
+            policy,
+            locale: Locale::En,
+            link_base,
+            companions: Vec::new(),
+            undo: Vec::new(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// `POST /v2/users/{userId}/tokens`.
 pub async fn resend_token(app: &App, request: Request) -> Response<Body> {
     serve("resendToken", request, |request, caller| async move {
         let id = user_id_param(&request)?;
         caller.may(Operation::ResendToken)?;
         let body: ResendTokenRequest = json_body(&request)?;
-        let purpose = match body.token_type {
-            TokenType::InviteMfaUser => TokenPurpose::Invitation,
-            TokenType::MfaRegistration => TokenPurpose::MfaRegistration,
-        };
-        let subject = user_pk(&id);
-        let (user, current) = app
-            .store
-            .get_with_token::<UserItem>((subject.clone(), PROFILE), &subject, purpose)
-            .await?;
-        let user: crate::domain::User = user.ok_or(DomainError::NotFound("user"))?.into();
-        caller.may_reach(Operation::ResendToken, &user)?;
-        if let Some(code) = &body.verification_code {
-            check_verification_code(app, &caller, code).await?;
-        }
-        let recipient = match (purpose, user.mfa_type) {
-            (TokenPurpose::MfaRegistration, MfaType::Sms) => {
-                Recipient::Phone(user.sms_number.clone())
-            }
-            _ => Recipient::Email(user.email.clone()),
-        };
-        let (policy, link_base) = match purpose {
-            TokenPurpose::MfaRegistration => (
-                app.config.invitation_policy(),
-                app.config.mfa_link_base.clone(),
-            ),
-            _ => (
-                app.config.invitation_policy(),
-                app.config.invite_link_base.clone(),
-            ),
-        };
-        app.engine()?
-            .send(SendRequest {
-                subject,
-                purpose,
-                mode: SendMode::Resend,
-                current,
-                candidates: vec![recipient],
-                cascade: false,
-                policy,
-                locale: Locale::En,
-                link_base,
-                companions: Vec::new(),
-                undo: Vec::new(),
-            })
-            .await?;
+        resend(app, &caller, id, body).await?;
         Ok(empty_response(204))
     })
     .await

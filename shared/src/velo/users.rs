@@ -19,49 +19,61 @@ pub(super) fn user_id_param(request: &Request) -> Result<UserId, DomainError> {
         .map_err(|reason: &str| DomainError::invalid_path("userId", reason))
 }
 
-/// `POST /v2/users/invite`: a PENDING user, its email claimed, and its invitation token, in one transaction; the
-/// invitation link goes out by email, and if it cannot, all three are removed again.
+/// inviteUser: a PENDING user, its email claimed, and its invitation token, in one transaction; the invitation
+/// link goes out by email, and if it cannot, all three are removed again. Shared by the HTTP operation and the
+/// `inviteUser` command.
+pub async fn invite(
+    app: &App,
+    caller: &Principal,
+    body: InviteUserRequest,
+) -> Result<UserId, DomainError> {
+    caller.may(Operation::InviteUser)?;
+    let verification_code = body.verification_code.clone();
+    let user = User::invite(
+        InviteUser {
+            email: body.email,
+            sms_number: body.sms_number,
+            primary_contact_number: body.primary_contact_number,
+            secondary_contact_number: body.secondary_contact_number,
+            first_name: body.first_name,
+            last_name: body.last_name,
+            entity_id: body.entity_id,
+            user_type: body.user_type,
+            roles: body.roles,
+            mfa_type: body.mfa_type,
+        },
+        OffsetDateTime::now_utc(),
+    )?;
+    caller.may_grant(user.user_type, user.entity_id, &user.roles)?;
+    if let Some(code) = &verification_code {
+        super::tokens::check_verification_code(app, caller, code).await?;
+    }
+    let engine = app.engine()?;
+    engine
+        .send(SendRequest {
+            subject: user_pk(&user.id),
+            purpose: TokenPurpose::Invitation,
+            mode: SendMode::Issue,
+            current: None,
+            candidates: vec![Recipient::Email(user.email.clone())],
+            cascade: false,
+            policy: app.config.invitation_policy(),
+            locale: Locale::En,
+            link_base: app.config.invite_link_base.clone(),
+            companions: app.store.user_creation_writes(&user)?,
+            undo: app.store.user_removal_writes(&user)?,
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, email = %user.email.masked(), "user invited");
+    Ok(user.id)
+}
+
+/// `POST /v2/users/invite`.
 pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
     serve("inviteUser", request, |request, caller| async move {
         caller.may(Operation::InviteUser)?;
         let body: InviteUserRequest = json_body(&request)?;
-        let verification_code = body.verification_code.clone();
-        let user = User::invite(
-            InviteUser {
-                email: body.email,
-                sms_number: body.sms_number,
-                primary_contact_number: body.primary_contact_number,
-                secondary_contact_number: body.secondary_contact_number,
-                first_name: body.first_name,
-                last_name: body.last_name,
-                entity_id: body.entity_id,
-                user_type: body.user_type,
-                roles: body.roles,
-                mfa_type: body.mfa_type,
-            },
-            OffsetDateTime::now_utc(),
-        )?;
-        caller.may_grant(user.user_type, user.entity_id, &user.roles)?;
-        if let Some(code) = &verification_code {
-            super::tokens::check_verification_code(app, &caller, code).await?;
-        }
-        let engine = app.engine()?;
-        engine
-            .send(SendRequest {
-                subject: user_pk(&user.id),
-                purpose: TokenPurpose::Invitation,
-                mode: SendMode::Issue,
-                current: None,
-                candidates: vec![Recipient::Email(user.email.clone())],
-                cascade: false,
-                policy: app.config.invitation_policy(),
-                locale: Locale::En,
-                link_base: app.config.invite_link_base.clone(),
-                companions: app.store.user_creation_writes(&user)?,
-                undo: app.store.user_removal_writes(&user)?,
-            })
-            .await?;
-        tracing::info!(user_id = %user.id, email = %user.email.masked(), "user invited");
+        invite(app, &caller, body).await?;
         Ok(empty_response(204))
     })
     .await

@@ -1,0 +1,21 @@
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::convert::Infallible;
+use user_token_domain::app::aws_sdk_config;
+use user_token_domain::events::{publish_stream, EventPublisher};
+use user_token_domain::telemetry;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let topic_arn = std::env::var("EVENTS_TOPIC_ARN")
+        .ok()
+        .filter(|arn| !arn.is_empty())
+        .ok_or("environment variable EVENTS_TOPIC_ARN is required")?;
+    let publisher =
+        EventPublisher::new(aws_sdk_sns::Client::new(&aws_sdk_config().await), topic_arn);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async {
+        Ok::<_, Infallible>(publish_stream(&publisher, event.payload).await)
+    }))
+    .await
+}

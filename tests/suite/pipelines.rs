@@ -1,0 +1,728 @@
+//! The event-driven pipelines against the emulator: the table's stream through `publish-events` to an SNS topic
+//! (captured by an SQS queue subscribed to it), and SQS commands through `command-handler`. Both run as the real
+//! binaries over the local Lambda Runtime API, with the environment the template gives them.
+
+use api_tests::{
+    all_items, endpoint, fresh_table, parameters, root, shared_stack, template, unique,
+    unique_email,
+};
+use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
+use local_stack::emulator::{outbox, sdk_config, sdk_env};
+use local_stack::runtime_api::{FunctionHost, Launch};
+use local_stack::stack::SEED_ADMIN_ID;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use user_token_domain::domain::{Role, UserStatus, UserType};
+use user_token_domain::events::{events_of, publish_stream, EventPublisher};
+use user_token_domain::store::Store;
+
+/// The template's function `logical_id`, started on `table` with the template's environment (parameters from
+/// `local/parameters.json`), plus `overrides`.
+async fn host(logical_id: &str, table: &str, overrides: &[(&str, &str)]) -> FunctionHost {
+    let template = template();
+    let parameters = parameters();
+    let function = template
+        .functions
+        .get(logical_id)
+        .unwrap_or_else(|| panic!("{logical_id} is in the template"));
+    let mut environment: Vec<(String, String)> = function
+        .environment
+        .iter()
+        .filter_map(|(name, value)| {
+            template
+                .resolve(value, table, &parameters)
+                .map(|v| (name.clone(), v))
+        })
+        .collect();
+    environment.extend(sdk_env(&endpoint()));
+    for (name, value) in overrides {
+        environment.retain(|(existing, _)| existing != name);
+        environment.push(((*name).to_owned(), (*value).to_owned()));
+    }
+    let log_dir = local_stack::bin_dir()
+        .join("../test-logs")
+        .join(unique("pipelines"));
+    std::fs::create_dir_all(&log_dir).expect("log dir");
+    FunctionHost::start(Launch {
+        name: &function.binary,
+        binary: &local_stack::bin_dir().join(&function.binary),
+        environment,
+        timeout: Duration::from_secs(function.timeout_secs),
+        logs: local_stack::runtime_api::Logs::File(
+            log_dir.join(format!("{}.log", function.binary)),
+        ),
+    })
+    .await
+    .expect("the function starts (run `make test`, which builds it)")
+}
+
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(root().join("events").join(name)).expect("fixture exists");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// A topic, and a queue subscribed to it that captures what is published.
+struct Topic {
+    arn: String,
+    capture_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// One captured notification: the event, and the SNS message attributes it carried.
+#[derive(Debug)]
+struct Captured {
+    raw: String,
+    event: Value,
+    attributes: Value,
+}
+
+impl Topic {
+    async fn new() -> Topic {
+        let sdk = sdk_config(&endpoint()).await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let arn = sns
+            .create_topic()
+            .name(unique("events"))
+            .send()
+            .await
+            .expect("topic")
+            .topic_arn
+            .expect("topic arn");
+        let capture_url = sqs
+            .create_queue()
+            .queue_name(unique("capture"))
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue url");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&capture_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("queue arn");
+        sns.subscribe()
+            .topic_arn(&arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscription");
+        Topic {
+            arn,
+            capture_url,
+            sqs,
+        }
+    }
+
+    /// Everything captured so far (each notification once).
+    async fn drain(&self) -> Vec<Captured> {
+        let mut captured = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.capture_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return captured;
+            }
+            for message in messages {
+                let notification: Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("SNS JSON");
+                let raw = notification["Message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                captured.push(Captured {
+                    event: serde_json::from_str(&raw).expect("the event is JSON"),
+                    raw,
+                    attributes: notification["MessageAttributes"].clone(),
+                });
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.capture_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete");
+                }
+            }
+        }
+    }
+}
+
+fn event_types(captured: &[Captured]) -> Vec<String> {
+    captured
+        .iter()
+        .map(|c| c.event["eventType"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Nothing secret or personal from the images: codes, digests, hashes, addresses, phone numbers.
+fn assert_no_secrets(raw: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!raw.contains(secret), "{secret:?} leaked into {raw}");
+    }
+    for field in [
+        "digest",
+        "passwordHash",
+        "email",
+        "smsNumber",
+        "recipient",
+        "code",
+    ] {
+        assert!(
+            !raw.contains(&format!("\"{field}\":")),
+            "field {field} in {raw}"
+        );
+    }
+}
+
+const FIXTURE_SECRETS: &[&str] = &[
+    "Zml4dHVyZS1kaWdlc3QtbmV2ZXItcHVibGlzaGVk",
+    "b3RwLWRpZ2VzdC1uZXZlci1wdWJsaXNoZWQ",
+    "argon2",
+    "grace@example.com",
+    "alan@example.com",
+    "4411223344556",
+    "4411223344999",
+    "79990001122",
+    "12345678909",
+];
+
+#[tokio::test]
+async fn the_stream_fixture_becomes_domain_events_on_the_topic_with_the_type_as_an_attribute() {
+    let topic = Topic::new().await;
+    let function = host(
+        "PublishEventsFunction",
+        "unused",
+        &[("EVENTS_TOPIC_ARN", &topic.arn)],
+    )
+    .await;
+    let answer = function
+        .invoke(&fixture("publish-events.json"))
+        .await
+        .expect("publish-events answers");
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+
+    let captured = topic.drain().await;
+    assert_eq!(
+        event_types(&captured),
+        [
+            "UserInvited",
+            "TokenIssued",
+            "TokenVerified",
+            "UserEnabled",
+            "RolesChanged",
+            "UserDetailsChanged",
+            "PasswordChanged",
+            "DeviceApproved",
+            "OtpSessionStarted",
+            "TokenVerified",
+            "OtpConfirmed",
+            "UserDeleted"
+        ]
+    );
+    for event in &captured {
+        assert_no_secrets(&event.raw, FIXTURE_SECRETS);
+        assert_eq!(
+            event.attributes["eventType"]["Value"], event.event["eventType"],
+            "the eventType attribute is the event's type"
+        );
+        assert_eq!(event.attributes["eventId"]["Value"], event.event["eventId"]);
+        assert_eq!(event.event["schemaVersion"], 1);
+        assert_eq!(event.event["source"], "user-token-service");
+    }
+    assert_eq!(
+        captured[0].event,
+        json!({
+            "eventId": "c4ca4238a0b923820dcc509a6f75849b:UserInvited",
+            "schemaVersion": 1,
+            "source": "user-token-service",
+            "occurredAt": "2025-11-22T00:00:00.000Z",
+            "subject": {"type": "user", "userId": "5f1b8d0e-2c9a-4d3b-9e4f-6a7b8c9d0e1f"},
+            "eventType": "UserInvited",
+            "data": {
+                "userType": "PAYOR",
+                "entityId": "7fffa261-ac68-49e6-b605-d24a444d9206",
+                "roles": ["velo.payor.admin"],
+                "mfaType": "SMS"
+            },
+            "streamSequenceNumber": "100000000000000000001"
+        })
+    );
+    assert_eq!(
+        captured[1].event["data"],
+        json!({"purpose": "INVITATION", "channel": "email", "expiresAt": "2025-11-29T00:00:00.000Z",
+               "remainingAttempts": 5})
+    );
+    assert_eq!(
+        captured[4].event["data"],
+        json!({"previousRoles": ["velo.payor.admin"], "roles": ["velo.payor.support"]})
+    );
+    assert_eq!(
+        captured[5].event["data"],
+        json!({"changedFields": ["lastName"]})
+    );
+    assert_eq!(
+        captured[7].event["subject"],
+        json!({"type": "device", "accountKey": "00000000-0000-4000-8000-0000000000a1",
+               "deviceKey": "b6804f32-101e-4702-8fbc-c2dbc4c2caec"})
+    );
+    assert_eq!(
+        captured[8].event["data"],
+        json!({"widgetId": "11111111-1111-4111-8111-111111111111", "channels": ["sms"], "locale": "ru"})
+    );
+    assert_eq!(captured[8].attributes["subjectType"]["Value"], "otpSession");
+
+    // A replay (the same records again) publishes the same events with the same ids: subscribers drop repeats.
+    let again = function
+        .invoke(&fixture("publish-events.json"))
+        .await
+        .expect("publish-events answers");
+    assert_eq!(again, json!({"batchItemFailures": []}));
+    let replayed = topic.drain().await;
+    let ids = |events: &[Captured]| -> Vec<Value> {
+        events.iter().map(|e| e.event["eventId"].clone()).collect()
+    };
+    assert_eq!(ids(&replayed), ids(&captured));
+    assert_eq!(
+        replayed.iter().map(|e| &e.event).collect::<Vec<_>>(),
+        captured.iter().map(|e| &e.event).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_publish_reports_that_record_and_leaves_the_rest_for_the_retry() {
+    let sdk = sdk_config(&endpoint()).await;
+    let missing = EventPublisher::new(
+        aws_sdk_sns::Client::new(&sdk),
+        "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+    );
+    let event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(fixture("publish-events.json")).expect("a stream event");
+    let response = publish_stream(&missing, event).await;
+    let reported: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    // The first record with an event: the retry starts there and covers everything after it.
+    assert_eq!(reported, [Some("100000000000000000001".to_owned())]);
+}
+
+#[tokio::test]
+async fn an_undecodable_record_is_skipped_and_items_without_events_publish_nothing() {
+    let topic = Topic::new().await;
+    let sdk = sdk_config(&endpoint()).await;
+    let publisher = EventPublisher::new(aws_sdk_sns::Client::new(&sdk), &topic.arn);
+    let mut event = fixture("publish-events.json");
+    let records = event["Records"].as_array_mut().expect("records");
+    // A user item without its fields, then the email guard (no event), then the token (TokenIssued).
+    records[0]["dynamodb"]["NewImage"] = json!({"pk": {"S": "USER#x"}, "sk": {"S": "PROFILE"}});
+    records.truncate(3);
+    let parsed: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(event).expect("a stream event");
+    assert!(events_of(&parsed.records[0]).is_err());
+    assert_eq!(events_of(&parsed.records[1]).expect("guard").len(), 0);
+    let response = publish_stream(&publisher, parsed).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(event_types(&topic.drain().await), ["TokenIssued"]);
+}
+
+/// A record of the stream as the Lambda event source hands it over (DynamoDB JSON images).
+fn attribute_json(value: &StreamValue) -> Value {
+    match value {
+        StreamValue::S(s) => json!({"S": s}),
+        StreamValue::N(n) => json!({"N": n}),
+        StreamValue::Bool(b) => json!({"BOOL": b}),
+        StreamValue::Null(b) => json!({"NULL": b}),
+        StreamValue::Ss(list) => json!({"SS": list}),
+        StreamValue::Ns(list) => json!({"NS": list}),
+        StreamValue::L(list) => json!({"L": list.iter().map(attribute_json).collect::<Vec<_>>()}),
+        StreamValue::M(map) => json!({"M": image_json(map)}),
+        other => panic!("an attribute this service never writes: {other:?}"),
+    }
+}
+
+fn image_json(image: &std::collections::HashMap<String, StreamValue>) -> Value {
+    Value::Object(
+        image
+            .iter()
+            .map(|(name, value)| (name.clone(), attribute_json(value)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The records of `table`'s stream (moto's DynamoDB Streams) whose partition key is `pk`, as a Lambda stream event.
+async fn stream_event_for(table: &str, pk: &str) -> Value {
+    let sdk = sdk_config(&endpoint()).await;
+    let stream_arn = aws_sdk_dynamodb::Client::new(&sdk)
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe table")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("the table has a stream, as the template defines it");
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let shards = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .expect("describe stream")
+        .stream_description
+        .and_then(|d| d.shards)
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&stream_arn)
+            .shard_id(shard.shard_id().unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("shard iterator")
+            .shard_iterator;
+        while let Some(current) = iterator.take() {
+            let output = streams
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .expect("records");
+            let batch = output.records.unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            iterator = output.next_shard_iterator;
+            for record in batch {
+                let Some(change) = record.dynamodb() else {
+                    continue;
+                };
+                let keys = change.keys.clone().unwrap_or_default();
+                if keys.get("pk") != Some(&StreamValue::S(pk.to_owned())) {
+                    continue;
+                }
+                let mut body = json!({
+                    "ApproximateCreationDateTime": change
+                        .approximate_creation_date_time()
+                        .map(|t| t.as_secs_f64())
+                        .unwrap_or_default(),
+                    "Keys": image_json(&keys),
+                    "SequenceNumber": change.sequence_number(),
+                    "SizeBytes": change.size_bytes().unwrap_or_default(),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                });
+                if let Some(image) = change.new_image() {
+                    body["NewImage"] = image_json(image);
+                }
+                if let Some(image) = change.old_image() {
+                    body["OldImage"] = image_json(image);
+                }
+                records.push(json!({
+                    "eventID": record.event_id(),
+                    "eventName": record.event_name().map(|n| n.as_str()),
+                    "eventVersion": record.event_version(),
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": "us-east-1",
+                    "eventSourceARN": stream_arn,
+                    "dynamodb": body
+                }));
+            }
+        }
+    }
+    json!({ "Records": records })
+}
+
+/// `messages` sent to a real queue and received from it, as the SQS event source hands them to the function.
+async fn through_queue(messages: &[Value]) -> Value {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&endpoint()).await);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("commands"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    for message in messages {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(message.to_string())
+            .send()
+            .await
+            .expect("send");
+    }
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), messages.len());
+    let queue_arn = format!(
+        "arn:aws:sqs:us-east-1:123456789012:{}",
+        url.rsplit('/').next().unwrap_or_default()
+    );
+    json!({
+        "Records": received.iter().map(|m| json!({
+            "messageId": m.message_id(),
+            "receiptHandle": m.receipt_handle(),
+            "body": m.body(),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "md5OfBody": m.md5_of_body(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": "us-east-1"
+        })).collect::<Vec<_>>()
+    })
+}
+
+fn failures(answer: &Value) -> Vec<String> {
+    answer["batchItemFailures"]
+        .as_array()
+        .expect("batchItemFailures")
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_command_fixture_runs_each_message_and_reports_only_the_bad_ones() {
+    let table = fresh_table().await;
+    let app = api_tests::app(&table).await;
+    let entity = "7fffa261-ac68-49e6-b605-d24a444d9206";
+    let to_disable = api_tests::user(
+        &unique_email(),
+        UserType::Payor,
+        Some(entity),
+        &[Role::PayorSupport],
+    );
+    let mut to_enable = api_tests::user(
+        &unique_email(),
+        UserType::Backoffice,
+        None,
+        &[Role::BackofficeAdmin],
+    );
+    to_enable.status = UserStatus::Disabled;
+    let store: &Store = &app.store;
+    store.create_user(&to_disable).await.expect("user");
+    store.create_user(&to_enable).await.expect("user");
+
+    let invitee = unique_email();
+    let mut event = fixture("command-handler.json");
+    let records = event["Records"].as_array_mut().expect("records");
+    let mut invite: Value =
+        serde_json::from_str(records[0]["body"].as_str().expect("body")).expect("JSON");
+    invite["email"] = json!(invitee);
+    records[0]["body"] = json!(invite.to_string());
+    records[1]["body"] =
+        json!(json!({"command": "disableUser", "userId": to_disable.id.to_string()}).to_string());
+    records[2]["body"] =
+        json!(json!({"command": "enableUser", "userId": to_enable.id.to_string()}).to_string());
+
+    let function = host("CommandHandlerFunction", &table, &[]).await;
+    let answer = function
+        .invoke(&event)
+        .await
+        .expect("command-handler answers");
+    // The unknown user (not found), the truncated JSON and the unknown command; the rest went through.
+    assert_eq!(
+        failures(&answer),
+        [
+            "b4c2d3e5-6f70-4b8c-9dae-1f2a3b4c5d6e",
+            "c5d3e4f6-7081-4c9d-8ebf-2a3b4c5d6e7f",
+            "d6e4f507-8192-4dae-9fc0-3b4c5d6e7f80"
+        ]
+    );
+    let status = |id| {
+        let store = app.store.clone();
+        async move {
+            store
+                .get_user(&id)
+                .await
+                .expect("read")
+                .expect("user")
+                .status
+        }
+    };
+    assert_eq!(status(to_disable.id).await, UserStatus::Disabled);
+    assert_eq!(status(to_enable.id).await, UserStatus::Enabled);
+    let sent = outbox(&endpoint()).await.expect("outbox");
+    assert_eq!(sent.emails_to(&invitee).len(), 1, "the invitation went out");
+    let invited = all_items(&table).await.into_iter().any(|item| {
+        item.get("email") == Some(&aws_sdk_dynamodb::types::AttributeValue::S(invitee.clone()))
+    });
+    assert!(invited);
+}
+
+#[tokio::test]
+async fn commands_are_checked_like_http_callers() {
+    let table = fresh_table().await;
+    // A payor admin identity may not reach a user of another entity, nor invite into one.
+    let function = host(
+        "CommandHandlerFunction",
+        &table,
+        &[
+            ("COMMAND_SERVICE_ROLES", "velo.payor.admin"),
+            (
+                "COMMAND_SERVICE_ENTITY_ID",
+                "11111111-2222-4333-8444-555555555555",
+            ),
+        ],
+    )
+    .await;
+    let app = api_tests::app(&table).await;
+    let elsewhere = api_tests::user(
+        &unique_email(),
+        UserType::Payor,
+        Some("7fffa261-ac68-49e6-b605-d24a444d9206"),
+        &[Role::PayorSupport],
+    );
+    app.store.create_user(&elsewhere).await.expect("user");
+    let event = through_queue(&[
+        json!({"command": "disableUser", "userId": elsewhere.id.to_string()}),
+        json!({"command": "inviteUser", "email": unique_email(), "mfaType": "SMS",
+               "smsNumber": "+4411223344556", "primaryContactNumber": "+4411223344556",
+               "roles": ["velo.payor.admin"], "entityId": "7fffa261-ac68-49e6-b605-d24a444d9206"}),
+    ])
+    .await;
+    let answer = function.invoke(&event).await.expect("answers");
+    assert_eq!(failures(&answer).len(), 2, "{answer}");
+    let user = app
+        .store
+        .get_user(&elsewhere.id)
+        .await
+        .expect("read")
+        .expect("user");
+    assert_eq!(user.status, UserStatus::Enabled);
+}
+
+fn token_in(body: &str) -> String {
+    body.split("token=")
+        .nth(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect()
+        })
+        .expect("an invitation link")
+}
+
+#[tokio::test]
+async fn invite_over_http_then_user_invited_on_the_topic_then_a_command_resends_the_invitation() {
+    let stack = shared_stack();
+    let token = stack.token_for(SEED_ADMIN_ID.parse().expect("seed id"));
+    let email = unique_email();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/users/invite", stack.base_url))
+        .bearer_auth(&token)
+        .json(&json!({
+            "email": email, "mfaType": "SMS", "smsNumber": "+4411223344556",
+            "primaryContactNumber": "+4411223344556", "roles": ["velo.payor.admin"],
+            "firstName": "Grace", "lastName": "Hopper", "entityId": "7fffa261-ac68-49e6-b605-d24a444d9206"
+        }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), reqwest::StatusCode::NO_CONTENT);
+    let user_id = all_items(&stack.table)
+        .await
+        .into_iter()
+        .find(|item| {
+            item.get("email") == Some(&aws_sdk_dynamodb::types::AttributeValue::S(email.clone()))
+        })
+        .and_then(|item| item.get("id").and_then(|id| id.as_s().ok().cloned()))
+        .expect("the invited user");
+    let first_mail = outbox(&endpoint()).await.expect("outbox");
+    let first_token = token_in(&first_mail.emails_to(&email)[0].body);
+
+    // The stream, read from the emulator: the user's item and its invitation token were inserted.
+    let pk = format!("USER#{user_id}");
+    let records = stream_event_for(&stack.table, &pk).await;
+    let topic = Topic::new().await;
+    let publisher = host(
+        "PublishEventsFunction",
+        &stack.table,
+        &[("EVENTS_TOPIC_ARN", &topic.arn)],
+    )
+    .await;
+    let answer = publisher
+        .invoke(&records)
+        .await
+        .expect("publish-events answers");
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let captured = topic.drain().await;
+    // One transaction wrote both items: their records carry no order between them.
+    let mut types = event_types(&captured);
+    types.sort();
+    assert_eq!(types, ["TokenIssued", "UserInvited"]);
+    let invited = captured
+        .iter()
+        .find(|c| c.event["eventType"] == "UserInvited")
+        .expect("UserInvited");
+    assert_eq!(invited.event["subject"]["userId"], user_id.as_str());
+    assert_eq!(invited.attributes["eventType"]["Value"], "UserInvited");
+    for event in &captured {
+        assert_no_secrets(&event.raw, &[&email, "4411223344556", &first_token]);
+    }
+
+    // The resend, as an SQS command (the handler here has no resend cooldown, so it need not wait a minute).
+    let commands = host(
+        "CommandHandlerFunction",
+        &stack.table,
+        &[("RESEND_COOLDOWN_SECONDS", "0")],
+    )
+    .await;
+    let event = through_queue(&[json!({
+        "command": "resendToken", "userId": user_id, "tokenType": "INVITE_MFA_USER"
+    })])
+    .await;
+    let answer = commands
+        .invoke(&event)
+        .await
+        .expect("command-handler answers");
+    assert_eq!(failures(&answer), Vec::<String>::new(), "{answer}");
+    let sent = outbox(&endpoint()).await.expect("outbox");
+    let mails = sent.emails_to(&email);
+    assert_eq!(mails.len(), 2, "the invitation went out again");
+    let second_token = token_in(&mails[1].body);
+    assert_ne!(
+        first_token, second_token,
+        "a new link; the old one is revoked"
+    );
+
+    // And the resend is itself an event, once the stream is read again.
+    let records = stream_event_for(&stack.table, &pk).await;
+    publisher
+        .invoke(&records)
+        .await
+        .expect("publish-events answers");
+    let captured = topic.drain().await;
+    let types = event_types(&captured);
+    assert_eq!(types.len(), 3);
+    assert_eq!(types[2], "TokenResent", "{types:?}");
+    for event in &captured {
+        assert_no_secrets(&event.raw, &[&email, &first_token, &second_token]);
+    }
+}
