@@ -358,8 +358,16 @@ impl User {
         next
     }
 
+    /// How strong `candidate` would be as this user's new password: zxcvbn, told the user's name and email, and
+    /// worthless if it is the current or a recent password.
+    pub fn password_strength(&self, candidate: &str) -> super::password::Strength {
+        let words = self.personal_words();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        super::password::assess_new(candidate, &words, &self.password_hashes())
+    }
+
     /// What zxcvbn should look for in this user's password.
-    pub fn personal_words(&self) -> Vec<String> {
+    fn personal_words(&self) -> Vec<String> {
         let mut words = vec![self.email.as_str().to_owned()];
         if let Some((local, _)) = self.email.as_str().split_once('@') {
             words.push(local.to_owned());

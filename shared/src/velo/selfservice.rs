@@ -100,13 +100,7 @@ pub async fn update_password_self(app: &App, request: Request) -> Response<Body>
                         Err(SaveError::Failed(error)) => return Err(error),
                     }
                 }
-                let words = user.personal_words();
-                let words: Vec<&str> = words.iter().map(String::as_str).collect();
-                let strength = password::assess_new(
-                    body.new_password.expose(),
-                    &words,
-                    &user.password_hashes(),
-                );
+                let strength = user.password_strength(body.new_password.expose());
                 if !strength.acceptable() {
                     let reason = strength.warning.unwrap_or_else(|| "is too weak".into());
                     return Err(DomainError::invalid_body(
@@ -146,10 +140,7 @@ pub async fn validate_password_self(app: &App, request: Request) -> Response<Bod
                 .get_user(&caller.user_id)
                 .await?
                 .ok_or(DomainError::NotFound("user"))?;
-            let words = user.personal_words();
-            let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            let strength =
-                password::assess_new(body.password.expose(), &words, &user.password_hashes());
+            let strength = user.password_strength(body.password.expose());
             Ok(json_response(
                 200,
                 &ValidatePasswordResponse {
