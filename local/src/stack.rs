@@ -232,6 +232,18 @@ pub async fn launch_function(
     setup: &FunctionSetup<'_>,
     logs: Logs,
 ) -> Result<FunctionHost, StackError> {
+    launch_function_with(template, function, setup, logs, &[]).await
+}
+
+/// `launch_function`, with some of the template's environment variables replaced (for example a shorter cooldown,
+/// or the ARN of a topic the emulator made).
+pub async fn launch_function_with(
+    template: &Template,
+    function: &crate::template::Function,
+    setup: &FunctionSetup<'_>,
+    logs: Logs,
+    overrides: &[(&str, &str)],
+) -> Result<FunctionHost, StackError> {
     let mut environment: Vec<(String, String)> = function
         .environment
         .iter()
@@ -244,6 +256,10 @@ pub async fn launch_function(
     environment.extend(sdk_env(setup.endpoint));
     environment.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
     environment.push(("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()));
+    for (name, value) in overrides {
+        environment.retain(|(existing, _)| existing != name);
+        environment.push(((*name).to_owned(), (*value).to_owned()));
+    }
     let binary = binary_path(setup.bin_dir, function);
     Ok(FunctionHost::start(Launch {
         name: &function.binary,

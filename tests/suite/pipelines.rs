@@ -7,11 +7,10 @@ use api_tests::{
     unique_email,
 };
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
-use local_stack::emulator::{outbox, sdk_config, sdk_env};
-use local_stack::runtime_api::{FunctionHost, Launch};
-use local_stack::stack::SEED_ADMIN_ID;
+use local_stack::emulator::{outbox, sdk_config};
+use local_stack::runtime_api::{FunctionHost, Logs};
+use local_stack::stack::{launch_function_with, FunctionSetup, SEED_ADMIN_ID};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 use user_token_domain::domain::{Role, UserStatus, UserType};
 use user_token_domain::events::{events_of, publish_stream, EventPublisher};
 use user_token_domain::store::Store;
@@ -25,35 +24,22 @@ async fn host(logical_id: &str, table: &str, overrides: &[(&str, &str)]) -> Func
         .functions
         .get(logical_id)
         .unwrap_or_else(|| panic!("{logical_id} is in the template"));
-    let mut environment: Vec<(String, String)> = function
-        .environment
-        .iter()
-        .filter_map(|(name, value)| {
-            template
-                .resolve(value, table, &parameters)
-                .map(|v| (name.clone(), v))
-        })
-        .collect();
-    environment.extend(sdk_env(&endpoint()));
-    for (name, value) in overrides {
-        environment.retain(|(existing, _)| existing != name);
-        environment.push(((*name).to_owned(), (*value).to_owned()));
-    }
     let log_dir = local_stack::bin_dir()
         .join("../test-logs")
         .join(unique("pipelines"));
     std::fs::create_dir_all(&log_dir).expect("log dir");
-    FunctionHost::start(Launch {
-        name: &function.binary,
-        binary: &local_stack::bin_dir().join(&function.binary),
-        environment,
-        timeout: Duration::from_secs(function.timeout_secs),
-        logs: local_stack::runtime_api::Logs::File(
-            log_dir.join(format!("{}.log", function.binary)),
-        ),
-    })
-    .await
-    .expect("the function starts (run `make test`, which builds it)")
+    let endpoint = endpoint();
+    let bin_dir = local_stack::bin_dir();
+    let setup = FunctionSetup {
+        bin_dir: &bin_dir,
+        endpoint: &endpoint,
+        table_name: table,
+        parameters: &parameters,
+    };
+    let logs = Logs::File(log_dir.join(format!("{}.log", function.binary)));
+    launch_function_with(&template, function, &setup, logs, overrides)
+        .await
+        .expect("the function starts (run `make test`, which builds it)")
 }
 
 fn fixture(name: &str) -> Value {

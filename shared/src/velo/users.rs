@@ -85,15 +85,7 @@ async fn respond_with_user(
     id: UserId,
     operation: Operation,
 ) -> Result<Response<Body>, DomainError> {
-    caller.may(operation)?;
-    let user = app
-        .store
-        .get_user(&id)
-        .await?
-        .ok_or(DomainError::NotFound("user"))?;
-    if operation != Operation::GetSelf {
-        caller.may_reach(operation, &user)?;
-    }
+    let user = super::manage::reachable_user(app, caller, id, operation).await?;
     Ok(json_response(200, &UserResponse::from(&user)))
 }
 
