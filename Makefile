@@ -15,8 +15,14 @@ BUILD_TOOLS := $(VENV)/.build-tools-installed
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 # cargo-lambda finds zig through the first `python3` on PATH, and SAM finds `cargo lambda` on PATH.
 BUILD_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The release flags of `make build` and `make bench` (see the release profile in Cargo.toml): no unwind tables (panics
+# abort) and no position-independent code. They apply with an explicit --target only, so build scripts and proc
+# macros are built as usual.
+RELEASE_RUSTFLAGS := -C force-unwind-tables=no -C relocation-model=static
+HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+ARM64_DIR := $(TARGET_DIR)/lambda-arm64
 
-.PHONY: run test soak venv bins build validate invoke token account outbox lint fmt clippy clean
+.PHONY: run test soak bench venv bins build validate invoke token account outbox lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +45,10 @@ bins:
 ## artefacts (SkipBuild), so SAM does not run cargo once per function; result in .aws-sam/build
 build: $(BUILD_TOOLS)
 	-rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
-	PATH="$(BUILD_PATH)" $(CARGO) lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" PATH="$(BUILD_PATH)" $(CARGO) lambda build --release --arm64 \
+		--lambda-dir $(ARM64_DIR) $(addprefix -p ,$(FUNCTIONS))
 	mkdir -p .aws-sam
-	awk -v dir="$(TARGET_DIR)/lambda" -f local/prebuilt_template.awk template.yaml > .aws-sam/template.prebuilt.yaml
+	awk -v dir="$(ARM64_DIR)" -f local/prebuilt_template.awk template.yaml > .aws-sam/template.prebuilt.yaml
 	PATH="$(BUILD_PATH)" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
 		$(VENV)/bin/sam build -t .aws-sam/template.prebuilt.yaml
 
@@ -64,6 +71,18 @@ invoke: venv
 	$(if $(EVENT),,$(error EVENT=<file> is required, for example EVENT=events/$(FN).json))
 	@$(CARGO) build --quiet --bin local-stack $(if $(BIN_DIR),,--bin $(FN))
 	@$(STACK) invoke $(FN) $(EVENT) $(if $(BIN_DIR),--bin-dir $(BIN_DIR))
+
+## bench: release builds for x86_64 (measured here) and arm64 (cargo-lambda and zig, for size), then every function's
+## size, cold start, peak memory, warm latency and AWS calls per request next to a hello-function floor, against the
+## budgets; writes bench/results.md and bench/results.json, and fails on a missed budget. BENCH_REQUESTS= (1000)
+bench: venv $(BUILD_TOOLS)
+	-rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(HOST) \
+		$(addprefix -p ,$(FUNCTIONS)) -p floor -p local-stack
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" PATH="$(BUILD_PATH)" $(CARGO) lambda build --release --arm64 \
+		--lambda-dir $(ARM64_DIR) $(addprefix -p ,$(FUNCTIONS)) -p floor
+	$(TARGET_DIR)/$(HOST)/release/local-stack bench --bin-dir $(TARGET_DIR)/$(HOST)/release \
+		--arm64-dir $(ARM64_DIR) --out bench --requests $${BENCH_REQUESTS:-1000}
 
 ## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md
 soak: venv bins

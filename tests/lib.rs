@@ -55,7 +55,9 @@ pub async fn fresh_table() -> String {
 }
 
 pub fn config(table: &str) -> Config {
-    user_token_domain::telemetry::init_with_default("warn");
+    user_token_domain::telemetry::init_with_default(
+        user_token_domain::telemetry::LevelFilter::WARN,
+    );
     let parameters = parameters();
     Config {
         table_name: table.to_owned(),
@@ -165,6 +167,8 @@ pub fn shared_stack() -> &'static SharedStack {
                     listen: "127.0.0.1:0".parse().expect("address"),
                     log_dir: Some(log_dir.clone()),
                     seed: true,
+                    endpoints: BTreeMap::new(),
+                    environment: Vec::new(),
                 })
                 .await
                 .expect("local stack starts (run `make bins` first)");

@@ -1,5 +1,6 @@
 //! The Docker-free local stack: what `make run`, `make token`, `make outbox` and the tests use.
 
+pub mod bench;
 pub mod emulator;
 pub mod gateway;
 pub mod runtime_api;

@@ -12,6 +12,8 @@
 //!   table and the seed; runs that one function's binary (by crate or logical id) with the event file through the
 //!   Runtime API, and prints its answer on stdout (the function's logs go to stderr). `<run make token>` in the event
 //!   becomes a fresh token of the seeded admin.
+//! - `bench [--bin-dir target/release] [--arm64-dir DIR] [--out bench] [--requests 1000] [--cold-runs 5]`: `make
+//!   bench`'s measurements (see `local_stack::bench`); fails when a budget is missed.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -28,7 +30,8 @@ use local_stack::template::Template;
 use user_token_domain::qi::{Account, Approver};
 use user_token_domain::store::Store;
 
-const USAGE: &str = "usage: local-stack run|token|account|outbox|with-emulator|invoke [options]";
+const USAGE: &str =
+    "usage: local-stack run|token|account|outbox|with-emulator|invoke|bench [options]";
 
 /// What the sample events in `events/` hold where a bearer token goes.
 const TOKEN_PLACEHOLDER: &str = "<run make token>";
@@ -90,6 +93,8 @@ async fn run(args: &[String]) -> Result<(), String> {
         listen: SocketAddr::from(([127, 0, 0, 1], http_port)),
         log_dir: None,
         seed: true,
+        endpoints: Default::default(),
+        environment: Vec::new(),
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -311,6 +316,16 @@ async fn main() -> ExitCode {
         Some("outbox") => outbox(&args).await.map(|_| ExitCode::SUCCESS),
         Some("with-emulator") => with_emulator(&args).await,
         Some("invoke") => invoke(&args).await,
+        Some("bench") => local_stack::bench::main(&args, root())
+            .await
+            .map(|kept| {
+                if kept {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("local-stack: bench: a budget was missed (see the table)");
+                    ExitCode::FAILURE
+                }
+            }),
         _ => Err(USAGE.to_owned()),
     };
     outcome.unwrap_or_else(|error| {

@@ -49,7 +49,7 @@ pub struct FunctionHost {
     sender: mpsc::Sender<Invocation>,
     shared: Arc<Shared>,
     timeout: Duration,
-    _child: Child,
+    child: Child,
 }
 
 pub struct Launch<'a> {
@@ -225,8 +225,13 @@ impl FunctionHost {
             sender,
             shared,
             timeout: launch.timeout,
-            _child: child,
+            child,
         })
+    }
+
+    /// The function's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Delivers one event and waits for the function's answer (its raw JSON).

@@ -57,6 +57,10 @@ pub struct StackOptions {
     pub listen: SocketAddr,
     pub log_dir: Option<PathBuf>,
     pub seed: bool,
+    /// Where some functions' AWS calls go instead of `endpoint`, by logical id (the bench's recording proxies).
+    pub endpoints: BTreeMap<String, String>,
+    /// Environment variables set on every function, over the template's.
+    pub environment: Vec<(String, String)>,
 }
 
 pub struct Stack {
@@ -64,6 +68,8 @@ pub struct Stack {
     pub template: Template,
     pub table_name: String,
     pub parameters: BTreeMap<String, String>,
+    /// The running functions, by logical id.
+    pub functions: BTreeMap<String, Arc<FunctionHost>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -287,12 +293,11 @@ impl Stack {
                 .map_err(|e| StackError::Setup(format!("{}: {e}", dir.display())))?;
         }
 
-        let setup = FunctionSetup {
-            bin_dir: &options.bin_dir,
-            endpoint: &options.endpoint,
-            table_name: &options.table_name,
-            parameters: &options.parameters,
-        };
+        let environment: Vec<(&str, &str)> = options
+            .environment
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
         let mut hosts = BTreeMap::new();
         // The gateway serves HTTP: the stream- and queue-driven functions are not started here (the tests host
         // them on their own, with the emulator's topic and queue).
@@ -309,7 +314,16 @@ impl Stack {
                 Some(dir) => Logs::File(dir.join(format!("{}.log", function.binary))),
                 None => Logs::Inherit,
             };
-            let host = launch_function(&template, function, &setup, logs).await?;
+            let setup = FunctionSetup {
+                bin_dir: &options.bin_dir,
+                endpoint: options
+                    .endpoints
+                    .get(&function.logical_id)
+                    .unwrap_or(&options.endpoint),
+                table_name: &options.table_name,
+                parameters: &options.parameters,
+            };
+            let host = launch_function_with(&template, function, &setup, logs, &environment).await?;
             hosts.insert(function.logical_id.clone(), Arc::new(host));
         }
         let targets = template
@@ -358,6 +372,7 @@ impl Stack {
             template,
             table_name: options.table_name,
             parameters: options.parameters,
+            functions: hosts,
             server,
         })
     }

@@ -1,21 +1,31 @@
 //! Structured JSON logs. The Lambda runtime opens a span per invocation carrying the request id, and every event
 //! logged inside it carries that span.
 
-use tracing_subscriber::EnvFilter;
+pub use tracing_subscriber::filter::LevelFilter;
 
 pub fn init() {
-    init_with_default("info");
+    init_with_default(LevelFilter::INFO);
 }
 
-/// `init`, with another level where neither `AWS_LAMBDA_LOG_LEVEL` nor `RUST_LOG` names one (tests use `warn`).
-pub fn init_with_default(level: &str) {
-    let filter = EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(level));
+/// A level as Lambda's `AWS_LAMBDA_LOG_LEVEL` names it (`TRACE` … `ERROR`, `FATAL`), or as `RUST_LOG` does when it
+/// holds a plain level. (A level, not `EnvFilter`'s directives: those bring a regex engine into every binary.)
+fn level(value: &str) -> Option<LevelFilter> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "fatal" => Some(LevelFilter::ERROR),
+        other => other.parse().ok(),
+    }
+}
+
+/// `init`, with another level where neither `AWS_LAMBDA_LOG_LEVEL` nor `RUST_LOG` names one (tests use `WARN`).
+pub fn init_with_default(default: LevelFilter) {
+    let chosen = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().as_deref().and_then(level))
+        .unwrap_or(default);
     // A second init (tests) is harmless: keep the first subscriber.
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(chosen)
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)

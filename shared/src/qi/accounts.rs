@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::QiError;
 use crate::domain::{AccountKey, DomainError, Email, FieldError, PhoneNumber};
 use crate::store::items::PROFILE;
-use crate::store::{item, key, unavailable, Store};
+use crate::store::{item, key, parse_item, unavailable, Store};
 
 pub fn account_pk(account: &AccountKey) -> String {
     format!("ACCOUNT#{account}")
@@ -178,15 +178,10 @@ impl Store {
     }
 }
 
-fn parse_account(
+pub(super) fn parse_account(
     raw: std::collections::HashMap<String, AttributeValue>,
 ) -> Result<Account, DomainError> {
-    let parsed: AccountItem = serde_dynamo::from_item(raw).map_err(|error| {
-        tracing::error!(%error, "a stored account does not parse");
-        DomainError::Unavailable {
-            retry_after_secs: 1,
-        }
-    })?;
+    let parsed: AccountItem = parse_item(raw)?;
     Ok(Account {
         account_key: parsed.account_key,
         status: parsed.account_status,

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use time::OffsetDateTime;
 
-use super::accounts::DocumentNumber;
+use super::accounts::{account_pk, parse_account, Account, DocumentNumber};
 use crate::domain::token::{Channel, LiveToken, TokenPurpose};
 use crate::domain::{AccountKey, DeviceKey, DomainError, FieldError};
 use crate::engine::CompanionWrite;
 use crate::store::items::PROFILE;
-use crate::store::{build, item, key, unavailable, Store};
+use crate::store::{build, item, key, parse_item, unavailable, Store};
 
 /// The device's partition: its item (`PROFILE`) and its approval token (`TOKEN#DEVICE_APPROVAL`).
 pub fn device_pk(account: &AccountKey, device: &DeviceKey) -> String {
@@ -180,23 +180,6 @@ impl Store {
             .build())
     }
 
-    /// The device and its approval token, in one read.
-    pub async fn get_device_with_token(
-        &self,
-        account: &AccountKey,
-        device: &DeviceKey,
-    ) -> Result<(Option<Device>, Option<LiveToken>), DomainError> {
-        let subject = device_pk(account, device);
-        let (found, token) = self
-            .get_with_token::<DeviceItem>(
-                (subject.clone(), PROFILE),
-                &subject,
-                TokenPurpose::DeviceApproval,
-            )
-            .await?;
-        Ok((found.map(Device::from), token))
-    }
-
     pub async fn get_device(
         &self,
         account: &AccountKey,
@@ -210,16 +193,33 @@ impl Store {
             .send()
             .await
             .map_err(|error| unavailable("GetItem", &error))?;
-        let Some(raw) = output.item else {
-            return Ok(None);
-        };
-        let parsed: DeviceItem = serde_dynamo::from_item(raw).map_err(|error| {
-            tracing::error!(%error, "a stored device does not parse");
-            DomainError::Unavailable {
-                retry_after_secs: 1,
-            }
-        })?;
-        Ok(Some(parsed.into()))
+        output
+            .item
+            .map(|raw| parse_item::<DeviceItem>(raw).map(Device::from))
+            .transpose()
+    }
+
+    /// The account, the device and the device's approval token: one strongly consistent `BatchGetItem`.
+    pub async fn get_account_device_token(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+    ) -> Result<(Option<Account>, Option<Device>, Option<LiveToken>), DomainError> {
+        let subject = device_pk(account, device);
+        let [account, device, token] = self
+            .get_many([
+                key(account_pk(account), PROFILE),
+                key(subject.clone(), PROFILE),
+                Store::token_item_key(&subject, TokenPurpose::DeviceApproval),
+            ])
+            .await?;
+        Ok((
+            account.map(parse_account).transpose()?,
+            device
+                .map(|raw| parse_item::<DeviceItem>(raw).map(Device::from))
+                .transpose()?,
+            token.and_then(crate::store::parse_token),
+        ))
     }
 
     /// The write that moves an existing device to `to`, only from `from` when given.

@@ -164,11 +164,11 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
         let account_key = account_param(&request)?;
         authorize(&caller, &account_key)?;
         let body = CreateDevice::parse(&request)?;
-        let account = app
+        let (account, existing, current) = app
             .store
-            .get_qi_account(&account_key)
-            .await?
-            .ok_or(QiError::AccountNotFound)?;
+            .get_account_device_token(&account_key, &body.device_key)
+            .await?;
+        let account = account.ok_or(QiError::AccountNotFound)?;
         account.admits_devices()?;
         let approver = account
             .approver(&body.approver_document_number)
@@ -178,10 +178,6 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
                     "is not an approver of this account",
                 )
             })?;
-        let (existing, current) = app
-            .store
-            .get_device_with_token(&account_key, &body.device_key)
-            .await?;
         if existing.is_some() {
             return Err(QiError::DeviceExists);
         }
@@ -233,10 +229,10 @@ pub async fn validate_device(app: &App, request: Request) -> Response<Body> {
         let (account_key, device_key) = device_params(&request)?;
         authorize(&caller, &account_key)?;
         let candidate = parse_token(&request)?;
-        let (account, (device, current)) = tokio::try_join!(
-            app.store.get_qi_account(&account_key),
-            app.store.get_device_with_token(&account_key, &device_key)
-        )?;
+        let (account, device, current) = app
+            .store
+            .get_account_device_token(&account_key, &device_key)
+            .await?;
         account.ok_or(QiError::AccountNotFound)?.admits_devices()?;
         let device = device.ok_or(QiError::DeviceNotFound)?;
         if device.status != DeviceStatus::PendingApproval {
@@ -289,10 +285,10 @@ pub async fn resend_device_token(app: &App, request: Request) -> Response<Body> 
         let (account_key, device_key) = device_params(&request)?;
         authorize(&caller, &account_key)?;
         let contact = parse_resend(&request)?;
-        let (account, (device, current)) = tokio::try_join!(
-            app.store.get_qi_account(&account_key),
-            app.store.get_device_with_token(&account_key, &device_key)
-        )?;
+        let (account, device, current) = app
+            .store
+            .get_account_device_token(&account_key, &device_key)
+            .await?;
         let account = account.ok_or(QiError::AccountNotFound)?;
         account.admits_devices()?;
         let device = device.ok_or(QiError::DeviceNotFound)?;
@@ -324,10 +320,10 @@ pub async fn get_device(app: &App, request: Request) -> Response<Body> {
     serve("getDevice", request, |request, caller| async move {
         let (account_key, device_key) = device_params(&request)?;
         authorize(&caller, &account_key)?;
-        let (account, device) = tokio::try_join!(
-            app.store.get_qi_account(&account_key),
-            app.store.get_device(&account_key, &device_key)
-        )?;
+        let (account, device, _) = app
+            .store
+            .get_account_device_token(&account_key, &device_key)
+            .await?;
         account.ok_or(QiError::AccountNotFound)?;
         let device = device.ok_or(QiError::DeviceNotFound)?;
         Ok(json_response(

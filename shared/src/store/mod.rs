@@ -5,6 +5,7 @@ pub mod sigma;
 mod tokens;
 mod users;
 
+pub(crate) use tokens::parse_token;
 pub use tokens::{conditional_check_failed, QuotaSlot, ReserveError};
 pub use users::{SaveError, SortField, UserListing};
 
@@ -38,6 +39,18 @@ pub(crate) fn item<T: serde::Serialize>(
 ) -> Result<HashMap<String, AttributeValue>, DomainError> {
     serde_dynamo::to_item(value).map_err(|error| {
         tracing::error!(%error, "item serialisation failed");
+        DomainError::Unavailable {
+            retry_after_secs: 1,
+        }
+    })
+}
+
+/// A stored item as `T`; one that does not parse is logged and answered as unavailable.
+pub(crate) fn parse_item<T: serde::de::DeserializeOwned>(
+    raw: HashMap<String, AttributeValue>,
+) -> Result<T, DomainError> {
+    serde_dynamo::from_item(raw).map_err(|error| {
+        tracing::error!(%error, "a stored item does not parse");
         DomainError::Unavailable {
             retry_after_secs: 1,
         }

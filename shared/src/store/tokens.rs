@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 use super::items::{quota_pk, quota_sk, token_sk, TokenItem};
-use super::{build, item, key, unavailable, Store};
+use super::{build, item, key, parse_item, unavailable, Store};
 use crate::domain::token::{LiveToken, TokenPurpose};
 use crate::domain::DomainError;
 
@@ -86,19 +86,35 @@ impl Store {
         subject: &str,
         purpose: TokenPurpose,
     ) -> Result<(Option<T>, Option<LiveToken>), DomainError> {
-        let aggregate = key(aggregate_key.0, aggregate_key.1);
-        let token = Self::token_key(subject, purpose);
-        let keys = build(
+        let [aggregate, token] = self
+            .get_many([
+                key(aggregate_key.0, aggregate_key.1),
+                Self::token_key(subject, purpose),
+            ])
+            .await?;
+        Ok((aggregate.map(parse_item).transpose()?, token.and_then(parse_token)))
+    }
+
+    /// The token item of `subject` for `purpose`, for a `get_many` read.
+    pub fn token_item_key(subject: &str, purpose: TokenPurpose) -> HashMap<String, AttributeValue> {
+        Self::token_key(subject, purpose)
+    }
+
+    /// Up to 100 items in one strongly consistent `BatchGetItem`, each found or not, in the order of `keys`.
+    pub async fn get_many<const N: usize>(
+        &self,
+        keys: [HashMap<String, AttributeValue>; N],
+    ) -> Result<[Option<HashMap<String, AttributeValue>>; N], DomainError> {
+        let request = build(
             KeysAndAttributes::builder()
-                .keys(aggregate.clone())
-                .keys(token.clone())
+                .set_keys(Some(keys.to_vec()))
                 .consistent_read(true)
                 .build(),
         )?;
         let output = self
             .client
             .batch_get_item()
-            .request_items(&self.table, keys)
+            .request_items(&self.table, request)
             .send()
             .await
             .map_err(|error| unavailable("BatchGetItem", &error))?;
@@ -115,25 +131,16 @@ impl Store {
             .responses
             .and_then(|mut tables| tables.remove(&self.table))
             .unwrap_or_default();
-        let same_key = |item: &HashMap<String, AttributeValue>,
-                        wanted: &HashMap<String, AttributeValue>| {
-            item.get("pk") == wanted.get("pk") && item.get("sk") == wanted.get("sk")
-        };
-        let mut found_aggregate = None;
-        let mut found_token = None;
+        let mut found: [Option<HashMap<String, AttributeValue>>; N] = std::array::from_fn(|_| None);
         for raw in items {
-            if same_key(&raw, &aggregate) {
-                found_aggregate = Some(serde_dynamo::from_item(raw).map_err(|error| {
-                    tracing::error!(%error, "a stored item does not parse");
-                    DomainError::Unavailable {
-                        retry_after_secs: 1,
-                    }
-                })?);
-            } else if same_key(&raw, &token) {
-                found_token = parse_token(raw);
+            let position = keys.iter().position(|wanted| {
+                raw.get("pk") == wanted.get("pk") && raw.get("sk") == wanted.get("sk")
+            });
+            if let Some(slot) = position.and_then(|i| found.get_mut(i)) {
+                *slot = Some(raw);
             }
         }
-        Ok((found_aggregate, found_token))
+        Ok(found)
     }
 
     /// Replaces `current` (or nothing) with `next` and takes a quota slot, in one transaction. `extra` writes (for
@@ -398,7 +405,7 @@ impl Store {
     }
 }
 
-fn parse_token(raw: HashMap<String, AttributeValue>) -> Option<LiveToken> {
+pub(crate) fn parse_token(raw: HashMap<String, AttributeValue>) -> Option<LiveToken> {
     match serde_dynamo::from_item::<_, TokenItem>(raw) {
         Ok(item) => item.into_token(),
         Err(error) => {

@@ -1,0 +1,438 @@
+//! `make bench`: size, cold start, memory, warm latency and AWS calls per request of every function, next to a
+//! floor (a hello function built with the same profile), with the budgets the README states.
+//!
+//! Every AWS call of every function goes through a recording proxy in front of the emulator, so the calls per
+//! request are counted and the emulator's own time ("raw") is measured in the same run as the latency it is part
+//! of.
+
+pub mod proxy;
+mod report;
+mod scenarios;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::emulator::Emulator;
+use crate::runtime_api::{FunctionHost, Launch, Logs};
+use crate::stack::{
+    launch_function_with, local_parameters, prepare_table, FunctionSetup, SEED_ADMIN_ID,
+};
+use crate::template::{Function, Template};
+use proxy::{Call, CallKind, Recorder};
+pub use report::Budgets;
+use report::{FunctionReport, Spread, WarmReport};
+
+/// What the sample events in `events/` hold where a bearer token goes.
+const TOKEN_PLACEHOLDER: &str = "<run make token>";
+
+/// The benchmark's own settings, on top of the template's: no resend cooldown and a send quota that never binds, so
+/// that a thousand resends in a row are a thousand accepted resends.
+const BENCH_ENVIRONMENT: [(&str, &str); 2] = [
+    ("RESEND_COOLDOWN_SECONDS", "0"),
+    ("SEND_QUOTA", "1000000"),
+];
+
+pub struct Options {
+    pub root: PathBuf,
+    /// The x86_64 release binaries (`target/release`), run here.
+    pub bin_dir: PathBuf,
+    /// The arm64 release build of cargo-lambda (`<dir>/<binary>/bootstrap`), measured for size only.
+    pub arm64_dir: Option<PathBuf>,
+    pub out_dir: PathBuf,
+    pub requests: usize,
+    pub cold_runs: usize,
+    pub moto_port: u16,
+}
+
+/// How one function is judged against the budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Read,
+    Listing,
+    Change,
+    Resend,
+    Authorizer,
+    Pipeline,
+    Floor,
+}
+
+/// The calls of one request, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    pub reads: u32,
+    pub queries: u32,
+    pub scans: u32,
+    pub writes: u32,
+    pub transactions: u32,
+    pub sends: u32,
+    pub other: u32,
+}
+
+impl CallCounts {
+    fn of<'a>(calls: impl Iterator<Item = &'a Call>) -> CallCounts {
+        let mut counts = CallCounts::default();
+        for call in calls {
+            let slot = match call.kind() {
+                CallKind::Read => &mut counts.reads,
+                CallKind::Query => &mut counts.queries,
+                CallKind::Scan => &mut counts.scans,
+                CallKind::Write => &mut counts.writes,
+                CallKind::Transaction => &mut counts.transactions,
+                CallKind::Send => &mut counts.sends,
+                CallKind::Other => &mut counts.other,
+            };
+            *slot += 1;
+        }
+        counts
+    }
+
+    /// The most of each kind over several requests.
+    fn most(self, other: CallCounts) -> CallCounts {
+        CallCounts {
+            reads: self.reads.max(other.reads),
+            queries: self.queries.max(other.queries),
+            scans: self.scans.max(other.scans),
+            writes: self.writes.max(other.writes),
+            transactions: self.transactions.max(other.transactions),
+            sends: self.sends.max(other.sends),
+            other: self.other.max(other.other),
+        }
+    }
+}
+
+/// One timed request: its latency, the emulator's time for the AWS calls it made, and the handler's calls.
+struct Sample {
+    latency: Duration,
+    raw: Duration,
+    calls: CallCounts,
+}
+
+fn raw_time(calls: &[Call]) -> Duration {
+    calls.iter().map(|call| call.upstream).sum()
+}
+
+fn handler_calls(calls: &[Call], function: &str) -> CallCounts {
+    CallCounts::of(calls.iter().filter(|call| &*call.caller == function))
+}
+
+/// Peak resident memory of a process so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+/// The size of `bootstrap` zipped as Lambda takes it (deflate, as `sam build` and cargo-lambda zip it).
+fn zip_size(python: &Path, bootstrap: &Path) -> Option<u64> {
+    let archive = std::env::temp_dir().join(format!("bench-{}.zip", uuid::Uuid::new_v4()));
+    let script = "import sys, zipfile\n\
+                  with zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z:\n    \
+                  z.write(sys.argv[1], 'bootstrap')";
+    let status = std::process::Command::new(python)
+        .args(["-c", script])
+        .arg(bootstrap)
+        .arg(&archive)
+        .status()
+        .ok()?;
+    let size = status.success().then(|| file_size(&archive)).flatten();
+    let _ = std::fs::remove_file(&archive);
+    size
+}
+
+/// A sample event of `events/`, with a fresh token of the seeded admin where it needs one.
+fn sample_event(root: &Path, binary: &str, admin_token: &str) -> Result<Value, String> {
+    let path = root.join("events").join(format!("{binary}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text.replace(TOKEN_PLACEHOLDER, admin_token))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The environment the bench adds for `function`: its settings, and the topic `publish-events` publishes to.
+fn bench_overrides<'a>(function: &Function, topic_arn: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut overrides: Vec<(&str, &str)> = BENCH_ENVIRONMENT.to_vec();
+    if function.environment.contains_key("EVENTS_TOPIC_ARN") {
+        overrides.push(("EVENTS_TOPIC_ARN", topic_arn));
+    }
+    overrides
+}
+
+/// Everything the measurements share.
+pub struct Bench {
+    options: Options,
+    template: Template,
+    parameters: BTreeMap<String, String>,
+    endpoint: String,
+    recorder: Recorder,
+    topic_arn: String,
+    admin_token: String,
+}
+
+impl Bench {
+    fn log_dir(&self) -> PathBuf {
+        self.options.out_dir.join("logs")
+    }
+
+    fn logs(&self, name: &str) -> Logs {
+        Logs::File(self.log_dir().join(format!("{name}.log")))
+    }
+
+    /// Starts a function whose AWS calls go through a proxy of its own, named after it.
+    async fn launch(
+        &self,
+        function: &Function,
+        table: &str,
+        proxy_name: &str,
+    ) -> Result<FunctionHost, String> {
+        let proxy = proxy::start(proxy_name, &self.endpoint, &self.recorder)
+            .await
+            .map_err(|e| e.to_string())?;
+        let setup = FunctionSetup {
+            bin_dir: &self.options.bin_dir,
+            endpoint: &proxy,
+            table_name: table,
+            parameters: &self.parameters,
+        };
+        launch_function_with(
+            &self.template,
+            function,
+            &setup,
+            self.logs(&function.binary),
+            &bench_overrides(function, &self.topic_arn),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    async fn launch_floor(&self) -> Result<FunctionHost, String> {
+        FunctionHost::start(Launch {
+            name: "floor",
+            binary: &self.options.bin_dir.join("floor"),
+            environment: Vec::new(),
+            timeout: Duration::from_secs(10),
+            logs: self.logs("floor"),
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// Process start to the first answer, `cold_runs` times, each on a fresh seeded table so that every run makes
+    /// the same calls. Returns the totals and the emulator's part of each.
+    async fn cold_start(&self, function: Option<&Function>) -> Result<(Spread, Spread), String> {
+        let mut totals = Vec::new();
+        let mut raws = Vec::new();
+        let event = match function {
+            Some(function) => sample_event(&self.options.root, &function.binary, &self.admin_token)?,
+            None => serde_json::json!({"hello": "world"}),
+        };
+        let body = axum::body::Bytes::from(event.to_string());
+        for run in 0..self.options.cold_runs {
+            let table = format!("bench-cold-{}", uuid::Uuid::new_v4().simple());
+            prepare_table(&self.template, &self.endpoint, &table, &self.parameters, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mark = self.recorder.mark();
+            let started = Instant::now();
+            let host = match function {
+                Some(function) => {
+                    self.launch(function, &table, &format!("cold {run}"))
+                        .await?
+                }
+                None => self.launch_floor().await?,
+            };
+            host.invoke_raw(body.clone())
+                .await
+                .map_err(|e| format!("{}: cold start: {e}", host.name))?;
+            totals.push(started.elapsed());
+            raws.push(raw_time(&self.recorder.since(mark)));
+        }
+        Ok((Spread::of(&totals), Spread::of(&raws)))
+    }
+}
+
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// `local-stack bench --bin-dir target/release [--arm64-dir DIR] [--out bench] [--requests 1000] [--cold-runs 5]`
+pub async fn main(args: &[String], root: PathBuf) -> Result<bool, String> {
+    let number = |name: &str, default: usize| {
+        option(args, name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| format!("{name} takes a number"))
+        })
+    };
+    let options = Options {
+        bin_dir: option(args, "--bin-dir")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release")),
+        arm64_dir: option(args, "--arm64-dir").map(PathBuf::from),
+        out_dir: option(args, "--out")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("bench")),
+        requests: number("--requests", 1000)?,
+        cold_runs: number("--cold-runs", 5)?,
+        moto_port: u16::try_from(number("--moto-port", 0)?).map_err(|e| e.to_string())?,
+        root,
+    };
+    std::fs::create_dir_all(options.out_dir.join("logs")).map_err(|e| e.to_string())?;
+    let port = match options.moto_port {
+        0 => std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?,
+        port => port,
+    };
+    let python = options.root.join(".venv/bin/python");
+    let emulator = Emulator::start(&python, &options.root.join("local/moto_serial.py"), port)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = run(options, &emulator.endpoint, &python).await;
+    emulator.stop().await;
+    outcome
+}
+
+async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, String> {
+    let template =
+        Template::load(&options.root.join("template.yaml")).map_err(|e| e.to_string())?;
+    let parameters = local_parameters(&options.root).map_err(|e| e.to_string())?;
+    let sdk = crate::emulator::sdk_config(endpoint).await;
+    let topic_arn = aws_sdk_sns::Client::new(&sdk)
+        .create_topic()
+        .name("bench-events")
+        .send()
+        .await
+        .map_err(|e| format!("creating the events topic: {e}"))?
+        .topic_arn
+        .unwrap_or_default();
+    let admin = SEED_ADMIN_ID.parse().map_err(|_| "bad seed id")?;
+    let admin_token = crate::bearer_token(&template, &parameters, admin, 3600)?;
+    let bench = Bench {
+        options,
+        template,
+        parameters,
+        endpoint: endpoint.to_owned(),
+        recorder: Recorder::default(),
+        topic_arn,
+        admin_token,
+    };
+
+    eprintln!("bench: sizes");
+    let mut reports: BTreeMap<String, FunctionReport> = BTreeMap::new();
+    let functions: Vec<Function> = bench.template.functions.values().cloned().collect();
+    let names: Vec<String> = functions
+        .iter()
+        .map(|f| f.binary.clone())
+        .chain(std::iter::once("floor".to_owned()))
+        .collect();
+    for name in &names {
+        let arm64 = bench
+            .options
+            .arm64_dir
+            .as_ref()
+            .map(|dir| dir.join(name).join("bootstrap"));
+        reports.insert(
+            name.clone(),
+            FunctionReport {
+                function: name.clone(),
+                size_x86_64: file_size(&bench.options.bin_dir.join(name)),
+                size_arm64: arm64.as_deref().and_then(file_size),
+                zip_arm64: arm64.as_deref().and_then(|path| zip_size(python, path)),
+                ..FunctionReport::default()
+            },
+        );
+    }
+
+    eprintln!(
+        "bench: cold starts ({} runs each)",
+        bench.options.cold_runs
+    );
+    let (floor_cold, _) = bench.cold_start(None).await?;
+    if let Some(report) = reports.get_mut("floor") {
+        report.cold_ms = Some(floor_cold.clone());
+        report.cold_own_ms = Some(floor_cold.clone());
+    }
+    for function in &functions {
+        let (total, raw) = bench.cold_start(Some(function)).await?;
+        if let Some(report) = reports.get_mut(&function.binary) {
+            report.cold_own_ms = Some(total.minus(&raw));
+            report.cold_ms = Some(total);
+            report.cold_emulator_ms = Some(raw);
+        }
+    }
+
+    eprintln!(
+        "bench: {} warm requests per function",
+        bench.options.requests
+    );
+    for (name, class, warm) in scenarios::run_all(&bench).await? {
+        if let Some(report) = reports.get_mut(&name) {
+            report.class = Some(class);
+            report.warm = Some(warm);
+        }
+    }
+
+    let budgets = Budgets::default();
+    let mut reports: Vec<FunctionReport> = reports.into_values().collect();
+    for report in &mut reports {
+        report.misses = budgets.misses(report, &floor_cold);
+    }
+    let (table, json) = report::render(&reports, &budgets, &bench.options);
+    std::fs::write(bench.options.out_dir.join("results.md"), &table).map_err(|e| e.to_string())?;
+    std::fs::write(bench.options.out_dir.join("results.json"), json).map_err(|e| e.to_string())?;
+    println!("{table}");
+    Ok(reports.iter().all(|report| report.misses.is_empty()))
+}
+
+/// Sends `events` to a function's Runtime API one after another and measures each; returns the answers too.
+async fn measure_host(
+    host: &FunctionHost,
+    function: &str,
+    recorder: &Recorder,
+    events: impl Iterator<Item = Value>,
+) -> Result<(Vec<Sample>, Vec<Value>), String> {
+    let mut samples = Vec::new();
+    let mut answers = Vec::new();
+    for event in events {
+        let body = axum::body::Bytes::from(event.to_string());
+        let mark = recorder.mark();
+        let started = Instant::now();
+        let answer = host
+            .invoke_raw(body)
+            .await
+            .map_err(|e| format!("{function}: {e}"))?;
+        let latency = started.elapsed();
+        answers.push(serde_json::from_slice(&answer).unwrap_or(Value::Null));
+        let calls = recorder.since(mark);
+        samples.push(Sample {
+            latency,
+            raw: raw_time(&calls),
+            calls: handler_calls(&calls, function),
+        });
+    }
+    Ok((samples, answers))
+}
+
+fn summarise(samples: &[Sample], unexpected: Vec<String>, rss: Option<u64>) -> WarmReport {
+    let latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
+    let raws: Vec<Duration> = samples.iter().map(|s| s.raw).collect();
+    WarmReport::new(
+        &latencies,
+        &raws,
+        samples
+            .iter()
+            .fold(CallCounts::default(), |most, s| most.most(s.calls)),
+        unexpected,
+        rss,
+    )
+}
+

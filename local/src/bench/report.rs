@@ -1,0 +1,291 @@
+//! The figures, the budgets they are held to, and `bench/results.md` and `bench/results.json`.
+
+use serde::Serialize;
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::{CallCounts, Class, Options};
+
+fn ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// The median of several runs, with the least and the most.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub runs: usize,
+}
+
+impl Spread {
+    pub fn of(durations: &[Duration]) -> Spread {
+        let mut sorted: Vec<f64> = durations.iter().copied().map(ms).collect();
+        sorted.sort_by(f64::total_cmp);
+        Spread {
+            median: sorted.get(sorted.len() / 2).copied().unwrap_or_default(),
+            min: sorted.first().copied().unwrap_or_default(),
+            max: sorted.last().copied().unwrap_or_default(),
+            runs: sorted.len(),
+        }
+    }
+
+    /// Run by run differences, as a spread of their own.
+    pub fn minus(&self, other: &Spread) -> Spread {
+        Spread {
+            median: self.median - other.median,
+            min: self.min - other.min,
+            max: self.max - other.max,
+            runs: self.runs,
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    let rank = ((sorted.len() as f64) * fraction).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WarmReport {
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// The p50 of the emulator's own time for the AWS calls of each request (the authorizer's included).
+    pub raw_p50_ms: f64,
+    /// `p50_ms / raw_p50_ms`; none when the function makes no AWS call.
+    pub overhead: Option<f64>,
+    /// The handler's calls per request: the most of each kind over all requests.
+    pub calls: CallCounts,
+    pub peak_rss_bytes: Option<u64>,
+    /// Answers that were not the expected success (the first few).
+    pub unexpected: Vec<String>,
+}
+
+impl WarmReport {
+    pub fn new(
+        latencies: &[Duration],
+        raws: &[Duration],
+        calls: CallCounts,
+        unexpected: Vec<String>,
+        peak_rss_bytes: Option<u64>,
+    ) -> WarmReport {
+        let sorted = |values: &[Duration]| {
+            let mut sorted: Vec<f64> = values.iter().copied().map(ms).collect();
+            sorted.sort_by(f64::total_cmp);
+            sorted
+        };
+        let latencies = sorted(latencies);
+        let raws = sorted(raws);
+        let p50 = percentile(&latencies, 0.5);
+        let raw_p50 = percentile(&raws, 0.5);
+        WarmReport {
+            requests: latencies.len(),
+            p50_ms: p50,
+            p99_ms: percentile(&latencies, 0.99),
+            raw_p50_ms: raw_p50,
+            overhead: (raw_p50 > 0.0).then(|| (p50 / raw_p50 * 100.0).round() / 100.0),
+            calls,
+            peak_rss_bytes,
+            unexpected,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FunctionReport {
+    pub function: String,
+    pub class: Option<Class>,
+    pub size_x86_64: Option<u64>,
+    pub size_arm64: Option<u64>,
+    pub zip_arm64: Option<u64>,
+    /// Process start to the first answer.
+    pub cold_ms: Option<Spread>,
+    /// The emulator's time for the AWS calls of that first request.
+    pub cold_emulator_ms: Option<Spread>,
+    /// `cold_ms` less `cold_emulator_ms`: the function's own start and work.
+    pub cold_own_ms: Option<Spread>,
+    pub warm: Option<WarmReport>,
+    pub misses: Vec<String>,
+}
+
+/// The README's budgets; a miss is a bug.
+#[derive(Debug, Clone, Serialize)]
+pub struct Budgets {
+    pub size_x86_64_bytes: u64,
+    pub cold_own_vs_floor: f64,
+    pub peak_rss_bytes: u64,
+    pub warm_overhead: f64,
+}
+
+impl Default for Budgets {
+    fn default() -> Budgets {
+        Budgets {
+            size_x86_64_bytes: 6_000_000,
+            cold_own_vs_floor: 3.0,
+            peak_rss_bytes: 40 * 1024 * 1024,
+            warm_overhead: 1.3,
+        }
+    }
+}
+
+/// What a request of the class may make: (reads, queries, writes or transactions, sends).
+fn call_budget(class: Class) -> Option<(u32, u32, u32, u32)> {
+    match class {
+        Class::Read | Class::Authorizer => Some((1, 0, 0, 0)),
+        Class::Listing => Some((0, 2, 0, 0)),
+        Class::Change | Class::Resend => Some((1, 0, 1, 1)),
+        Class::Pipeline | Class::Floor => None,
+    }
+}
+
+impl Budgets {
+    pub fn misses(&self, report: &FunctionReport, floor_cold: &Spread) -> Vec<String> {
+        let mut misses = Vec::new();
+        if report.size_x86_64.is_none_or(|size| size > self.size_x86_64_bytes) {
+            misses.push(format!(
+                "x86_64 size {:?} over {} bytes",
+                report.size_x86_64, self.size_x86_64_bytes
+            ));
+        }
+        if let Some(own) = &report.cold_own_ms {
+            if own.median > self.cold_own_vs_floor * floor_cold.median {
+                misses.push(format!(
+                    "cold start {:.2} ms over {}x the floor's {:.2} ms",
+                    own.median, self.cold_own_vs_floor, floor_cold.median
+                ));
+            }
+        }
+        let Some(warm) = &report.warm else {
+            misses.push("not measured warm".into());
+            return misses;
+        };
+        if !warm.unexpected.is_empty() {
+            misses.push(format!("unexpected answers: {}", warm.unexpected.join(" | ")));
+        }
+        if warm
+            .peak_rss_bytes
+            .is_none_or(|rss| rss > self.peak_rss_bytes)
+        {
+            misses.push(format!(
+                "peak RSS {:?} over {} bytes",
+                warm.peak_rss_bytes, self.peak_rss_bytes
+            ));
+        }
+        if warm.overhead.is_some_and(|ratio| ratio > self.warm_overhead) {
+            misses.push(format!(
+                "warm p50 {:.2} ms is {:.2}x the raw calls' {:.2} ms",
+                warm.p50_ms,
+                warm.overhead.unwrap_or_default(),
+                warm.raw_p50_ms
+            ));
+        }
+        let calls = warm.calls;
+        if calls.scans > 0 {
+            misses.push("a Scan".into());
+        }
+        if let Some((reads, queries, writes, sends)) = report.class.and_then(call_budget) {
+            if calls.reads > reads
+                || calls.queries > queries
+                || calls.writes + calls.transactions > writes
+                || calls.sends > sends
+            {
+                misses.push(format!("calls per request {}", describe(&calls)));
+            }
+        }
+        misses
+    }
+}
+
+fn describe(calls: &CallCounts) -> String {
+    let parts: Vec<String> = [
+        (calls.reads, "read"),
+        (calls.queries, "query"),
+        (calls.scans, "scan"),
+        (calls.writes, "write"),
+        (calls.transactions, "txn"),
+        (calls.sends, "send"),
+        (calls.other, "other"),
+    ]
+    .iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, what)| format!("{count} {what}"))
+    .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn mb(bytes: Option<u64>) -> String {
+    bytes.map_or("–".into(), |b| format!("{:.2}", b as f64 / 1e6))
+}
+
+fn spread(value: &Option<Spread>) -> String {
+    value.as_ref().map_or("–".into(), |s| {
+        format!("{:.1} ({:.1}–{:.1})", s.median, s.min, s.max)
+    })
+}
+
+pub fn render(reports: &[FunctionReport], budgets: &Budgets, options: &Options) -> (String, String) {
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "# make bench\n\n{} warm requests per function; cold starts: median (min–max) of {} runs. Sizes in MB \
+         (10^6 bytes), times in ms. Budgets: x86_64 ≤ {:.0} MB, cold own ≤ {}× the floor, peak RSS ≤ {} MiB, \
+         warm p50 ≤ {}× the raw calls' p50.\n",
+        options.requests,
+        options.cold_runs,
+        budgets.size_x86_64_bytes as f64 / 1e6,
+        budgets.cold_own_vs_floor,
+        budgets.peak_rss_bytes / (1024 * 1024),
+        budgets.warm_overhead,
+    );
+    let _ = writeln!(
+        table,
+        "| function | class | x86_64 | arm64 | zip | cold | emulator | cold own | RSS MiB | p50 | p99 | raw p50 | overhead | calls per request | budgets |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for report in reports {
+        let warm = report.warm.clone().unwrap_or_default();
+        let _ = writeln!(
+            table,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+            report.function,
+            report
+                .class
+                .map_or("–".into(), |c| format!("{c:?}").to_lowercase()),
+            mb(report.size_x86_64),
+            mb(report.size_arm64),
+            mb(report.zip_arm64),
+            spread(&report.cold_ms),
+            spread(&report.cold_emulator_ms),
+            spread(&report.cold_own_ms),
+            warm.peak_rss_bytes
+                .map_or("–".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
+            warm.p50_ms,
+            warm.p99_ms,
+            warm.raw_p50_ms,
+            warm.overhead.map_or("–".into(), |o| format!("{o:.2}")),
+            describe(&warm.calls),
+            if report.misses.is_empty() {
+                "ok".to_owned()
+            } else {
+                format!("**MISS**: {}", report.misses.join("; "))
+            },
+        );
+    }
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "requests": options.requests,
+        "cold_runs": options.cold_runs,
+        "budgets": budgets,
+        "functions": reports,
+    }))
+    .unwrap_or_default();
+    (table, json)
+}
