@@ -165,6 +165,7 @@ pub fn shared_stack() -> &'static SharedStack {
                     listen: "127.0.0.1:0".parse().expect("address"),
                     log_dir: Some(log_dir.clone()),
                     seed: true,
+                    pipelines: false,
                 })
                 .await
                 .expect("local stack starts (run `make bins` first)");
