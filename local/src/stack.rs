@@ -216,6 +216,7 @@ pub struct FunctionSetup<'a> {
     pub bin_dir: &'a Path,
     pub endpoint: &'a str,
     pub table_name: &'a str,
+    /// What `!Ref` gives: the parameter values, and the ARNs or URLs of the topics and queues made locally.
     pub parameters: &'a BTreeMap<String, String>,
 }
 
@@ -364,12 +365,11 @@ impl Stack {
                 .map_err(|e| StackError::Setup(format!("{}: {e}", dir.display())))?;
         }
 
-        let resources = match options.pipelines {
-            true => {
-                let sdk = sdk_config(&options.endpoint).await;
-                Some(create_resources(&sdk, &template, &options.table_name).await?)
-            }
-            false => None,
+        let resources = if options.pipelines {
+            let sdk = sdk_config(&options.endpoint).await;
+            Some(create_resources(&sdk, &template, &options.table_name).await?)
+        } else {
+            None
         };
         // `!Ref` names parameters and resources alike: the functions get the ARNs and URLs of this stack's own.
         let mut refs = options.parameters.clone();
