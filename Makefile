@@ -22,7 +22,7 @@ RELEASE_RUSTFLAGS := -C force-unwind-tables=no -C relocation-model=static
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 ARM64_DIR := $(TARGET_DIR)/lambda-arm64
 
-.PHONY: run test soak bench venv bins build validate invoke token account outbox lint fmt clippy clean
+.PHONY: run test soak bench venv bins build validate invoke token account outbox events command lint fmt clippy clean
 
 $(VENV)/.installed: local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,8 @@ build: $(BUILD_TOOLS)
 	PATH="$(BUILD_PATH)" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
 		$(VENV)/bin/sam build -t .aws-sam/template.prebuilt.yaml
 
-## run: the emulator, the table, a seeded admin and the API at http://127.0.0.1:3000; Ctrl-C stops it
+## run: the emulator, the table, a seeded admin and the API at http://127.0.0.1:3000, with publish-events fed from
+## the table's stream and command-handler from the command queue; Ctrl-C stops it
 run: venv bins
 	$(STACK) run --port 3000 --moto-port 5005
 
@@ -103,6 +104,17 @@ account:
 outbox:
 	@$(CARGO) build --quiet --bin local-stack
 	@$(STACK) outbox --moto-port 5005
+
+## events: the domain events a running `make run` published to its events topic since the last `make events`
+events:
+	@$(CARGO) build --quiet --bin local-stack
+	@$(STACK) events --moto-port 5005
+
+## command: one JSON command to the command queue of a running `make run`: BODY='<json>' or FILE=<file>
+command:
+	$(if $(BODY)$(FILE),,$(error BODY='<json>' or FILE=<file> is required, for example BODY='{"command":"enableUser","userId":"<uuid>"}'))
+	@$(CARGO) build --quiet --bin local-stack
+	@$(STACK) command --moto-port 5005 $(if $(BODY),--body "$$BODY") $(if $(FILE),--file $(FILE))
 
 lint: venv
 	$(CARGO) fmt --all -- --check

@@ -168,7 +168,7 @@ pub fn shared_stack() -> &'static SharedStack {
                     log_dir: Some(log_dir.clone()),
                     seed: true,
                     endpoints: BTreeMap::new(),
-                    environment: Vec::new(),
+                    pipelines: false,
                 })
                 .await
                 .expect("local stack starts (run `make bins` first)");

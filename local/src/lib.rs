@@ -1,8 +1,10 @@
-//! The Docker-free local stack: what `make run`, `make token`, `make outbox` and the tests use.
+//! The Docker-free local stack: what `make run`, `make token`, `make outbox`, `make events`, `make command` and the
+//! tests use.
 
 pub mod bench;
 pub mod emulator;
 pub mod gateway;
+pub mod pipelines;
 pub mod runtime_api;
 pub mod stack;
 pub mod template;

@@ -1,12 +1,16 @@
 //! `local-stack`: the Docker-free local stack.
 //!
-//! - `run [--port 3000] [--moto-port 5005] [--bin-dir target/debug]`: the emulator, the table, the seed, and the
-//!   API on the template's routes through the real function binaries. Ctrl-C stops everything.
+//! - `run [--port 3000] [--moto-port 5005] [--bin-dir target/debug]`: the emulator, the table, the seed, the API on
+//!   the template's routes through the real function binaries, and the event-driven functions fed from the table's
+//!   stream and the command queue. Ctrl-C stops everything.
 //! - `token [--user UUID] [--account UUID] [--ttl SECONDS]`: a bearer token (the seeded admin's by default), whose
 //!   `accountKeys` claim names the QI account given.
 //! - `account [--moto-port 5005] [--key UUID] [--status active|blocked|closed|hub] [--document 11 DIGITS] [--phone
 //!   E.164] [--email ADDRESS]`: creates a QI Tech account in the table of a running `run`, and prints its key.
 //! - `outbox [--moto-port 5005]`: the SMS and emails that went out through the emulator.
+//! - `events [--moto-port 5005]`: the domain events published by a running `run` since the last `events`.
+//! - `command [--moto-port 5005] (--body JSON | --file PATH)`: sends a command to the command queue of a running
+//!   `run`.
 //! - `with-emulator -- COMMAND...`: runs COMMAND with a fresh emulator, its endpoint in `LOCAL_STACK_ENDPOINT`.
 //! - `invoke FUNCTION EVENT [--bin-dir target/debug]`: the Docker-free `sam local invoke -e`. A fresh emulator, the
 //!   table and the seed; runs that one function's binary (by crate or logical id) with the event file through the
@@ -20,18 +24,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use local_stack::emulator::{self, Emulator};
+use local_stack::pipelines::{resource_name, tap_name, Tap};
 use local_stack::runtime_api::Logs;
 use local_stack::stack::{
     launch_function, local_parameters, prepare_table, FunctionSetup, Stack, StackOptions,
     SEED_ADMIN_EMAIL, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_QI_APPROVER_DOCUMENT,
     SEED_QI_APPROVER_EMAIL, SEED_QI_APPROVER_PHONE, SEED_WIDGET_ID,
 };
-use local_stack::template::Template;
+use local_stack::template::{EventSource, Template};
 use user_token_domain::qi::{Account, Approver};
 use user_token_domain::store::Store;
 
 const USAGE: &str =
-    "usage: local-stack run|token|account|outbox|with-emulator|invoke|bench [options]";
+    "usage: local-stack run|token|account|outbox|events|command|with-emulator|invoke|bench [options]";
 
 /// What the sample events in `events/` hold where a bearer token goes.
 const TOKEN_PLACEHOLDER: &str = "<run make token>";
@@ -94,7 +99,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         log_dir: None,
         seed: true,
         endpoints: Default::default(),
-        environment: Vec::new(),
+        pipelines: true,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -104,9 +109,18 @@ async fn run(args: &[String]) -> Result<(), String> {
     let token = local_stack::bearer_token(&stack.template, &parameters, admin, 12 * 3600)?;
     println!("Local API:      {}", stack.base_url());
     println!(
-        "Emulator:       {} (DynamoDB table {}, SNS, SES)",
+        "Emulator:       {} (DynamoDB table {} and its stream, SNS, SQS, SES)",
         emulator.endpoint, stack.table_name
     );
+    if let Some(resources) = &stack.resources {
+        for (id, reference) in &resources.refs {
+            println!("  {id:<24} {reference}");
+        }
+        println!(
+            "  {:<24} {} (`make events`)",
+            "events tap", resources.tap_url
+        );
+    }
     println!("Seeded admin:   {SEED_ADMIN_ID} <{SEED_ADMIN_EMAIL}> velo.backoffice.admin");
     println!("Seeded widget:  {SEED_WIDGET_ID} (Sigma OTP: sms, then email)");
     println!(
@@ -213,6 +227,64 @@ async fn outbox(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+async fn events(args: &[String]) -> Result<(), String> {
+    let endpoint = emulator::endpoint(port(args, "--moto-port", 5005)?);
+    let sqs = aws_sdk_sqs::Client::new(&emulator::sdk_config(&endpoint).await);
+    let running = |e: emulator::EmulatorError| format!("{e} (is `make run` running?)");
+    let tap = Tap::open(sqs, &tap_name(LOCAL_TABLE))
+        .await
+        .map_err(running)?;
+    let published = tap.drain().await.map_err(running)?;
+    for event in &published {
+        let event_type = event.event["eventType"].as_str().unwrap_or("?");
+        println!("{event_type:<20} {}", event.raw);
+    }
+    eprintln!("({} events since the last `make events`)", published.len());
+    Ok(())
+}
+
+async fn command(args: &[String]) -> Result<(), String> {
+    let endpoint = emulator::endpoint(port(args, "--moto-port", 5005)?);
+    let body = match (option(args, "--body"), option(args, "--file")) {
+        (Some(body), _) if !body.is_empty() => body,
+        (_, Some(path)) if !path.is_empty() => {
+            std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?
+        }
+        _ => return Err("command (--body JSON | --file PATH)".to_owned()),
+    };
+    let template = Template::load(&root().join("template.yaml")).map_err(|e| e.to_string())?;
+    let queue = template
+        .functions
+        .values()
+        .flat_map(|f| &f.event_sources)
+        .find_map(|source| match source {
+            EventSource::Queue { queue, .. } => Some(queue.clone()),
+            EventSource::Stream(_) => None,
+        })
+        .ok_or("no function of template.yaml reads a queue")?;
+    let sqs = aws_sdk_sqs::Client::new(&emulator::sdk_config(&endpoint).await);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(resource_name(LOCAL_TABLE, &queue))
+        .send()
+        .await
+        .map_err(|e| format!("{queue}: {e} (is `make run` running?)"))?
+        .queue_url
+        .unwrap_or_default();
+    let sent = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body(body)
+        .send()
+        .await
+        .map_err(|e| format!("{queue}: {e}"))?;
+    println!(
+        "sent message {} to {url}",
+        sent.message_id().unwrap_or_default()
+    );
+    Ok(())
+}
+
 async fn with_emulator(args: &[String]) -> Result<ExitCode, String> {
     let command: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
     let (program, rest) = command.split_first().ok_or("with-emulator -- COMMAND...")?;
@@ -314,18 +386,18 @@ async fn main() -> ExitCode {
         Some("token") => token(&args).map(|_| ExitCode::SUCCESS),
         Some("account") => account(&args).await.map(|_| ExitCode::SUCCESS),
         Some("outbox") => outbox(&args).await.map(|_| ExitCode::SUCCESS),
+        Some("events") => events(&args).await.map(|_| ExitCode::SUCCESS),
+        Some("command") => command(&args).await.map(|_| ExitCode::SUCCESS),
         Some("with-emulator") => with_emulator(&args).await,
         Some("invoke") => invoke(&args).await,
-        Some("bench") => local_stack::bench::main(&args, root())
-            .await
-            .map(|kept| {
-                if kept {
-                    ExitCode::SUCCESS
-                } else {
-                    eprintln!("local-stack: bench: a budget was missed (see the table)");
-                    ExitCode::FAILURE
-                }
-            }),
+        Some("bench") => local_stack::bench::main(&args, root()).await.map(|kept| {
+            if kept {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("local-stack: bench: a budget was missed (see the table)");
+                ExitCode::FAILURE
+            }
+        }),
         _ => Err(USAGE.to_owned()),
     };
     outcome.unwrap_or_else(|error| {

@@ -1,4 +1,5 @@
-//! The whole local stack: the table, the SES sender, the seed, one process per function, and the gateway.
+//! The whole local stack: the table, the SES sender, the seed, one process per function, the gateway, and (with
+//! `pipelines`) the topics, the queues and the event sources of the functions that do not serve HTTP.
 
 use axum::Router;
 use std::collections::BTreeMap;
@@ -19,8 +20,9 @@ use user_token_domain::store::Store;
 
 use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
 use crate::gateway::{segments, Gateway, RouteTarget};
+use crate::pipelines::{create_resources, stream_arn, QueuePoller, Resources, StreamPoller};
 use crate::runtime_api::{FunctionHost, InvokeError, Launch, Logs};
-use crate::template::{Template, TemplateError};
+use crate::template::{EventSource, Template, TemplateError};
 
 /// The seeded BACKOFFICE admin: a fixed id, so `make token` and the README's walk-through can name it.
 pub const SEED_ADMIN_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -59,8 +61,8 @@ pub struct StackOptions {
     pub seed: bool,
     /// Where some functions' AWS calls go instead of `endpoint`, by logical id (the bench's recording proxies).
     pub endpoints: BTreeMap<String, String>,
-    /// Environment variables set on every function, over the template's.
-    pub environment: Vec<(String, String)>,
+    /// Also the template's topics and queues, and its stream- and queue-driven functions, fed as Lambda feeds them.
+    pub pipelines: bool,
 }
 
 pub struct Stack {
@@ -70,12 +72,18 @@ pub struct Stack {
     pub parameters: BTreeMap<String, String>,
     /// The running functions, by logical id.
     pub functions: BTreeMap<String, Arc<FunctionHost>>,
+    /// With `pipelines`: the topics and queues made for this stack.
+    pub resources: Option<Resources>,
     server: tokio::task::JoinHandle<()>,
+    pollers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         self.server.abort();
+        for poller in &self.pollers {
+            poller.abort();
+        }
     }
 }
 
@@ -212,6 +220,7 @@ pub struct FunctionSetup<'a> {
     pub bin_dir: &'a Path,
     pub endpoint: &'a str,
     pub table_name: &'a str,
+    /// What `!Ref` gives: the parameter values, and the ARNs or URLs of the topics and queues made locally.
     pub parameters: &'a BTreeMap<String, String>,
 }
 
@@ -277,6 +286,73 @@ pub async fn launch_function_with(
     .await?)
 }
 
+/// One poller task per event source of `function`, each handing its batches to `host`.
+async fn start_event_sources(
+    function: &crate::template::Function,
+    host: Arc<FunctionHost>,
+    resources: &Resources,
+    options: &StackOptions,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, StackError> {
+    let sdk = sdk_config(&options.endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let missing = |queue: &str| {
+        StackError::Setup(format!(
+            "{}: the queue {queue} is not in the template",
+            function.logical_id
+        ))
+    };
+    let mut tasks = Vec::new();
+    for source in &function.event_sources {
+        let task = match source {
+            EventSource::Stream(source) => {
+                let on_failure_url = match &source.on_failure {
+                    Some(queue) => Some(
+                        resources
+                            .refs
+                            .get(queue)
+                            .ok_or_else(|| missing(queue))?
+                            .clone(),
+                    ),
+                    None => None,
+                };
+                let poller = StreamPoller {
+                    streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
+                    sqs: sqs.clone(),
+                    stream_arn: stream_arn(
+                        &aws_sdk_dynamodb::Client::new(&sdk),
+                        &options.table_name,
+                    )
+                    .await?,
+                    source: source.clone(),
+                    on_failure_url,
+                    function: host.clone(),
+                };
+                tokio::spawn(poller.run())
+            }
+            EventSource::Queue { queue, batch_size } => {
+                let poller = QueuePoller {
+                    sqs: sqs.clone(),
+                    queue_url: resources
+                        .refs
+                        .get(queue)
+                        .ok_or_else(|| missing(queue))?
+                        .clone(),
+                    queue_arn: resources
+                        .queue_arns
+                        .get(queue)
+                        .ok_or_else(|| missing(queue))?
+                        .clone(),
+                    batch_size: *batch_size,
+                    function: host.clone(),
+                };
+                tokio::spawn(poller.run())
+            }
+        };
+        tasks.push(task);
+    }
+    Ok(tasks)
+}
+
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
         let template = Template::load(&options.root.join("template.yaml"))?;
@@ -293,14 +369,42 @@ impl Stack {
                 .map_err(|e| StackError::Setup(format!("{}: {e}", dir.display())))?;
         }
 
-        let environment: Vec<(&str, &str)> = options
-            .environment
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
+        let resources = if options.pipelines {
+            let sdk = sdk_config(&options.endpoint).await;
+            Some(create_resources(&sdk, &template, &options.table_name).await?)
+        } else {
+            None
+        };
+        // `!Ref` names parameters and resources alike: the functions get the ARNs and URLs of this stack's own.
+        let mut refs = options.parameters.clone();
+        refs.extend(resources.iter().flat_map(|r| r.refs.clone()));
+        let setup_for = |function: &crate::template::Function| FunctionSetup {
+            bin_dir: &options.bin_dir,
+            endpoint: options
+                .endpoints
+                .get(&function.logical_id)
+                .unwrap_or(&options.endpoint),
+            table_name: &options.table_name,
+            parameters: &refs,
+        };
+        let log = |function: &crate::template::Function| match &options.log_dir {
+            Some(dir) => Logs::File(dir.join(format!("{}.log", function.binary))),
+            None => Logs::Inherit,
+        };
+        let mut pollers = Vec::new();
+        if let Some(resources) = &resources {
+            for function in template
+                .functions
+                .values()
+                .filter(|function| !function.event_sources.is_empty())
+            {
+                let setup = setup_for(function);
+                let host =
+                    Arc::new(launch_function(&template, function, &setup, log(function)).await?);
+                pollers.extend(start_event_sources(function, host, resources, &options).await?);
+            }
+        }
         let mut hosts = BTreeMap::new();
-        // The gateway serves HTTP: the stream- and queue-driven functions are not started here (the tests host
-        // them on their own, with the emulator's topic and queue).
         let serves_http = |id: &String| {
             template.authorizer.as_ref() == Some(id)
                 || template.routes.iter().any(|route| &route.function == id)
@@ -310,20 +414,8 @@ impl Stack {
             .values()
             .filter(|function| serves_http(&function.logical_id))
         {
-            let logs = match &options.log_dir {
-                Some(dir) => Logs::File(dir.join(format!("{}.log", function.binary))),
-                None => Logs::Inherit,
-            };
-            let setup = FunctionSetup {
-                bin_dir: &options.bin_dir,
-                endpoint: options
-                    .endpoints
-                    .get(&function.logical_id)
-                    .unwrap_or(&options.endpoint),
-                table_name: &options.table_name,
-                parameters: &options.parameters,
-            };
-            let host = launch_function_with(&template, function, &setup, logs, &environment).await?;
+            let setup = setup_for(function);
+            let host = launch_function(&template, function, &setup, log(function)).await?;
             hosts.insert(function.logical_id.clone(), Arc::new(host));
         }
         let targets = template
@@ -373,7 +465,9 @@ impl Stack {
             table_name: options.table_name,
             parameters: options.parameters,
             functions: hosts,
+            resources,
             server,
+            pollers,
         })
     }
 

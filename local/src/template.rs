@@ -1,5 +1,5 @@
-//! Reads template.yaml: the functions, their HTTP routes, the authorizer, the table and the parameters. The local
-//! stack serves exactly what the template declares.
+//! Reads template.yaml: the functions, their HTTP routes and other event sources, the authorizer, the table, the
+//! topics and queues, and the parameters. The local stack serves exactly what the template declares.
 
 use serde_yaml::Value;
 use std::collections::BTreeMap;
@@ -21,6 +21,27 @@ pub struct Function {
     pub binary: String,
     pub timeout_secs: u64,
     pub environment: BTreeMap<String, Value>,
+    pub event_sources: Vec<EventSource>,
+}
+
+/// A function's event source other than the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventSource {
+    /// The table's stream (`Type: DynamoDB`).
+    Stream(StreamSource),
+    /// An SQS queue (`Type: SQS`), by its logical id.
+    Queue { queue: String, batch_size: i32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    pub batch_size: i32,
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    /// `None`: retried until the records expire, as Lambda does without `MaximumRetryAttempts`.
+    pub maximum_retry_attempts: Option<u32>,
+    /// The logical id of the queue that takes the metadata of a batch that failed every retry.
+    pub on_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +59,9 @@ pub struct Template {
     pub authorizer: Option<String>,
     pub table_logical_id: String,
     pub table_properties: Value,
+    /// `AWS::SNS::Topic` and `AWS::SQS::Queue` resources: logical id to properties.
+    pub topics: BTreeMap<String, Value>,
+    pub queues: BTreeMap<String, Value>,
     pub parameter_defaults: BTreeMap<String, String>,
 }
 
@@ -61,12 +85,51 @@ fn tagged<'a>(value: &'a Value, tag: &str) -> Option<&'a Value> {
 }
 
 /// The logical id named by `!GetAtt X.Arn` (or `Fn::GetAtt: [X, Arn]`).
-fn get_att_target(value: &Value) -> Option<String> {
+pub fn get_att_target(value: &Value) -> Option<String> {
     let target = tagged(value, "!GetAtt")?;
     match target {
         Value::String(s) => s.split('.').next().map(str::to_owned),
         Value::Sequence(parts) => parts.first().and_then(text),
         _ => None,
+    }
+}
+
+/// A `DynamoDB` or `SQS` event of function `id`; other event types are not served locally.
+fn event_source(id: &str, event: &Value) -> Result<Option<EventSource>, TemplateError> {
+    let shape = |what: &str| TemplateError::Shape(format!("{id}: {what}"));
+    let properties = event.get("Properties").unwrap_or(&Value::Null);
+    let batch_size = |default: i32| {
+        properties
+            .get("BatchSize")
+            .and_then(Value::as_i64)
+            .and_then(|size| i32::try_from(size).ok())
+            .unwrap_or(default)
+    };
+    match event.get("Type").and_then(Value::as_str) {
+        Some("DynamoDB") => Ok(Some(EventSource::Stream(StreamSource {
+            batch_size: batch_size(100),
+            starting_position: properties
+                .get("StartingPosition")
+                .and_then(text)
+                .ok_or_else(|| shape("a DynamoDB event has no StartingPosition"))?,
+            maximum_retry_attempts: properties
+                .get("MaximumRetryAttempts")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
+            on_failure: properties
+                .get("DestinationConfig")
+                .and_then(|d| d.get("OnFailure"))
+                .and_then(|o| o.get("Destination"))
+                .and_then(get_att_target),
+        }))),
+        Some("SQS") => Ok(Some(EventSource::Queue {
+            queue: properties
+                .get("Queue")
+                .and_then(get_att_target)
+                .ok_or_else(|| shape("an SQS event's Queue is not a !GetAtt"))?,
+            batch_size: batch_size(10),
+        })),
+        _ => Ok(None),
     }
 }
 
@@ -107,6 +170,8 @@ impl Template {
         let mut routes = Vec::new();
         let mut authorizer = None;
         let mut table = None;
+        let mut topics = BTreeMap::new();
+        let mut queues = BTreeMap::new();
         let mut default_authorizer_set = false;
         for (id, resource) in resources {
             let id = text(id).ok_or_else(|| shape("a resource id is not a string"))?;
@@ -139,9 +204,12 @@ impl Template {
                             }
                         }
                     }
+                    let mut event_sources = Vec::new();
                     if let Some(events) = properties.get("Events").and_then(Value::as_mapping) {
                         for event in events.values() {
-                            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                            let event_type = event.get("Type").and_then(Value::as_str);
+                            if event_type != Some("HttpApi") {
+                                event_sources.extend(event_source(&id, event)?);
                                 continue;
                             }
                             let props = event
@@ -188,6 +256,7 @@ impl Template {
                             binary,
                             timeout_secs,
                             environment,
+                            event_sources,
                         },
                     );
                 }
@@ -205,6 +274,12 @@ impl Template {
                     }
                 }
                 "AWS::DynamoDB::Table" => table = Some((id, properties)),
+                "AWS::SNS::Topic" => {
+                    topics.insert(id, properties);
+                }
+                "AWS::SQS::Queue" => {
+                    queues.insert(id, properties);
+                }
                 _ => {}
             }
         }
@@ -226,6 +301,8 @@ impl Template {
             authorizer,
             table_logical_id,
             table_properties,
+            topics,
+            queues,
             parameter_defaults,
         })
     }

@@ -1,16 +1,20 @@
 //! The event-driven pipelines against the emulator: the table's stream through `publish-events` to an SNS topic
-//! (captured by an SQS queue subscribed to it), and SQS commands through `command-handler`. Both run as the real
-//! binaries over the local Lambda Runtime API, with the environment the template gives them.
+//! (captured by a tap, an SQS queue subscribed to it), and SQS commands through `command-handler`. Both run as the
+//! real binaries over the local Lambda Runtime API, with the environment the template gives them, fed by the event
+//! source pollers of `make run`.
 
 use api_tests::{
-    all_items, endpoint, fresh_table, parameters, root, shared_stack, template, unique,
-    unique_email,
+    all_items, endpoint, fresh_table, parameters, root, template, unique, unique_email,
 };
-use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
 use local_stack::emulator::{outbox, sdk_config};
+use local_stack::pipelines::{receive, sqs_event, stream_arn, Published, StreamPoller, Tap};
 use local_stack::runtime_api::{FunctionHost, Logs};
-use local_stack::stack::{launch_function_with, FunctionSetup, SEED_ADMIN_ID};
-use serde_json::{json, Map, Value};
+use local_stack::stack::{launch_function_with, FunctionSetup, Stack, StackOptions, SEED_ADMIN_ID};
+use local_stack::template::StreamSource;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use user_token_domain::domain::{Role, UserStatus, UserType};
 use user_token_domain::events::{events_of, publish_stream, EventPublisher};
 use user_token_domain::store::Store;
@@ -47,26 +51,16 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-/// A topic, and a queue subscribed to it that captures what is published.
+/// A topic, and a tap that captures what is published to it.
 struct Topic {
     arn: String,
-    capture_url: String,
-    sqs: aws_sdk_sqs::Client,
-}
-
-/// One captured notification: the event, and the SNS message attributes it carried.
-#[derive(Debug)]
-struct Captured {
-    raw: String,
-    event: Value,
-    attributes: Value,
+    tap: Tap,
 }
 
 impl Topic {
     async fn new() -> Topic {
         let sdk = sdk_config(&endpoint()).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
         let arn = sns
             .create_topic()
             .name(unique("events"))
@@ -75,81 +69,36 @@ impl Topic {
             .expect("topic")
             .topic_arn
             .expect("topic arn");
-        let capture_url = sqs
-            .create_queue()
-            .queue_name(unique("capture"))
-            .send()
+        let tap = Tap::create(aws_sdk_sqs::Client::new(&sdk), &unique("capture"))
             .await
-            .expect("queue")
-            .queue_url
-            .expect("queue url");
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&capture_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes
-            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .expect("queue arn");
-        sns.subscribe()
-            .topic_arn(&arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .expect("subscription");
-        Topic {
-            arn,
-            capture_url,
-            sqs,
-        }
+            .expect("tap queue");
+        tap.subscribe(&sns, &arn).await.expect("subscription");
+        Topic { arn, tap }
     }
 
     /// Everything captured so far (each notification once).
-    async fn drain(&self) -> Vec<Captured> {
-        let mut captured = Vec::new();
-        loop {
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.capture_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = output.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return captured;
-            }
-            for message in messages {
-                let notification: Value =
-                    serde_json::from_str(message.body().unwrap_or_default()).expect("SNS JSON");
-                let raw = notification["Message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                captured.push(Captured {
-                    event: serde_json::from_str(&raw).expect("the event is JSON"),
-                    raw,
-                    attributes: notification["MessageAttributes"].clone(),
-                });
-                if let Some(handle) = message.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.capture_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .expect("delete");
-                }
-            }
-        }
+    async fn drain(&self) -> Vec<Published> {
+        self.tap.drain().await.expect("the tap is readable")
     }
 }
 
-fn event_types(captured: &[Captured]) -> Vec<String> {
+/// Polls `check` until it gives a value, failing after `limit`.
+async fn eventually<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn event_types(captured: &[Published]) -> Vec<String> {
     captured
         .iter()
         .map(|c| c.event["eventType"].as_str().unwrap_or_default().to_owned())
@@ -280,7 +229,7 @@ async fn the_stream_fixture_becomes_domain_events_on_the_topic_with_the_type_as_
         .expect("publish-events answers");
     assert_eq!(again, json!({"batchItemFailures": []}));
     let replayed = topic.drain().await;
-    let ids = |events: &[Captured]| -> Vec<Value> {
+    let ids = |events: &[Published]| -> Vec<Value> {
         events.iter().map(|e| e.event["eventId"].clone()).collect()
     };
     assert_eq!(ids(&replayed), ids(&captured));
@@ -328,114 +277,6 @@ async fn an_undecodable_record_is_skipped_and_items_without_events_publish_nothi
     assert_eq!(event_types(&topic.drain().await), ["TokenIssued"]);
 }
 
-/// A record of the stream as the Lambda event source hands it over (DynamoDB JSON images).
-fn attribute_json(value: &StreamValue) -> Value {
-    match value {
-        StreamValue::S(s) => json!({"S": s}),
-        StreamValue::N(n) => json!({"N": n}),
-        StreamValue::Bool(b) => json!({"BOOL": b}),
-        StreamValue::Null(b) => json!({"NULL": b}),
-        StreamValue::Ss(list) => json!({"SS": list}),
-        StreamValue::Ns(list) => json!({"NS": list}),
-        StreamValue::L(list) => json!({"L": list.iter().map(attribute_json).collect::<Vec<_>>()}),
-        StreamValue::M(map) => json!({"M": image_json(map)}),
-        other => panic!("an attribute this service never writes: {other:?}"),
-    }
-}
-
-fn image_json(image: &std::collections::HashMap<String, StreamValue>) -> Value {
-    Value::Object(
-        image
-            .iter()
-            .map(|(name, value)| (name.clone(), attribute_json(value)))
-            .collect::<Map<_, _>>(),
-    )
-}
-
-/// The records of `table`'s stream (moto's DynamoDB Streams) whose partition key is `pk`, as a Lambda stream event.
-async fn stream_event_for(table: &str, pk: &str) -> Value {
-    let sdk = sdk_config(&endpoint()).await;
-    let stream_arn = aws_sdk_dynamodb::Client::new(&sdk)
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .expect("describe table")
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .expect("the table has a stream, as the template defines it");
-    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-    let shards = streams
-        .describe_stream()
-        .stream_arn(&stream_arn)
-        .send()
-        .await
-        .expect("describe stream")
-        .stream_description
-        .and_then(|d| d.shards)
-        .unwrap_or_default();
-    let mut records = Vec::new();
-    for shard in shards {
-        let mut iterator = streams
-            .get_shard_iterator()
-            .stream_arn(&stream_arn)
-            .shard_id(shard.shard_id().unwrap_or_default())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("shard iterator")
-            .shard_iterator;
-        while let Some(current) = iterator.take() {
-            let output = streams
-                .get_records()
-                .shard_iterator(current)
-                .send()
-                .await
-                .expect("records");
-            let batch = output.records.unwrap_or_default();
-            if batch.is_empty() {
-                break;
-            }
-            iterator = output.next_shard_iterator;
-            for record in batch {
-                let Some(change) = record.dynamodb() else {
-                    continue;
-                };
-                let keys = change.keys.clone().unwrap_or_default();
-                if keys.get("pk") != Some(&StreamValue::S(pk.to_owned())) {
-                    continue;
-                }
-                let mut body = json!({
-                    "ApproximateCreationDateTime": change
-                        .approximate_creation_date_time()
-                        .map(|t| t.as_secs_f64())
-                        .unwrap_or_default(),
-                    "Keys": image_json(&keys),
-                    "SequenceNumber": change.sequence_number(),
-                    "SizeBytes": change.size_bytes().unwrap_or_default(),
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
-                });
-                if let Some(image) = change.new_image() {
-                    body["NewImage"] = image_json(image);
-                }
-                if let Some(image) = change.old_image() {
-                    body["OldImage"] = image_json(image);
-                }
-                records.push(json!({
-                    "eventID": record.event_id(),
-                    "eventName": record.event_name().map(|n| n.as_str()),
-                    "eventVersion": record.event_version(),
-                    "eventSource": "aws:dynamodb",
-                    "awsRegion": "us-east-1",
-                    "eventSourceARN": stream_arn,
-                    "dynamodb": body
-                }));
-            }
-        }
-    }
-    json!({ "Records": records })
-}
-
 /// `messages` sent to a real queue and received from it, as the SQS event source hands them to the function.
 async fn through_queue(messages: &[Value]) -> Value {
     let sqs = aws_sdk_sqs::Client::new(&sdk_config(&endpoint()).await);
@@ -455,33 +296,18 @@ async fn through_queue(messages: &[Value]) -> Value {
             .await
             .expect("send");
     }
-    let received = sqs
-        .receive_message()
-        .queue_url(&url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive")
-        .messages
-        .unwrap_or_default();
+    let received = receive(&sqs, &url, 10).await.expect("receive");
     assert_eq!(received.len(), messages.len());
     let queue_arn = format!(
         "arn:aws:sqs:us-east-1:123456789012:{}",
         url.rsplit('/').next().unwrap_or_default()
     );
-    json!({
-        "Records": received.iter().map(|m| json!({
-            "messageId": m.message_id(),
-            "receiptHandle": m.receipt_handle(),
-            "body": m.body(),
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": m.md5_of_body(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": "us-east-1"
-        })).collect::<Vec<_>>()
-    })
+    let event = sqs_event(&received, &queue_arn);
+    assert_eq!(
+        event["Records"][0]["attributes"]["ApproximateReceiveCount"],
+        "1"
+    );
+    event
 }
 
 fn failures(answer: &Value) -> Vec<String> {
@@ -615,13 +441,90 @@ fn token_in(body: &str) -> String {
         .expect("an invitation link")
 }
 
+/// A stack as `make run` starts it (the gateway, every function, the topics and queues, and the pollers of the
+/// stream and the command queue) on a fresh table, without a resend cooldown so that a resend need not wait.
+async fn pipeline_stack() -> Stack {
+    let table = unique("pipelines");
+    let mut parameters = parameters();
+    parameters.insert("ResendCooldownSeconds".into(), "0".into());
+    Stack::start(StackOptions {
+        root: root(),
+        bin_dir: local_stack::bin_dir(),
+        endpoint: endpoint(),
+        table_name: table.clone(),
+        parameters,
+        listen: "127.0.0.1:0".parse().expect("address"),
+        log_dir: Some(local_stack::bin_dir().join("../test-logs").join(&table)),
+        seed: true,
+        pipelines: true,
+        endpoints: Default::default(),
+    })
+    .await
+    .expect("the stack starts (run `make test`, which builds every binary)")
+}
+
+/// The events about `user` that reach `tap`, once there are `count` of them.
+async fn events_about(tap: &Tap, user: &str, count: usize) -> Vec<Published> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut events = Vec::new();
+    while events.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{count} events about {user}, not {:?}",
+            event_types(&events)
+        );
+        events.extend(
+            tap.drain()
+                .await
+                .expect("the tap is readable")
+                .into_iter()
+                .filter(|e| e.event["subject"]["userId"] == user),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    events
+}
+
+async fn queue_counts(sqs: &aws_sdk_sqs::Client, url: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let mut attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .unwrap_or_default();
+    (
+        attributes
+            .remove(&Name::ApproximateNumberOfMessages)
+            .unwrap_or_default(),
+        attributes
+            .remove(&Name::ApproximateNumberOfMessagesNotVisible)
+            .unwrap_or_default(),
+    )
+}
+
 #[tokio::test]
 async fn invite_over_http_then_user_invited_on_the_topic_then_a_command_resends_the_invitation() {
-    let stack = shared_stack();
-    let token = stack.token_for(SEED_ADMIN_ID.parse().expect("seed id"));
+    let stack = pipeline_stack().await;
+    let resources = stack.resources.clone().expect("the pipelines' resources");
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&endpoint()).await);
+    // The tap as `make events` finds it: by the stack's table name.
+    let tap = Tap::open(
+        sqs.clone(),
+        &local_stack::pipelines::tap_name(&stack.table_name),
+    )
+    .await
+    .expect("the stack's tap");
+    let admin = SEED_ADMIN_ID.parse().expect("seed id");
+    let token =
+        local_stack::bearer_token(&stack.template, &stack.parameters, admin, 600).expect("token");
     let email = unique_email();
     let response = reqwest::Client::new()
-        .post(format!("{}/v2/users/invite", stack.base_url))
+        .post(format!("{}/v2/users/invite", stack.base_url()))
         .bearer_auth(&token)
         .json(&json!({
             "email": email, "mfaType": "SMS", "smsNumber": "+4411223344556",
@@ -632,7 +535,7 @@ async fn invite_over_http_then_user_invited_on_the_topic_then_a_command_resends_
         .await
         .expect("the gateway answers");
     assert_eq!(response.status(), reqwest::StatusCode::NO_CONTENT);
-    let user_id = all_items(&stack.table)
+    let user_id = all_items(&stack.table_name)
         .await
         .into_iter()
         .find(|item| {
@@ -643,22 +546,8 @@ async fn invite_over_http_then_user_invited_on_the_topic_then_a_command_resends_
     let first_mail = outbox(&endpoint()).await.expect("outbox");
     let first_token = token_in(&first_mail.emails_to(&email)[0].body);
 
-    // The stream, read from the emulator: the user's item and its invitation token were inserted.
-    let pk = format!("USER#{user_id}");
-    let records = stream_event_for(&stack.table, &pk).await;
-    let topic = Topic::new().await;
-    let publisher = host(
-        "PublishEventsFunction",
-        &stack.table,
-        &[("EVENTS_TOPIC_ARN", &topic.arn)],
-    )
-    .await;
-    let answer = publisher
-        .invoke(&records)
-        .await
-        .expect("publish-events answers");
-    assert_eq!(answer, json!({"batchItemFailures": []}));
-    let captured = topic.drain().await;
+    // publish-events, fed from the table's stream, put the invitation on the topic.
+    let captured = events_about(&tap, &user_id, 2).await;
     // One transaction wrote both items: their records carry no order between them.
     let mut types = event_types(&captured);
     types.sort();
@@ -667,48 +556,196 @@ async fn invite_over_http_then_user_invited_on_the_topic_then_a_command_resends_
         .iter()
         .find(|c| c.event["eventType"] == "UserInvited")
         .expect("UserInvited");
-    assert_eq!(invited.event["subject"]["userId"], user_id.as_str());
     assert_eq!(invited.attributes["eventType"]["Value"], "UserInvited");
+    assert_eq!(invited.event["data"]["roles"], json!(["velo.payor.admin"]));
     for event in &captured {
         assert_no_secrets(&event.raw, &[&email, "4411223344556", &first_token]);
     }
 
-    // The resend, as an SQS command (the handler here has no resend cooldown, so it need not wait a minute).
-    let commands = host(
-        "CommandHandlerFunction",
-        &stack.table,
-        &[("RESEND_COOLDOWN_SECONDS", "0")],
-    )
+    // The resend as an SQS command, in one batch with a command that fails (no such user).
+    let command_queue = resources
+        .refs
+        .get("CommandQueue")
+        .expect("the command queue");
+    let commands = [
+        json!({"command": "enableUser", "userId": uuid::Uuid::new_v4().to_string()}),
+        json!({"command": "resendToken", "userId": user_id, "tokenType": "INVITE_MFA_USER"}),
+    ];
+    let mut batch = sqs.send_message_batch().queue_url(command_queue);
+    for (index, command) in commands.iter().enumerate() {
+        batch = batch.entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(index.to_string())
+                .message_body(command.to_string())
+                .build()
+                .expect("entry"),
+        );
+    }
+    batch.send().await.expect("commands sent");
+    let mails = eventually("the second invitation", Duration::from_secs(30), || async {
+        let sent = outbox(&endpoint()).await.expect("outbox");
+        let mails: Vec<String> = sent
+            .emails_to(&email)
+            .iter()
+            .map(|m| m.body.clone())
+            .collect();
+        (mails.len() == 2).then_some(mails)
+    })
     .await;
-    let event = through_queue(&[json!({
-        "command": "resendToken", "userId": user_id, "tokenType": "INVITE_MFA_USER"
-    })])
-    .await;
-    let answer = commands
-        .invoke(&event)
-        .await
-        .expect("command-handler answers");
-    assert_eq!(failures(&answer), Vec::<String>::new(), "{answer}");
-    let sent = outbox(&endpoint()).await.expect("outbox");
-    let mails = sent.emails_to(&email);
-    assert_eq!(mails.len(), 2, "the invitation went out again");
-    let second_token = token_in(&mails[1].body);
+    let second_token = token_in(&mails[1]);
     assert_ne!(
         first_token, second_token,
         "a new link; the old one is revoked"
     );
+    // The resend was deleted; the failed command waits out its visibility timeout (then the dead-letter queue).
+    eventually(
+        "only the failed command left in flight",
+        Duration::from_secs(30),
+        || async {
+            (queue_counts(&sqs, command_queue).await == ("0".into(), "1".into())).then_some(())
+        },
+    )
+    .await;
 
-    // And the resend is itself an event, once the stream is read again.
-    let records = stream_event_for(&stack.table, &pk).await;
-    publisher
-        .invoke(&records)
-        .await
-        .expect("publish-events answers");
-    let captured = topic.drain().await;
-    let types = event_types(&captured);
-    assert_eq!(types.len(), 3);
-    assert_eq!(types[2], "TokenResent", "{types:?}");
-    for event in &captured {
+    // And the resend is itself an event.
+    let resent = events_about(&tap, &user_id, 1).await;
+    assert_eq!(event_types(&resent), ["TokenResent"]);
+    for event in &resent {
         assert_no_secrets(&event.raw, &[&email, &first_token, &second_token]);
     }
+}
+
+#[tokio::test]
+async fn a_stream_batch_that_keeps_failing_is_retried_from_the_failed_record_then_reported_to_the_failure_queue(
+) {
+    let table = fresh_table().await;
+    let app = api_tests::app(&table).await;
+    let user = api_tests::user(
+        &unique_email(),
+        UserType::Backoffice,
+        None,
+        &[Role::BackofficeAdmin],
+    );
+    app.store.create_user(&user).await.expect("user");
+    let sdk = sdk_config(&endpoint()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let failure_queue = sqs
+        .create_queue()
+        .queue_name(unique("failures"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    // Every publish fails: the topic does not exist.
+    let function = host(
+        "PublishEventsFunction",
+        &table,
+        &[(
+            "EVENTS_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+        )],
+    )
+    .await;
+    let stream = stream_arn(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .expect("the table's stream");
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let poller = StreamPoller {
+        streams: streams.clone(),
+        sqs: sqs.clone(),
+        stream_arn: stream.clone(),
+        source: StreamSource {
+            batch_size: 100,
+            starting_position: "TRIM_HORIZON".into(),
+            maximum_retry_attempts: Some(1),
+            on_failure: None,
+        },
+        on_failure_url: Some(failure_queue.clone()),
+        function: Arc::new(function),
+    };
+    let task = tokio::spawn(poller.run());
+    let report = eventually(
+        "the batch's metadata on the failure queue",
+        Duration::from_secs(30),
+        || async {
+            receive(&sqs, &failure_queue, 1)
+                .await
+                .expect("receive")
+                .into_iter()
+                .next()
+        },
+    )
+    .await;
+    task.abort();
+    let report: Value =
+        serde_json::from_str(report.body().unwrap_or_default()).expect("a JSON report");
+    assert_eq!(
+        report["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(
+        report["requestContext"]["approximateInvokeCount"], 2,
+        "the first try and one retry"
+    );
+    assert_eq!(report["DDBStreamBatchInfo"]["streamArn"], stream.as_str());
+
+    // The retried batch began at the record whose event failed: the user's, not the email guard before it.
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&stream)
+        .send()
+        .await
+        .expect("describe stream")
+        .stream_description
+        .and_then(|d| d.shards)
+        .and_then(|shards| shards.into_iter().next())
+        .expect("a shard");
+    let iterator = streams
+        .get_shard_iterator()
+        .stream_arn(&stream)
+        .shard_id(shard.shard_id().unwrap_or_default())
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("iterator")
+        .shard_iterator
+        .expect("an iterator");
+    let records = streams
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .expect("records")
+        .records
+        .unwrap_or_default();
+    let sequence = |sk: &str| {
+        records
+            .iter()
+            .filter_map(|r| r.dynamodb())
+            .find(|d| {
+                d.keys().and_then(|k| k.get("sk"))
+                    == Some(&aws_sdk_dynamodbstreams::types::AttributeValue::S(
+                        sk.into(),
+                    ))
+            })
+            .and_then(|d| d.sequence_number())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        report["DDBStreamBatchInfo"]["shardId"],
+        shard.shard_id().unwrap_or_default()
+    );
+    assert_eq!(
+        report["DDBStreamBatchInfo"]["startSequenceNumber"],
+        json!(sequence("PROFILE")),
+        "{records:?}"
+    );
+    assert_eq!(
+        report["DDBStreamBatchInfo"]["endSequenceNumber"],
+        json!(records
+            .last()
+            .and_then(|r| r.dynamodb())
+            .and_then(|d| d.sequence_number()))
+    );
 }

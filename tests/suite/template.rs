@@ -350,3 +350,36 @@ fn policies_grant_least_privilege() {
         }
     }
 }
+
+#[test]
+fn the_local_stack_reads_the_event_sources_topics_and_queues_that_make_run_wires() {
+    use local_stack::template::{EventSource, StreamSource};
+    let template = api_tests::template();
+    let sources = |id: &str| template.functions[id].event_sources.clone();
+    assert_eq!(
+        sources("PublishEventsFunction"),
+        [EventSource::Stream(StreamSource {
+            batch_size: 100,
+            starting_position: "TRIM_HORIZON".into(),
+            maximum_retry_attempts: Some(10),
+            on_failure: Some("EventsFailureQueue".into()),
+        })]
+    );
+    assert_eq!(
+        sources("CommandHandlerFunction"),
+        [EventSource::Queue {
+            queue: "CommandQueue".into(),
+            batch_size: 10,
+        }]
+    );
+    assert!(sources("InviteUserFunction").is_empty(), "HTTP only");
+    assert_eq!(template.topics.keys().collect::<Vec<_>>(), ["EventsTopic"]);
+    assert_eq!(
+        template.queues.keys().collect::<Vec<_>>(),
+        [
+            "CommandDeadLetterQueue",
+            "CommandQueue",
+            "EventsFailureQueue"
+        ]
+    );
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::emulator::Emulator;
 use crate::runtime_api::{FunctionHost, Launch, Logs};
 use crate::stack::{
-    launch_function_with, local_parameters, prepare_table, FunctionSetup, SEED_ADMIN_ID,
+    launch_function, local_parameters, prepare_table, FunctionSetup, SEED_ADMIN_ID,
 };
 use crate::template::{Function, Template};
 use proxy::{Call, CallKind, Recorder};
@@ -27,12 +27,10 @@ use report::{FunctionReport, Spread, WarmReport};
 /// What the sample events in `events/` hold where a bearer token goes.
 const TOKEN_PLACEHOLDER: &str = "<run make token>";
 
-/// The benchmark's own settings, on top of the template's: no resend cooldown and a send quota that never binds, so
-/// that a thousand resends in a row are a thousand accepted resends.
-const BENCH_ENVIRONMENT: [(&str, &str); 2] = [
-    ("RESEND_COOLDOWN_SECONDS", "0"),
-    ("SEND_QUOTA", "1000000"),
-];
+/// The benchmark's own parameter values, over the local ones: no resend cooldown and a send quota that never binds,
+/// so that a thousand resends in a row are a thousand accepted resends.
+const BENCH_PARAMETERS: [(&str, &str); 2] =
+    [("ResendCooldownSeconds", "0"), ("SendQuota", "1000000")];
 
 pub struct Options {
     pub root: PathBuf,
@@ -155,15 +153,6 @@ fn sample_event(root: &Path, binary: &str, admin_token: &str) -> Result<Value, S
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The environment the bench adds for `function`: its settings, and the topic `publish-events` publishes to.
-fn bench_overrides<'a>(function: &Function, topic_arn: &'a str) -> Vec<(&'static str, &'a str)> {
-    let mut overrides: Vec<(&str, &str)> = BENCH_ENVIRONMENT.to_vec();
-    if function.environment.contains_key("EVENTS_TOPIC_ARN") {
-        overrides.push(("EVENTS_TOPIC_ARN", topic_arn));
-    }
-    overrides
-}
-
 /// Everything the measurements share.
 pub struct Bench {
     options: Options,
@@ -171,7 +160,6 @@ pub struct Bench {
     parameters: BTreeMap<String, String>,
     endpoint: String,
     recorder: Recorder,
-    topic_arn: String,
     admin_token: String,
 }
 
@@ -200,12 +188,11 @@ impl Bench {
             table_name: table,
             parameters: &self.parameters,
         };
-        launch_function_with(
+        launch_function(
             &self.template,
             function,
             &setup,
             self.logs(&function.binary),
-            &bench_overrides(function, &self.topic_arn),
         )
         .await
         .map_err(|e| e.to_string())
@@ -229,15 +216,23 @@ impl Bench {
         let mut totals = Vec::new();
         let mut raws = Vec::new();
         let event = match function {
-            Some(function) => sample_event(&self.options.root, &function.binary, &self.admin_token)?,
+            Some(function) => {
+                sample_event(&self.options.root, &function.binary, &self.admin_token)?
+            }
             None => serde_json::json!({"hello": "world"}),
         };
         let body = axum::body::Bytes::from(event.to_string());
         for run in 0..self.options.cold_runs {
             let table = format!("bench-cold-{}", uuid::Uuid::new_v4().simple());
-            prepare_table(&self.template, &self.endpoint, &table, &self.parameters, true)
-                .await
-                .map_err(|e| e.to_string())?;
+            prepare_table(
+                &self.template,
+                &self.endpoint,
+                &table,
+                &self.parameters,
+                true,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let mark = self.recorder.mark();
             let started = Instant::now();
             let host = match function {
@@ -304,7 +299,7 @@ pub async fn main(args: &[String], root: PathBuf) -> Result<bool, String> {
 async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, String> {
     let template =
         Template::load(&options.root.join("template.yaml")).map_err(|e| e.to_string())?;
-    let parameters = local_parameters(&options.root).map_err(|e| e.to_string())?;
+    let mut parameters = local_parameters(&options.root).map_err(|e| e.to_string())?;
     let sdk = crate::emulator::sdk_config(endpoint).await;
     let topic_arn = aws_sdk_sns::Client::new(&sdk)
         .create_topic()
@@ -314,6 +309,11 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
         .map_err(|e| format!("creating the events topic: {e}"))?
         .topic_arn
         .unwrap_or_default();
+    // `!Ref EventsTopic` resolves like a parameter.
+    parameters.insert("EventsTopic".into(), topic_arn);
+    for (name, value) in BENCH_PARAMETERS {
+        parameters.insert(name.into(), value.into());
+    }
     let admin = SEED_ADMIN_ID.parse().map_err(|_| "bad seed id")?;
     let admin_token = crate::bearer_token(&template, &parameters, admin, 3600)?;
     let bench = Bench {
@@ -322,7 +322,6 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
         parameters,
         endpoint: endpoint.to_owned(),
         recorder: Recorder::default(),
-        topic_arn,
         admin_token,
     };
 
@@ -352,10 +351,7 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
         );
     }
 
-    eprintln!(
-        "bench: cold starts ({} runs each)",
-        bench.options.cold_runs
-    );
+    eprintln!("bench: cold starts ({} runs each)", bench.options.cold_runs);
     let (floor_cold, _) = bench.cold_start(None).await?;
     if let Some(report) = reports.get_mut("floor") {
         report.cold_ms = Some(floor_cold.clone());
@@ -435,4 +431,3 @@ fn summarise(samples: &[Sample], unexpected: Vec<String>, rss: Option<u64>) -> W
         rss,
     )
 }
-

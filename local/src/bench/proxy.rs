@@ -62,7 +62,10 @@ pub struct Recorder {
 impl Recorder {
     /// How many calls have been recorded: a mark to take the calls after it.
     pub fn mark(&self) -> usize {
-        self.calls.lock().map(|calls| calls.len()).unwrap_or_default()
+        self.calls
+            .lock()
+            .map(|calls| calls.len())
+            .unwrap_or_default()
     }
 
     pub fn since(&self, mark: usize) -> Vec<Call> {
@@ -123,12 +126,7 @@ async fn forward(State(forward): State<Arc<Forward>>, request: Request) -> Respo
         .unwrap_or("unknown")
         .to_owned();
     let path = parts.uri.path();
-    let operation = operation(
-        header("x-amz-target"),
-        &body,
-        parts.method.as_str(),
-        path,
-    );
+    let operation = operation(header("x-amz-target"), &body, parts.method.as_str(), path);
     let url = format!(
         "{}{}",
         forward.upstream,

@@ -146,7 +146,10 @@ fn call_budget(class: Class) -> Option<(u32, u32, u32, u32)> {
 impl Budgets {
     pub fn misses(&self, report: &FunctionReport, floor_cold: &Spread) -> Vec<String> {
         let mut misses = Vec::new();
-        if report.size_x86_64.is_none_or(|size| size > self.size_x86_64_bytes) {
+        if report
+            .size_x86_64
+            .is_none_or(|size| size > self.size_x86_64_bytes)
+        {
             misses.push(format!(
                 "x86_64 size {:?} over {} bytes",
                 report.size_x86_64, self.size_x86_64_bytes
@@ -165,7 +168,10 @@ impl Budgets {
             return misses;
         };
         if !warm.unexpected.is_empty() {
-            misses.push(format!("unexpected answers: {}", warm.unexpected.join(" | ")));
+            misses.push(format!(
+                "unexpected answers: {}",
+                warm.unexpected.join(" | ")
+            ));
         }
         if warm
             .peak_rss_bytes
@@ -176,7 +182,10 @@ impl Budgets {
                 warm.peak_rss_bytes, self.peak_rss_bytes
             ));
         }
-        if warm.overhead.is_some_and(|ratio| ratio > self.warm_overhead) {
+        if warm
+            .overhead
+            .is_some_and(|ratio| ratio > self.warm_overhead)
+        {
             misses.push(format!(
                 "warm p50 {:.2} ms is {:.2}x the raw calls' {:.2} ms",
                 warm.p50_ms,
@@ -232,7 +241,11 @@ fn spread(value: &Option<Spread>) -> String {
     })
 }
 
-pub fn render(reports: &[FunctionReport], budgets: &Budgets, options: &Options) -> (String, String) {
+pub fn render(
+    reports: &[FunctionReport],
+    budgets: &Budgets,
+    options: &Options,
+) -> (String, String) {
     let mut table = String::new();
     let _ = writeln!(
         table,

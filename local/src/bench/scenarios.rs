@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use user_token_domain::domain::password;
 use aws_sdk_dynamodb::types::AttributeValue;
+use user_token_domain::domain::password;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, Role, User, UserId, UserStatus, UserType,
 };
@@ -124,7 +124,10 @@ impl Warm<'_> {
         let response = request.send().await.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     /// Untimed preparation through the API; every answer must be the expected one.
@@ -172,8 +175,11 @@ impl Warm<'_> {
             answers.push(body);
         }
         let rss = self.host(binary)?.pid().and_then(peak_rss);
-        self.results
-            .push((binary.to_owned(), class, summarise(&samples, unexpected, rss)));
+        self.results.push((
+            binary.to_owned(),
+            class,
+            summarise(&samples, unexpected, rss),
+        ));
         Ok(answers)
     }
 
@@ -195,8 +201,11 @@ impl Warm<'_> {
             .map(Value::to_string)
             .collect();
         let rss = host.pid().and_then(peak_rss);
-        self.results
-            .push((host.name.clone(), class, summarise(&samples, unexpected, rss)));
+        self.results.push((
+            host.name.clone(),
+            class,
+            summarise(&samples, unexpected, rss),
+        ));
         Ok(())
     }
 
@@ -275,11 +284,8 @@ pub(super) async fn run_all(bench: &Bench) -> Result<Vec<(String, Class, WarmRep
         listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
         log_dir: Some(bench.log_dir()),
         seed: false,
+        pipelines: false,
         endpoints,
-        environment: super::BENCH_ENVIRONMENT
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -309,7 +315,9 @@ async fn velo(warm: &mut Warm<'_>) -> Result<(), String> {
     warm.measure(
         "get-user",
         Class::Read,
-        (0..n).map(|_| get(format!("/v2/users/{admin_id}"))).collect(),
+        (0..n)
+            .map(|_| get(format!("/v2/users/{admin_id}")))
+            .collect(),
     )
     .await?;
     warm.measure(
@@ -431,7 +439,15 @@ async fn velo(warm: &mut Warm<'_>) -> Result<(), String> {
     }
     let calls = pool
         .iter()
-        .map(|user| call(Method::DELETE, format!("/v2/users/{}", user.id), None, &admin, 204))
+        .map(|user| {
+            call(
+                Method::DELETE,
+                format!("/v2/users/{}", user.id),
+                None,
+                &admin,
+                204,
+            )
+        })
         .collect();
     warm.measure("delete-user", Class::Change, calls).await?;
 
@@ -572,7 +588,10 @@ async fn qi(warm: &mut Warm<'_>) -> Result<(), String> {
         .filter_map(|sms| code_in(&sms.message))
         .collect();
     if tokens.len() != n {
-        return Err(format!("{} device tokens went out for {n} devices", tokens.len()));
+        return Err(format!(
+            "{} device tokens went out for {n} devices",
+            tokens.len()
+        ));
     }
     let device_path = |device: &str| format!("/account/{account}/device/{device}");
     warm.measure(
@@ -680,7 +699,15 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
         "otp-channel",
         Class::Read,
         (0..n)
-            .map(|_| call(Method::GET, format!("{api}/{first}/channel"), None, &admin, 200))
+            .map(|_| {
+                call(
+                    Method::GET,
+                    format!("{api}/{first}/channel"),
+                    None,
+                    &admin,
+                    200,
+                )
+            })
             .collect(),
     )
     .await?;
@@ -723,7 +750,15 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
         Class::Change,
         sessions
             .iter()
-            .map(|session| call(Method::POST, format!("{api}/{session}/complete"), None, &admin, 201))
+            .map(|session| {
+                call(
+                    Method::POST,
+                    format!("{api}/{session}/complete"),
+                    None,
+                    &admin,
+                    201,
+                )
+            })
             .collect(),
     )
     .await?;
@@ -755,12 +790,23 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
     )
     .await?;
     let resent = warm.prepare(&[start("+79970000000")]).await?;
-    let session = resent[0]["requestId"].as_str().unwrap_or_default().to_owned();
+    let session = resent[0]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     warm.measure(
         "otp-resend",
         Class::Resend,
         (0..n)
-            .map(|_| call(Method::POST, format!("{api}/{session}/resend"), None, &admin, 201))
+            .map(|_| {
+                call(
+                    Method::POST,
+                    format!("{api}/{session}/resend"),
+                    None,
+                    &admin,
+                    201,
+                )
+            })
             .collect(),
     )
     .await?;
@@ -773,18 +819,18 @@ async fn direct(warm: &mut Warm<'_>, table: &str) -> Result<(), String> {
     let n = warm.n;
     let root = &warm.bench.options.root;
     let floor = warm.bench.launch_floor().await?;
-    warm.measure_direct(&floor, Class::Floor, vec![json!({"hello": "world"}); n], |answer| {
-        answer["statusCode"] == 200
-    })
+    warm.measure_direct(
+        &floor,
+        Class::Floor,
+        vec![json!({"hello": "world"}); n],
+        |answer| answer["statusCode"] == 200,
+    )
     .await?;
     let authorizer = warm.host("authorizer")?;
     let event = super::sample_event(root, "authorizer", &warm.admin)?;
-    warm.measure_direct(
-        &authorizer,
-        Class::Authorizer,
-        vec![event; n],
-        |answer| answer["isAuthorized"] == true && answer["context"]["authStatus"] == "authenticated",
-    )
+    warm.measure_direct(&authorizer, Class::Authorizer, vec![event; n], |answer| {
+        answer["isAuthorized"] == true && answer["context"]["authStatus"] == "authenticated"
+    })
     .await?;
 
     for (binary, class) in [

@@ -92,7 +92,10 @@ impl Store {
                 Self::token_key(subject, purpose),
             ])
             .await?;
-        Ok((aggregate.map(parse_item).transpose()?, token.and_then(parse_token)))
+        Ok((
+            aggregate.map(parse_item).transpose()?,
+            token.and_then(parse_token),
+        ))
     }
 
     /// The token item of `subject` for `purpose`, for a `get_many` read.
