@@ -3,6 +3,9 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::HttpClientError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
@@ -23,6 +26,8 @@ pub enum StartupError {
     Jwt(#[from] crate::auth::KeyError),
     #[error("TOKEN_HASH_SECRET: {0}")]
     HashSecret(&'static str),
+    #[error("the HTTPS client: {0}")]
+    Http(#[from] HttpClientError),
 }
 
 pub struct App {
@@ -51,10 +56,27 @@ pub fn bounded(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
         )
 }
 
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    bounded(aws_config::defaults(BehaviorVersion::latest()))
+/// The root CAs of Amazon Trust Services (Amazon Root CA 1 to 4, and Starfield Services Root CA G2, which
+/// cross-signs them): every AWS endpoint chains to one of them.
+const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// An HTTPS client that trusts AWS's root CAs only. The SDK's default client reads and parses the whole system
+/// certificate store (hundreds of certificates) on its first request, which every cold start would pay for.
+pub fn aws_http_client() -> Result<SharedHttpClient, HttpClientError> {
+    let roots = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes());
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(TlsContext::builder().with_trust_store(roots).build()?)
+        .build_https())
+}
+
+pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, HttpClientError> {
+    Ok(bounded(aws_config::defaults(BehaviorVersion::latest()))
+        .http_client(aws_http_client()?)
         .load()
-        .await
+        .await)
 }
 
 impl App {
@@ -63,7 +85,7 @@ impl App {
         if let Some(secret) = &config.token_hash_secret {
             CodeHasher::new(secret.as_bytes()).map_err(StartupError::HashSecret)?;
         }
-        Ok(App::new(config, &aws_sdk_config().await))
+        Ok(App::new(config, &aws_sdk_config().await?))
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> App {

@@ -67,6 +67,7 @@ impl CommandError {
                     | DomainError::DeliveryFailed
                     | DomainError::CooldownActive { .. }
                     | DomainError::SendQuotaExceeded { .. }
+                    | DomainError::TooManyRequests { .. }
             )
         )
     }

@@ -251,6 +251,8 @@ fn payee(template: &User) -> Result<User, String> {
         roles: vec![Role::PayeeAdmin],
         user_type: UserType::Payee,
         entity_id: Some(ENTITY.parse().map_err(|_| "entity")?),
+        locked_out: false,
+        locked_out_timestamp: None,
         ..payor(template)?
     })
 }
@@ -588,8 +590,14 @@ async fn qi(warm: &mut Warm<'_>) -> Result<(), String> {
         .filter_map(|sms| code_in(&sms.message))
         .collect();
     if tokens.len() != n {
+        let messages: Vec<&str> = sent
+            .sms_to(SEED_QI_APPROVER_PHONE)
+            .iter()
+            .skip(sent_before)
+            .map(|sms| sms.message.as_str())
+            .collect();
         return Err(format!(
-            "{} device tokens went out for {n} devices",
+            "{} device tokens went out for {n} devices: {messages:?}",
             tokens.len()
         ));
     }
@@ -691,7 +699,12 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
         .filter_map(|r| sent.sms_to(r).last().and_then(|sms| code_in(&sms.message)))
         .collect();
     if codes.len() != n {
-        return Err(format!("{} codes went out for {n} sessions", codes.len()));
+        let missing: Vec<String> = recipients
+            .iter()
+            .filter(|r| sent.sms_to(r).last().and_then(|sms| code_in(&sms.message)).is_none())
+            .map(|r| format!("{r}: {:?}", sent.sms_to(r)))
+            .collect();
+        return Err(format!("{} codes went out for {n} sessions: {missing:?}", codes.len()));
     }
     let first = &sessions[0];
     let status_query = format!("recipient=%2B{}", &recipients[0][1..]);

@@ -49,6 +49,8 @@ pub enum DomainError {
     CooldownActive { retry_after_secs: u64 },
     #[error("send quota for the recipient is used up, retry after {retry_after_secs}s")]
     SendQuotaExceeded { retry_after_secs: u64 },
+    #[error("too many requests for the recipient, retry after {retry_after_secs}s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the code was not accepted")]
     IncorrectCode { remaining_attempts: u32 },
     #[error("no attempts left for this code")]

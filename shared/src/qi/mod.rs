@@ -226,7 +226,8 @@ pub fn render(error: &QiError) -> Rendered {
             DomainError::CodeExpired => plain(TOKEN_EXPIRED),
             DomainError::DeliveryFailed => plain(SEND_FAILED),
             DomainError::CooldownActive { retry_after_secs }
-            | DomainError::SendQuotaExceeded { retry_after_secs } => {
+            | DomainError::SendQuotaExceeded { retry_after_secs }
+            | DomainError::TooManyRequests { retry_after_secs } => {
                 waiting(TOO_MANY_REQUESTS, *retry_after_secs)
             }
             DomainError::Unavailable { retry_after_secs } => Rendered {

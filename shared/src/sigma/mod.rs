@@ -82,6 +82,9 @@ impl From<DomainError> for SigmaError {
                     retry_after_secs: Some(retry_after_secs),
                 }
             }
+            DomainError::TooManyRequests { retry_after_secs } => {
+                SigmaError::TooManyRequests { retry_after_secs }
+            }
             DomainError::DeliveryFailed => SigmaError::NoAvailableChannels {
                 retry_after_secs: None,
             },

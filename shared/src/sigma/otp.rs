@@ -20,7 +20,7 @@ use crate::domain::token::{Channel, LiveToken, SendMode, TokenPurpose};
 use crate::domain::{DomainError, Email, FieldError, PhoneNumber, Principal};
 use crate::engine::{Recipient, SendRequest};
 use crate::http::{json_body, json_response, path_param, query_param};
-use crate::store::sigma::{session_pk, ChannelItem, SessionItem, StartCount, SESSION_SK};
+use crate::store::sigma::{session_pk, ChannelItem, SessionItem, SESSION_SK};
 
 /// At most this many starts per recipient in one calendar minute.
 pub const START_LIMIT_PER_MINUTE: u32 = 3;
@@ -222,20 +222,16 @@ pub async fn start(app: &App, request: Request) -> Response<Body> {
 
             let now = OffsetDateTime::now_utc();
             let minute = now.unix_timestamp().div_euclid(60);
-            let counted = app
-                .store
-                .count_start(
-                    &engine.hasher.recipient_key(&identity(&recipient)),
-                    minute,
-                    START_LIMIT_PER_MINUTE,
-                    (minute + 2) * 60,
-                )
-                .await?;
-            if counted == StartCount::LimitReached {
-                return Err(SigmaError::TooManyRequests {
+            let recipient_key = engine.hasher.recipient_key(&identity(&recipient));
+            let count_start = app.store.start_count_write(
+                &recipient_key,
+                minute,
+                START_LIMIT_PER_MINUTE,
+                (minute + 2) * 60,
+                DomainError::TooManyRequests {
                     retry_after_secs: (60 - now.unix_timestamp().rem_euclid(60)).max(1) as u64,
-                });
-            }
+                },
+            )?;
 
             let request_id = uuid::Uuid::new_v4().to_string();
             let session = SessionItem {
@@ -262,11 +258,20 @@ pub async fn start(app: &App, request: Request) -> Response<Body> {
                     policy: app.config.otp_policy(),
                     locale: language.locale(),
                     link_base: String::new(),
-                    companions: vec![(
-                        app.store.session_creation_write(&session)?,
-                        DomainError::Conflict(FieldError::new("requestId", "the session exists")),
-                    )],
-                    undo: vec![app.store.session_removal_write(&session)?],
+                    companions: vec![
+                        count_start,
+                        (
+                            app.store.session_creation_write(&session)?,
+                            DomainError::Conflict(FieldError::new(
+                                "requestId",
+                                "the session exists",
+                            )),
+                        ),
+                    ],
+                    undo: vec![
+                        app.store.start_uncount_write(&recipient_key, minute)?,
+                        app.store.session_removal_write(&session)?,
+                    ],
                 })
                 .await?;
             tracing::info!(

@@ -1,12 +1,13 @@
 //! The Sigma OTP front door's items: widgets, sessions (next to their token, in one partition) and the start
 //! counters. Every write is conditional; nothing is read before it is counted.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use super::{build, item, key, unavailable, Store};
 use crate::domain::token::Channel;
 use crate::domain::{DomainError, FieldError};
+use crate::engine::CompanionWrite;
 
 pub const WIDGET_SK: &str = "PROFILE";
 pub const SESSION_SK: &str = "SESSION";
@@ -68,13 +69,6 @@ pub struct SessionItem {
     pub ttl: i64,
 }
 
-/// The outcome of counting one start against the per-recipient, per-minute limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartCount {
-    Counted,
-    LimitReached,
-}
-
 impl Store {
     /// Creates a widget; an existing widget id is a conflict.
     pub async fn create_widget(&self, widget: &WidgetItem) -> Result<(), DomainError> {
@@ -122,18 +116,18 @@ impl Store {
         })
     }
 
-    /// Counts one start for a recipient in one minute: a conditional counter, so concurrent starts never pass the
-    /// limit and nothing is read first.
-    pub async fn count_start(
+    /// The write that counts one start for a recipient in one minute, never past `limit` (it joins the engine's
+    /// transaction, so the start, its session and its code are written together); `refused` is the answer when the
+    /// limit is reached.
+    pub fn start_count_write(
         &self,
         recipient_key: &str,
         minute: i64,
         limit: u32,
         expires_at: i64,
-    ) -> Result<StartCount, DomainError> {
-        let outcome = self
-            .client
-            .update_item()
+        refused: DomainError,
+    ) -> Result<CompanionWrite, DomainError> {
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(
                 start_counter_pk(recipient_key),
@@ -145,20 +139,33 @@ impl Store {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
-            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
-            .send()
-            .await;
-        match outcome {
-            Ok(_) => Ok(StartCount::Counted),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(StartCount::LimitReached)
-            }
-            Err(error) => Err(unavailable("UpdateItem", &error)),
-        }
+            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()));
+        Ok((
+            TransactWriteItem::builder()
+                .update(build(update.build())?)
+                .build(),
+            refused,
+        ))
+    }
+
+    /// Undoes `start_count_write` when no channel delivered: a start that sent nothing does not count.
+    pub fn start_uncount_write(
+        &self,
+        recipient_key: &str,
+        minute: i64,
+    ) -> Result<TransactWriteItem, DomainError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                start_counter_pk(recipient_key),
+                &start_counter_sk(minute),
+            )))
+            .update_expression("ADD #starts :minus_one")
+            .expression_attribute_names("#starts", "starts")
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()));
+        Ok(TransactWriteItem::builder()
+            .update(build(update.build())?)
+            .build())
     }
 
     /// The write that creates a session with its first code (it joins the engine's transaction).

@@ -102,7 +102,8 @@ pub fn render(error: &DomainError) -> Rendered {
                 format!("a token was sent recently; retry in {retry_after_secs} seconds"),
             )
         },
-        DomainError::SendQuotaExceeded { retry_after_secs } => Rendered {
+        DomainError::SendQuotaExceeded { retry_after_secs }
+        | DomainError::TooManyRequests { retry_after_secs } => Rendered {
             retry_after_secs: Some(*retry_after_secs),
             ..plain(
                 400,
