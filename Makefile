@@ -10,7 +10,8 @@ STACK := $(TARGET_DIR)/debug/local-stack
 export PROJECT_ROOT := $(CURDIR)
 export LOCAL_STACK_BIN_DIR := $(TARGET_DIR)/debug
 
-# `make build` only: cargo-lambda (with zig, for the arm64 cross-build) and the SAM CLI, pinned.
+# `make build` and `make bench`: cargo-lambda (with zig, for the arm64 cross-build); `make build` only: the SAM CLI.
+LAMBDA_TOOLS := $(VENV)/.lambda-tools-installed
 BUILD_TOOLS := $(VENV)/.build-tools-installed
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 # cargo-lambda finds zig through the first `python3` on PATH, and SAM finds `cargo lambda` on PATH.
@@ -32,7 +33,11 @@ $(VENV)/.installed: local/requirements.txt
 ## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator) in .venv
 venv: $(VENV)/.installed
 
-$(BUILD_TOOLS): local/requirements-build.txt | $(VENV)/.installed
+$(LAMBDA_TOOLS): local/requirements-lambda.txt | $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements-lambda.txt
+	touch $@
+
+$(BUILD_TOOLS): local/requirements-build.txt | $(LAMBDA_TOOLS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements-build.txt
 	touch $@
 
@@ -76,7 +81,7 @@ invoke: venv
 ## bench: release builds for x86_64 (measured here) and arm64 (cargo-lambda and zig, for size), then every function's
 ## size, cold start, peak memory, warm latency and AWS calls per request next to a hello-function floor, against the
 ## budgets; writes bench/results.md and bench/results.json, and fails on a missed budget. BENCH_REQUESTS= (1000)
-bench: venv $(BUILD_TOOLS)
+bench: venv $(LAMBDA_TOOLS)
 	-rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
 	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(HOST) \
 		$(addprefix -p ,$(FUNCTIONS)) -p floor -p local-stack

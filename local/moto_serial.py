@@ -13,6 +13,7 @@ what its items cost.
 Usage: moto_serial.py HOST PORT
 """
 
+import logging
 import signal
 import sys
 from typing import Any
@@ -100,6 +101,8 @@ def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     DynamoDBBackend.transact_write_items = transact_write_items
+    # Its stdout goes nowhere: spare it formatting a line per request.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     application = DomainDispatcherApplication(create_backend_app)
     run_simple(host, port, application, threaded=False, request_handler=MotoRequestHandler)
 

@@ -101,7 +101,13 @@ pub fn sdk_env(endpoint: &str) -> Vec<(String, String)> {
 /// An SDK configuration for the local tools and tests, pointed at `endpoint` with dummy credentials. (The functions
 /// themselves use `user_token_domain::app::aws_sdk_config`, bounded for Lambda.)
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // The functions' own client; it cannot fail to build (its trust store is compiled in).
+    let loader = match user_token_domain::app::aws_http_client() {
+        Ok(client) => loader.http_client(client),
+        Err(error) => panic!("the HTTPS client: {error}"),
+    };
+    loader
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -66,7 +66,7 @@ pub fn aws_http_client() -> Result<SharedHttpClient, HttpClientError> {
     let roots = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes());
     Ok(aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
+            tls::rustls_provider::CryptoMode::Ring,
         ))
         .tls_context(TlsContext::builder().with_trust_store(roots).build()?)
         .build_https())

@@ -12,8 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok()
         .filter(|arn| !arn.is_empty())
         .ok_or("environment variable EVENTS_TOPIC_ARN is required")?;
-    let publisher =
-        EventPublisher::new(aws_sdk_sns::Client::new(&aws_sdk_config().await?), topic_arn);
+    let publisher = EventPublisher::new(
+        aws_sdk_sns::Client::new(&aws_sdk_config().await?),
+        topic_arn,
+    );
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async {
         Ok::<_, Infallible>(publish_stream(&publisher, event.payload).await)
     }))

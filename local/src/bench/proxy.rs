@@ -2,14 +2,10 @@
 //! unchanged, and is recorded with its service, its operation and the emulator's own time to answer it. Calls are
 //! counted from what really went over the wire, not estimated.
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// One AWS call, as it went to the emulator.
 #[derive(Debug, Clone)]
@@ -82,13 +78,6 @@ impl Recorder {
     }
 }
 
-struct Forward {
-    caller: Arc<str>,
-    upstream: String,
-    client: reqwest::Client,
-    recorder: Recorder,
-}
-
 /// The service from the SigV4 credential scope: `Credential=AKID/20261122/us-east-1/dynamodb/aws4_request`.
 fn signing_service(authorization: &str) -> Option<&str> {
     let scope = authorization.split("Credential=").nth(1)?;
@@ -113,108 +102,167 @@ fn operation(target: Option<&str>, body: &[u8], method: &str, path: &str) -> Str
     }
 }
 
-const HOP_BY_HOP: [&str; 4] = ["connection", "content-length", "transfer-encoding", "host"];
-
-async fn forward(State(forward): State<Arc<Forward>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, usize::MAX).await else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let service = header("authorization")
-        .and_then(signing_service)
-        .unwrap_or("unknown")
-        .to_owned();
-    let path = parts.uri.path();
-    let operation = operation(header("x-amz-target"), &body, parts.method.as_str(), path);
-    let url = format!(
-        "{}{}",
-        forward.upstream,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or(path)
-    );
-    let mut outgoing = forward.client.request(parts.method.clone(), url);
-    for (name, value) in &parts.headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            outgoing = outgoing.header(name, value);
-        }
-    }
-    let started = Instant::now();
-    let answer = match outgoing.body(body).send().await {
-        Ok(answer) => answer,
-        Err(error) => return (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
-    };
-    let status = answer.status();
-    let headers = answer.headers().clone();
-    let Ok(answer_body) = answer.bytes().await else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    let finished = Instant::now();
-    forward.recorder.record(Call {
-        caller: forward.caller.clone(),
-        service,
-        operation,
-        upstream: finished - started,
-        finished,
-    });
-    let mut response = Response::new(Body::from(answer_body));
-    *response.status_mut() = status;
-    for (name, value) in &headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            response
-                .headers_mut()
-                .append(HeaderName::from(name), value.clone());
-        }
-    }
-    response
+/// One HTTP/1.1 message: its head (start line and headers, as sent) and its body.
+struct Message {
+    head: Vec<u8>,
+    body: Vec<u8>,
+    /// The body ran to the end of the connection (no `Content-Length`).
+    until_close: bool,
 }
 
-/// Starts a proxy for `caller` in front of `upstream`; returns its endpoint.
+impl Message {
+    fn header(&self, name: &str) -> Option<&str> {
+        std::str::from_utf8(&self.head)
+            .ok()?
+            .split("\r\n")
+            .skip(1)
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then_some(value.trim())
+            })
+    }
+
+    fn start_line(&self) -> &str {
+        std::str::from_utf8(&self.head)
+            .ok()
+            .and_then(|head| head.split("\r\n").next())
+            .unwrap_or_default()
+    }
+
+    fn closes(&self) -> bool {
+        self.until_close
+            || self.start_line().starts_with("HTTP/1.0")
+            || self
+                .header("connection")
+                .is_some_and(|value| value.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// Reads one message from `stream`; `None` when the peer closed before one began.
+async fn read_message(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<Message>> {
+    let end_of_head = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return if buffer.is_empty() {
+                Ok(None)
+            } else {
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            };
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    };
+    let head: Vec<u8> = buffer.drain(..end_of_head).collect();
+    let mut message = Message {
+        head,
+        body: Vec::new(),
+        until_close: false,
+    };
+    match message.header("content-length").map(str::parse::<usize>) {
+        Some(Ok(length)) => {
+            while buffer.len() < length {
+                let mut chunk = [0u8; 16 * 1024];
+                let read = stream.read(&mut chunk).await?;
+                if read == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buffer.extend_from_slice(&chunk[..read]);
+            }
+            message.body = buffer.drain(..length).collect();
+        }
+        Some(Err(_)) => return Err(std::io::ErrorKind::InvalidData.into()),
+        // A request without a length has no body; a response without one runs to the end of the connection.
+        None if message.start_line().starts_with("HTTP/") => {
+            stream.read_to_end(buffer).await?;
+            message.body = std::mem::take(buffer);
+            message.until_close = true;
+        }
+        None => {}
+    }
+    Ok(Some(message))
+}
+
+/// Serves one client connection: each request over a fresh connection to the emulator (which closes its
+/// connections after each answer, as a direct client would see), timed from the connect to the last byte.
+async fn serve(
+    mut client: TcpStream,
+    upstream: Arc<str>,
+    caller: Arc<str>,
+    recorder: Recorder,
+) -> std::io::Result<()> {
+    let mut from_client = Vec::new();
+    while let Some(request) = read_message(&mut client, &mut from_client).await? {
+        let header = |name| request.header(name);
+        let mut words = request.start_line().split(' ');
+        let method = words.next().unwrap_or_default().to_owned();
+        let path = words
+            .next()
+            .unwrap_or_default()
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let service = header("authorization")
+            .and_then(signing_service)
+            .unwrap_or("unknown")
+            .to_owned();
+        let operation = operation(header("x-amz-target"), &request.body, &method, &path);
+
+        let started = Instant::now();
+        let mut server = TcpStream::connect(&*upstream).await?;
+        server.write_all(&request.head).await?;
+        server.write_all(&request.body).await?;
+        let mut from_server = Vec::new();
+        let response = read_message(&mut server, &mut from_server)
+            .await?
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        let finished = Instant::now();
+        recorder.record(Call {
+            caller: caller.clone(),
+            service,
+            operation,
+            upstream: finished - started,
+            finished,
+        });
+        client.write_all(&response.head).await?;
+        client.write_all(&response.body).await?;
+        if response.closes() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Starts a proxy for `caller` in front of `upstream` (`http://host:port`); returns its endpoint.
 pub async fn start(
     caller: &str,
     upstream: &str,
     recorder: &Recorder,
 ) -> Result<String, std::io::Error> {
-    let state = Arc::new(Forward {
-        caller: Arc::from(caller),
-        upstream: upstream.trim_end_matches('/').to_owned(),
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(std::io::Error::other)?,
-        recorder: recorder.clone(),
-    });
+    let upstream: Arc<str> =
+        Arc::from(upstream.trim_start_matches("http://").trim_end_matches('/'));
+    let caller: Arc<str> = Arc::from(caller);
+    let recorder = recorder.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let router = Router::new().fallback(forward).with_state(state);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        while let Ok((client, _)) = listener.accept().await {
+            let _ = client.set_nodelay(true);
+            tokio::spawn(serve(
+                client,
+                upstream.clone(),
+                caller.clone(),
+                recorder.clone(),
+            ));
+        }
     });
     Ok(format!("http://{address}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_service_and_operation_come_from_the_request_itself() {
-        let auth = "AWS4-HMAC-SHA256 Credential=local/20261122/us-east-1/dynamodb/aws4_request, SignedHeaders=host";
-        assert_eq!(signing_service(auth), Some("dynamodb"));
-        assert_eq!(
-            operation(Some("DynamoDB_20120810.GetItem"), b"{}", "POST", "/"),
-            "GetItem"
-        );
-        assert_eq!(
-            operation(None, b"Action=Publish&Version=2010-03-31", "POST", "/"),
-            "Publish"
-        );
-        assert_eq!(
-            operation(None, b"{}", "POST", "/v2/email/outbound-emails"),
-            "SendEmail"
-        );
-    }
 }

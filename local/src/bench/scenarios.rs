@@ -701,10 +701,18 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
     if codes.len() != n {
         let missing: Vec<String> = recipients
             .iter()
-            .filter(|r| sent.sms_to(r).last().and_then(|sms| code_in(&sms.message)).is_none())
+            .filter(|r| {
+                sent.sms_to(r)
+                    .last()
+                    .and_then(|sms| code_in(&sms.message))
+                    .is_none()
+            })
             .map(|r| format!("{r}: {:?}", sent.sms_to(r)))
             .collect();
-        return Err(format!("{} codes went out for {n} sessions: {missing:?}", codes.len()));
+        return Err(format!(
+            "{} codes went out for {n} sessions: {missing:?}",
+            codes.len()
+        ));
     }
     let first = &sessions[0];
     let status_query = format!("recipient=%2B{}", &recipients[0][1..]);
