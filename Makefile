@@ -65,9 +65,13 @@ invoke: venv
 	@$(CARGO) build --quiet --bin local-stack $(if $(BIN_DIR),,--bin $(FN))
 	@$(STACK) invoke $(FN) $(EVENT) $(if $(BIN_DIR),--bin-dir $(BIN_DIR))
 
-## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md
+## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md; then
+## schemathesis with 200 examples per operation (SCHEMATHESIS_MAX_EXAMPLES=) and a new seed each time
+## (SCHEMATHESIS_SEED= repeats a run; each run's log and JUnit report are under target/schemathesis/)
 soak: venv bins
 	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite load::soak -- --ignored --nocapture
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} SCHEMATHESIS_SEED=$${SCHEMATHESIS_SEED:-$$(date +%s)} \
+		$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis -- --nocapture
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:
