@@ -23,7 +23,7 @@ $(VENV)/.installed: local/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
 	touch $@
 
-## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator) in .venv
+## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator, schemathesis) in .venv
 venv: $(VENV)/.installed
 
 $(BUILD_TOOLS): local/requirements-build.txt | $(VENV)/.installed
