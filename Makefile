@@ -49,10 +49,11 @@ build: $(BUILD_TOOLS)
 run: venv bins
 	$(STACK) run --port 3000 --moto-port 5005
 
-## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint and the
-## OpenAPI document's validation
+## test: unit, handler, integration and end-to-end tests, with their own emulator; then schemathesis on its own
+## emulator (a few examples per operation, a fixed seed); then the template lint and the OpenAPI document's validation
 test: venv bins
 	$(STACK) with-emulator -- $(CARGO) test --workspace
+	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis:: -- --ignored
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
@@ -71,7 +72,7 @@ invoke: venv
 soak: venv bins
 	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite load::soak -- --ignored --nocapture
 	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} SCHEMATHESIS_SEED=$${SCHEMATHESIS_SEED:-$$(date +%s)} \
-		$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis -- --nocapture
+		$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis:: -- --ignored --nocapture
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:

@@ -3,8 +3,8 @@
 //! statuses or schemas, or carry an error body that is not its front door's (`tests/schemathesis/front_doors.py`).
 //!
 //! It runs on a stack and table of its own: its requests invite users, send codes and spend quotas and cooldowns,
-//! none of which may touch the other tests. `make test` runs a few examples per operation with a fixed seed;
-//! `make soak` many more (`SCHEMATHESIS_MAX_EXAMPLES`, `SCHEMATHESIS_SEED`).
+//! none of which may touch the other tests. `make test` runs a few examples per operation with a fixed seed, once
+//! the rest of the suite is done; `make soak` many more (`SCHEMATHESIS_MAX_EXAMPLES`, `SCHEMATHESIS_SEED`).
 
 use api_tests::{endpoint, parameters, root, unique, unique_email, unique_phone, user};
 use local_stack::stack::{Stack, StackOptions, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_WIDGET_ID};
@@ -186,6 +186,8 @@ async fn schemathesis(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "make test runs it alone after the suite: beside the suite's load, the one emulator is too slow to answer \
+            within the SDK bounds, and those 503s would be the machine's, not the service's"]
 async fn schemathesis_finds_no_5xx_no_undocumented_answer_and_no_foreign_error_body() {
     let table = unique("fuzz");
     let run_dir: PathBuf = local_stack::bin_dir().join("../schemathesis").join(&table);
