@@ -30,7 +30,7 @@ $(VENV)/.installed: local/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
 	touch $@
 
-## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator) in .venv
+## venv: the Python tools (moto server, cfn-lint, openapi-spec-validator, schemathesis) in .venv
 venv: $(VENV)/.installed
 
 $(LAMBDA_TOOLS): local/requirements-lambda.txt | $(VENV)/.installed
@@ -62,10 +62,11 @@ build: $(BUILD_TOOLS)
 run: venv bins
 	$(STACK) run --port 3000 --moto-port 5005
 
-## test: unit, handler, integration and end-to-end tests, with their own emulator; then the template lint and the
-## OpenAPI document's validation
+## test: unit, handler, integration and end-to-end tests, with their own emulator; then schemathesis on its own
+## emulator (a few examples per operation, a fixed seed); then the template lint and the OpenAPI document's validation
 test: venv bins
 	$(STACK) with-emulator -- $(CARGO) test --workspace
+	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis:: -- --ignored
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
@@ -90,9 +91,13 @@ bench: venv $(LAMBDA_TOOLS)
 	$(TARGET_DIR)/$(HOST)/release/local-stack bench --bin-dir $(TARGET_DIR)/$(HOST)/release \
 		--arm64-dir $(ARM64_DIR) --out bench --requests $${BENCH_REQUESTS:-1000}
 
-## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md
+## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md; then
+## schemathesis with 200 examples per operation (SCHEMATHESIS_MAX_EXAMPLES=) and a new seed each time
+## (SCHEMATHESIS_SEED= repeats a run; each run's log and JUnit report are under target/schemathesis/)
 soak: venv bins
 	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite load::soak -- --ignored --nocapture
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} SCHEMATHESIS_SEED=$${SCHEMATHESIS_SEED:-$$(date +%s)} \
+		$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis:: -- --ignored --nocapture
 
 ## token: a bearer token for the seeded admin, or for USER=<uuid>; ACCOUNT=<uuid> names a QI account in its claims
 token:

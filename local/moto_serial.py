@@ -10,6 +10,11 @@ moto also makes a transaction cost as much as the whole table: before each of it
 it, as DynamoDB does, and writes only when all of them hold, so nothing needs rolling back and a transaction costs
 what its items cost.
 
+moto also keeps every model instance it ever made, for `/moto-api/data.json`, which serializes them all on each
+call. The outbox reads SNS's and SES's from there; DynamoDB's are every item ever written, so each outbox read would
+grow with the writes before it, and, one request at a time, stall every other call past the SDK's bounds. DynamoDB's
+models are not kept.
+
 Usage: moto_serial.py HOST PORT
 """
 
@@ -26,6 +31,7 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
+from moto.core.model_instances import model_data
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
@@ -97,7 +103,16 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
             )
 
 
+class _Untracked(list):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, _instance) -> None:
+        pass
+
+
 def main() -> None:
+    for model in model_data["dynamodb"].values():
+        model.instances_tracked = _Untracked()
     host, port = sys.argv[1], int(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     DynamoDBBackend.transact_write_items = transact_write_items

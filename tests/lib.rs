@@ -133,6 +133,21 @@ pub async fn all_items(table: &str) -> Vec<HashMap<String, AttributeValue>> {
         .unwrap_or_default()
 }
 
+/// The items of one partition of a test table, in `sk` order.
+pub async fn partition(table: &str, pk: &str) -> Vec<HashMap<String, AttributeValue>> {
+    dynamodb()
+        .await
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+        .send()
+        .await
+        .expect("query")
+        .items
+        .unwrap_or_default()
+}
+
 pub struct SharedStack {
     pub base_url: String,
     pub table: String,
@@ -198,7 +213,19 @@ pub fn event(name: &str, adjust: impl FnOnce(&mut serde_json::Value)) -> lambda_
 
 /// Makes a fixture's caller `user`, in the shape of its API version (v2 `authorizer.lambda`, v1 `authorizer`).
 pub fn as_caller(event: &mut serde_json::Value, user: &user_token_domain::domain::User) {
-    let context = serde_json::Value::Object(user_token_domain::authz::authenticated_context(user));
+    as_caller_for_accounts(event, user, &[]);
+}
+
+/// `as_caller`, with the QI accounts the caller's token names in its `accountKeys` claim.
+pub fn as_caller_for_accounts(
+    event: &mut serde_json::Value,
+    user: &user_token_domain::domain::User,
+    account_keys: &[String],
+) {
+    let context = serde_json::Value::Object(user_token_domain::authz::authenticated_context_for(
+        user,
+        account_keys,
+    ));
     if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
         event["requestContext"]["authorizer"]["lambda"] = context;
     } else {

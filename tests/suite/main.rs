@@ -12,6 +12,7 @@ mod load;
 mod openapi;
 mod pipelines;
 mod qi;
+mod schemathesis;
 mod sigma;
 mod store;
 mod template;

@@ -68,6 +68,18 @@ fn aimed(
     device: DeviceKey,
     body: Option<Value>,
 ) -> lambda_http::Request {
+    aimed_with(function, version, account, device, body, |_| {})
+}
+
+/// `aimed`, then `adjust`ed (another caller, …).
+fn aimed_with(
+    function: &str,
+    version: &str,
+    account: AccountKey,
+    device: DeviceKey,
+    body: Option<Value>,
+    adjust: impl FnOnce(&mut Value),
+) -> lambda_http::Request {
     event(&format!("{function}{version}"), |event| {
         event["pathParameters"]["account_key"] = json!(account.to_string());
         if event["pathParameters"].get("device_key").is_some() {
@@ -76,6 +88,7 @@ fn aimed(
         if let Some(body) = body {
             event["body"] = json!(body.to_string());
         }
+        adjust(event);
     })
 }
 
@@ -794,40 +807,226 @@ async fn a_failed_send_is_obd000097_and_leaves_nothing_half_done() {
     );
 }
 
-#[tokio::test]
-async fn only_the_backoffice_or_a_token_naming_the_account_may_act_on_it() {
-    let app = qi_app(|_| {}).await;
-    let account = account_in(&app, AccountStatus::Active).await;
-    let caller = |account_keys: &str| {
-        let account_keys = account_keys.to_owned();
-        move |event: &mut Value| {
-            event["requestContext"]["authorizer"]["lambda"] = json!({
-                "authStatus": "authenticated", "userId": UserId::random().to_string(),
-                "roles": "velo.payor.support", "entityId": EntityId::random().to_string(),
-                "userType": "PAYOR", "accountKeys": account_keys});
-        }
-    };
-    let device = DeviceKey::random();
-    let with_context = |keys: &str, device: DeviceKey| {
-        let adjust = caller(keys);
-        event("device-create.json", move |e| {
-            adjust(e);
-            e["pathParameters"]["account_key"] = json!(account.key.to_string());
-            e["body"] = json!(create_body(device, "sms").to_string());
+/// What a caller's token says about QI accounts, relative to the account acted on.
+#[derive(Clone, Copy, Debug)]
+enum Claim {
+    Nothing,
+    ThisAccount,
+    AnotherAccount,
+    ThisAmongOthers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DeviceOperation {
+    Create,
+    Validate,
+    Resend,
+    Get,
+    Disable,
+}
+
+const DEVICE_OPERATIONS: [DeviceOperation; 5] = [
+    DeviceOperation::Create,
+    DeviceOperation::Validate,
+    DeviceOperation::Resend,
+    DeviceOperation::Get,
+    DeviceOperation::Disable,
+];
+
+/// Each kind of caller, and whether it may act on the account: a backoffice admin, or a token naming the account,
+/// whatever the bearer's role.
+const QI_CALLERS: [(&str, Role, Claim, bool); 9] = [
+    (
+        "backoffice admin",
+        Role::BackofficeAdmin,
+        Claim::Nothing,
+        true,
+    ),
+    (
+        "backoffice admin naming another account",
+        Role::BackofficeAdmin,
+        Claim::AnotherAccount,
+        true,
+    ),
+    (
+        "payor master admin naming the account",
+        Role::PayorMasterAdmin,
+        Claim::ThisAccount,
+        true,
+    ),
+    (
+        "payor support naming the account",
+        Role::PayorSupport,
+        Claim::ThisAccount,
+        true,
+    ),
+    (
+        "payee support naming it among others",
+        Role::PayeeSupport,
+        Claim::ThisAmongOthers,
+        true,
+    ),
+    (
+        "payor admin naming another account",
+        Role::PayorAdmin,
+        Claim::AnotherAccount,
+        false,
+    ),
+    (
+        "payor master admin without accountKeys",
+        Role::PayorMasterAdmin,
+        Claim::Nothing,
+        false,
+    ),
+    (
+        "payor support without accountKeys",
+        Role::PayorSupport,
+        Claim::Nothing,
+        false,
+    ),
+    (
+        "payee admin without accountKeys",
+        Role::PayeeAdmin,
+        Claim::Nothing,
+        false,
+    ),
+];
+
+/// One device operation on `account`'s `device`, by `caller` (the fixture's backoffice admin when `None`).
+/// `token` is the device's live token, for validate.
+async fn device_operation(
+    app: &App,
+    operation: DeviceOperation,
+    account: AccountKey,
+    device: DeviceKey,
+    token: &str,
+    caller: Option<(&user_token_domain::domain::User, &[String])>,
+) -> Response<Body> {
+    let aim = |function: &str, body: Option<Value>| {
+        aimed_with(function, V2, account, device, body, |event| {
+            if let Some((user, keys)) = caller {
+                api_tests::as_caller_for_accounts(event, user, keys);
+            }
         })
     };
-    let stranger = qi::create_device(
-        &app,
-        with_context(&AccountKey::random().to_string(), device),
-    )
-    .await;
-    assert_error(&stranger, 404, "OBD000002");
-    let no_claim = qi::create_device(&app, with_context("", device)).await;
-    assert_error(&no_claim, 404, "OBD000002");
-    let named = format!("{},{}", AccountKey::random(), account.key);
-    let allowed = qi::create_device(&app, with_context(&named, device)).await;
-    assert_eq!(allowed.status(), 202, "{}", body(&allowed));
+    match operation {
+        DeviceOperation::Create => {
+            qi::create_device(app, aim("device-create", Some(create_body(device, "sms")))).await
+        }
+        DeviceOperation::Validate => {
+            let body = Some(json!({ "token": token }));
+            qi::validate_device(app, aim("device-validate", body)).await
+        }
+        DeviceOperation::Resend => {
+            qi::resend_device_token(app, aim("device-resend-token", Some(json!({})))).await
+        }
+        DeviceOperation::Get => qi::get_device(app, aim("device-get", None)).await,
+        DeviceOperation::Disable => qi::disable_device(app, aim("device-disable", None)).await,
+    }
+}
 
+#[tokio::test]
+async fn every_cell_of_the_qi_permission_matrix() {
+    let app = qi_app(|config| {
+        config.resend_cooldown = time::Duration::ZERO;
+        config.send_quota = 1_000;
+    })
+    .await;
+    let account = account_in(&app, AccountStatus::Active).await;
+    let (another, unknown) = (AccountKey::random(), AccountKey::random());
+    for (name, role, claim, allowed) in QI_CALLERS {
+        let entity = (role != Role::BackofficeAdmin).then(|| EntityId::random().to_string());
+        let caller = api_tests::user(
+            &unique_email(),
+            role.family().user_type(),
+            entity.as_deref(),
+            &[role],
+        );
+        let keys: Vec<String> = match claim {
+            Claim::Nothing => vec![],
+            Claim::ThisAccount => vec![account.key.to_string()],
+            Claim::AnotherAccount => vec![another.to_string()],
+            Claim::ThisAmongOthers => vec![another.to_string(), account.key.to_string()],
+        };
+        for operation in DEVICE_OPERATIONS {
+            let cell = format!("{name} × {operation:?}");
+            let device = match operation {
+                DeviceOperation::Create => DeviceKey::random(),
+                _ => create(&app, &account, "sms").await,
+            };
+            let table = &app.config.table_name;
+            let before = api_tests::partition(table, &device_pk(&account.key, &device)).await;
+            let token = match (operation, allowed) {
+                (DeviceOperation::Validate, true) => tokens_to(&account.phone).await.pop(),
+                _ => None,
+            }
+            .unwrap_or_else(|| "AAAAAA".to_owned());
+            let answer = device_operation(
+                &app,
+                operation,
+                account.key,
+                device,
+                &token,
+                Some((&caller, &keys)),
+            )
+            .await;
+            let answered = body(&answer);
+            if !allowed {
+                // Refused exactly as an account that does not exist, and nothing changed.
+                let as_unknown =
+                    device_operation(&app, operation, unknown, device, &token, None).await;
+                assert_eq!(
+                    (answer.status(), &answered),
+                    (as_unknown.status(), &body(&as_unknown)),
+                    "{cell}"
+                );
+                assert_error(&answer, 404, "OBD000002");
+                // Every send writes the token first: an untouched partition means nothing was sent either.
+                let after = api_tests::partition(table, &device_pk(&account.key, &device)).await;
+                assert_eq!(
+                    after, before,
+                    "{cell}: the device and its token are untouched"
+                );
+                continue;
+            }
+            let expected = match operation {
+                DeviceOperation::Create | DeviceOperation::Resend => (202, "pending_2fa_approval"),
+                DeviceOperation::Validate => (201, "created"),
+                DeviceOperation::Get => (200, "pending_2fa_approval"),
+                DeviceOperation::Disable => (200, "disabled"),
+            };
+            assert_eq!(
+                (answer.status().as_u16(), answered["device_status"].as_str()),
+                (expected.0, Some(expected.1)),
+                "{cell}: {answered}"
+            );
+            if matches!(
+                operation,
+                DeviceOperation::Create | DeviceOperation::Resend | DeviceOperation::Get
+            ) {
+                assert_eq!(answered["device_key"], device.to_string(), "{cell}");
+            }
+            let after = api_tests::partition(table, &device_pk(&account.key, &device)).await;
+            let digest = |items: &[HashMap<String, AttributeValue>]| {
+                item(
+                    items,
+                    &device_pk(&account.key, &device),
+                    "TOKEN#DEVICE_APPROVAL",
+                )
+                .map(|token| text_of(token, "digest"))
+            };
+            match operation {
+                DeviceOperation::Create => assert!(digest(&after).is_some(), "{cell}: a token"),
+                DeviceOperation::Resend => assert_ne!(digest(&after), digest(&before), "{cell}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_caller_is_qit000101_in_qis_words() {
+    let app = qi_app(|_| {}).await;
     let rejected = qi::get_device(
         &app,
         event("device-get.rest-v1.json", |e| {

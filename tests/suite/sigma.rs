@@ -626,48 +626,215 @@ async fn bad_input_and_callers_are_answered_in_sigma_format() {
     }
 }
 
-#[tokio::test]
-async fn a_session_belongs_to_its_starter_and_to_backoffice_admins() {
-    let app = app_on_fresh_table(|_| {}).await;
-    let owner = UserId::random();
-    let phone = unique_phone();
-    let mut event = start_event("otp-start.json", SEED_WIDGET_ID, &phone);
-    as_payor(&mut event, &owner);
-    let started = sigma::start(&app, request(&event)).await;
-    assert_eq!(started.status(), 201);
-    let request_id = body(&started)["requestId"].as_str().expect("id").to_owned();
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SessionOperation {
+    Start,
+    Channel,
+    Status,
+    CheckCode,
+    CheckStatusAndComplete,
+    Complete,
+    Resend,
+}
 
-    let mut own = session_event("otp-channel.json", &request_id);
-    as_payor(&mut own, &owner);
-    assert_eq!(sigma::channel(&app, request(&own)).await.status(), 200);
-    // The fixtures' caller is the seeded backoffice admin.
-    assert_eq!(channel(&app, &request_id).await.status(), 200);
-    for name in [
-        "otp-channel.json",
-        "otp-status.json",
-        "otp-check-code.json",
-        "otp-check-status-and-complete.json",
-        "otp-complete.json",
-        "otp-resend.json",
-    ] {
-        let mut event = session_event(name, &request_id);
-        as_payor(&mut event, &UserId::random());
-        with_recipient_query(&mut event, &phone);
-        if name == "otp-check-code.json" {
-            event["body"] = json!(r#"{"code":"000000"}"#);
+const SESSION_OPERATIONS: [SessionOperation; 7] = [
+    SessionOperation::Start,
+    SessionOperation::Channel,
+    SessionOperation::Status,
+    SessionOperation::CheckCode,
+    SessionOperation::CheckStatusAndComplete,
+    SessionOperation::Complete,
+    SessionOperation::Resend,
+];
+
+/// One operation by `caller` on session `request_id` (a new one for start, to `recipient`); `recipient` is the
+/// one given to status and checkStatusAndComplete, `code` the one given to checkCode.
+async fn session_operation(
+    app: &App,
+    operation: SessionOperation,
+    request_id: &str,
+    caller: &user_token_domain::domain::User,
+    recipient: &str,
+    code: &str,
+) -> Response<Body> {
+    let event = |name: &str| {
+        let mut event = session_event(name, request_id);
+        api_tests::as_caller(&mut event, caller);
+        event
+    };
+    match operation {
+        SessionOperation::Start => {
+            let mut event = start_event("otp-start.json", SEED_WIDGET_ID, recipient);
+            api_tests::as_caller(&mut event, caller);
+            sigma::start(app, request(&event)).await
         }
-        let response = match name {
-            "otp-channel.json" => sigma::channel(&app, request(&event)).await,
-            "otp-status.json" => sigma::status(&app, request(&event)).await,
-            "otp-check-code.json" => sigma::check_code(&app, request(&event)).await,
-            "otp-check-status-and-complete.json" => {
-                sigma::check_status_and_complete(&app, request(&event)).await
+        SessionOperation::Channel => sigma::channel(app, request(&event("otp-channel.json"))).await,
+        SessionOperation::Status => {
+            let mut event = event("otp-status.json");
+            with_recipient_query(&mut event, recipient);
+            sigma::status(app, request(&event)).await
+        }
+        SessionOperation::CheckCode => {
+            let mut event = event("otp-check-code.json");
+            event["body"] = json!(json!({ "code": code }).to_string());
+            sigma::check_code(app, request(&event)).await
+        }
+        SessionOperation::CheckStatusAndComplete => {
+            let mut event = event("otp-check-status-and-complete.json");
+            with_recipient_query(&mut event, recipient);
+            sigma::check_status_and_complete(app, request(&event)).await
+        }
+        SessionOperation::Complete => {
+            sigma::complete(app, request(&event("otp-complete.json"))).await
+        }
+        SessionOperation::Resend => sigma::resend(app, request(&event("otp-resend.json"))).await,
+    }
+}
+
+#[tokio::test]
+async fn every_cell_of_the_sigma_permission_matrix() {
+    use user_token_domain::domain::{Role, UserType};
+    let app = app_on_fresh_table(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    let (own_entity, other_entity) = (
+        "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a",
+        "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d",
+    );
+    let someone = |user_type, entity: Option<&str>, role| {
+        api_tests::user(&unique_email(), user_type, entity, &[role])
+    };
+    let starter = someone(UserType::Payor, Some(own_entity), Role::PayorAdmin);
+    // Who may act on a session: its starter and backoffice admins. Anyone may start one.
+    let callers = [
+        ("the starter", starter.clone(), true),
+        (
+            "a backoffice admin",
+            someone(UserType::Backoffice, None, Role::BackofficeAdmin),
+            true,
+        ),
+        (
+            "another payor admin of the entity",
+            someone(UserType::Payor, Some(own_entity), Role::PayorAdmin),
+            false,
+        ),
+        (
+            "a payor master admin of the entity",
+            someone(UserType::Payor, Some(own_entity), Role::PayorMasterAdmin),
+            false,
+        ),
+        (
+            "a payor support of the entity",
+            someone(UserType::Payor, Some(own_entity), Role::PayorSupport),
+            false,
+        ),
+        (
+            "a payor admin of another entity",
+            someone(UserType::Payor, Some(other_entity), Role::PayorAdmin),
+            false,
+        ),
+        (
+            "a payee admin",
+            someone(UserType::Payee, Some(other_entity), Role::PayeeAdmin),
+            false,
+        ),
+        (
+            "a payee support",
+            someone(UserType::Payee, Some(own_entity), Role::PayeeSupport),
+            false,
+        ),
+    ];
+    let forbidden =
+        json!({"type": "ForbiddenException", "message": "Запрещено", "httpStatus": 403});
+    for (name, caller, allowed) in &callers {
+        for operation in SESSION_OPERATIONS {
+            let cell = format!("{name} × {operation:?}");
+            let phone = unique_phone();
+            let started =
+                session_operation(&app, SessionOperation::Start, "", &starter, &phone, "").await;
+            assert_eq!(started.status(), 201, "{cell}: {}", body(&started));
+            let request_id = body(&started)["requestId"].as_str().expect("id").to_owned();
+            let table = &app.config.table_name;
+            let partition = format!("OTP#{request_id}");
+            let before = api_tests::partition(table, &partition).await;
+            let (recipient, code) = match (operation, allowed) {
+                (SessionOperation::Start, _) => (unique_phone(), String::new()),
+                (SessionOperation::CheckCode, true) => (
+                    phone.clone(),
+                    codes_to(&phone).await.pop().expect("the code"),
+                ),
+                (_, true) => (phone.clone(), String::new()),
+                // A refused caller learns nothing, not even whether its recipient was right.
+                (_, false) => (unique_phone(), "000000".to_owned()),
+            };
+            let answer =
+                session_operation(&app, operation, &request_id, caller, &recipient, &code).await;
+            let answered = body(&answer);
+            if operation == SessionOperation::Start {
+                assert_eq!(answer.status(), 201, "{cell}: {answered}");
+                let own = answered["requestId"].as_str().expect("id");
+                let channel =
+                    session_operation(&app, SessionOperation::Channel, own, caller, "", "").await;
+                assert_eq!(channel.status(), 200, "{cell}: the starter's own session");
+                continue;
             }
-            "otp-complete.json" => sigma::complete(&app, request(&event)).await,
-            _ => sigma::resend(&app, request(&event)).await,
-        };
-        assert_eq!(response.status(), 403, "{name}");
-        assert_eq!(kind(&response), "ForbiddenException", "{name}");
+            if !allowed {
+                assert_eq!(
+                    (answer.status().as_u16(), &answered),
+                    (403, &forbidden),
+                    "{cell}"
+                );
+                // Every send writes the code first: an untouched partition means nothing was sent either.
+                let after = api_tests::partition(table, &partition).await;
+                assert_eq!(
+                    after, before,
+                    "{cell}: the session and its code are untouched"
+                );
+                continue;
+            }
+            let expected = match operation {
+                SessionOperation::Channel => (
+                    200,
+                    json!({"type": "sms", "status": "sent",
+                    "label": "SMS", "codeType": "numeric", "remainingCodeAttempts": 5}),
+                ),
+                SessionOperation::Status => (200, json!({"success": false})),
+                SessionOperation::CheckCode | SessionOperation::Resend => {
+                    (201, json!({"success": true}))
+                }
+                _ => (201, json!({"success": false})),
+            };
+            assert_eq!((answer.status().as_u16(), answered), expected, "{cell}");
+            if operation == SessionOperation::Resend {
+                let after = api_tests::partition(table, &partition).await;
+                let digest = |items: &[Item]| {
+                    items
+                        .iter()
+                        .find(|item| sk_is(item, "TOKEN#OTP_SESSION"))
+                        .map(|code| text(code, "digest"))
+                };
+                assert_ne!(digest(&after), digest(&before), "{cell}: a new code");
+            }
+        }
+    }
+
+    // Nor does a refusal tell a confirmed or closed session from an open one.
+    let phone = unique_phone();
+    let started = session_operation(&app, SessionOperation::Start, "", &starter, &phone, "").await;
+    let request_id = body(&started)["requestId"].as_str().expect("id").to_owned();
+    let code = codes_to(&phone).await.pop().expect("code");
+    for step in [SessionOperation::CheckCode, SessionOperation::Complete] {
+        let done = session_operation(&app, step, &request_id, &starter, &phone, &code).await;
+        assert_eq!(done.status(), 201, "{step:?}");
+    }
+    for (name, caller, _) in callers.iter().filter(|(_, _, allowed)| !allowed) {
+        for operation in SESSION_OPERATIONS.into_iter().skip(1) {
+            let answer =
+                session_operation(&app, operation, &request_id, caller, &phone, &code).await;
+            assert_eq!(
+                (answer.status().as_u16(), body(&answer)),
+                (403, forbidden.clone()),
+                "{name} × {operation:?} on a closed session"
+            );
+        }
     }
 }
 
