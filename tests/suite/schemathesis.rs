@@ -201,6 +201,8 @@ async fn schemathesis_finds_no_5xx_no_undocumented_answer_and_no_foreign_error_b
         listen: "127.0.0.1:0".parse().expect("address"),
         log_dir: Some(run_dir.join("logs")),
         seed: true,
+        pipelines: false,
+        endpoints: Default::default(),
     })
     .await
     .expect("a stack of its own (run `make bins` first)");
