@@ -72,11 +72,13 @@ pub fn aws_http_client() -> Result<SharedHttpClient, HttpClientError> {
         .build_https())
 }
 
+/// The functions' SDK settings before the environment is read: bounded calls on `aws_http_client`.
+pub fn aws_sdk_loader() -> Result<aws_config::ConfigLoader, HttpClientError> {
+    Ok(bounded(aws_config::defaults(BehaviorVersion::latest())).http_client(aws_http_client()?))
+}
+
 pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, HttpClientError> {
-    Ok(bounded(aws_config::defaults(BehaviorVersion::latest()))
-        .http_client(aws_http_client()?)
-        .load()
-        .await)
+    Ok(aws_sdk_loader()?.load().await)
 }
 
 impl App {
