@@ -144,11 +144,13 @@ where
 }
 
 /// The whole `main` of an HTTP function: JSON logs, configuration and AWS clients built once at start-up, then the
-/// handler for every request, as `user_token_domain::http_function!(user_token_domain::velo::get_user);`.
+/// handler for every request, as `user_token_domain::http_function!(user_token_domain::velo::get_user);`. Lambda
+/// sends one request at a time, so the runtime is single-threaded: no wake-ups across threads, and one malloc arena
+/// (argon2's 19 MiB blocks would otherwise pile up in one arena per worker thread).
 #[macro_export]
 macro_rules! http_function {
     ($handler:path) => {
-        #[tokio::main]
+        #[tokio::main(flavor = "current_thread")]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::telemetry::init();
             let app = $crate::App::from_env().await?;

@@ -3,7 +3,7 @@ use serde_json::Value;
 use std::convert::Infallible;
 use user_token_domain::{authorizer, telemetry, App};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let app = App::from_env().await?;

@@ -3,7 +3,7 @@ use std::convert::Infallible;
 use user_token_domain::commands::{handle_messages, service_principal_from_env, SqsEvent};
 use user_token_domain::{telemetry, App};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let app = App::from_env().await?;

@@ -5,7 +5,7 @@ use user_token_domain::app::aws_sdk_config;
 use user_token_domain::events::{publish_stream, EventPublisher};
 use user_token_domain::telemetry;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let topic_arn = std::env::var("EVENTS_TOPIC_ARN")

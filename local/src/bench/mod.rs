@@ -213,9 +213,13 @@ impl Bench {
 
     /// Process start to the first answer, `cold_runs` times, each on a fresh seeded table so that every run makes
     /// the same calls. Returns the totals and the emulator's part of each.
-    async fn cold_start(&self, function: Option<&Function>) -> Result<(Spread, Spread), String> {
+    async fn cold_start(
+        &self,
+        function: Option<&Function>,
+    ) -> Result<(Spread, Spread, Spread), String> {
         let mut totals = Vec::new();
         let mut raws = Vec::new();
+        let mut owns = Vec::new();
         let event = match function {
             Some(function) => {
                 sample_event(&self.options.root, &function.binary, &self.admin_token)?
@@ -246,8 +250,11 @@ impl Bench {
             host.invoke_raw(body.clone())
                 .await
                 .map_err(|e| format!("{}: cold start: {e}", host.name))?;
-            totals.push(started.elapsed());
-            raws.push(raw_time(&self.recorder.since(mark)));
+            let total = started.elapsed();
+            let raw = raw_time(&self.recorder.since(mark));
+            totals.push(total);
+            raws.push(raw);
+            owns.push(total.saturating_sub(raw));
             drop(host);
             self.dynamodb
                 .delete_table()
@@ -256,7 +263,7 @@ impl Bench {
                 .await
                 .map_err(|e| format!("deleting {table}: {e}"))?;
         }
-        Ok((Spread::of(&totals), Spread::of(&raws)))
+        Ok((Spread::of(&totals), Spread::of(&raws), Spread::of(&owns)))
     }
 }
 
@@ -367,15 +374,15 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
     }
 
     eprintln!("bench: cold starts ({} runs each)", bench.options.cold_runs);
-    let (floor_cold, _) = bench.cold_start(None).await?;
+    let (floor_cold, _, _) = bench.cold_start(None).await?;
     if let Some(report) = reports.get_mut("floor") {
         report.cold_ms = Some(floor_cold.clone());
         report.cold_own_ms = Some(floor_cold.clone());
     }
     for function in &functions {
-        let (total, raw) = bench.cold_start(Some(function)).await?;
+        let (total, raw, own) = bench.cold_start(Some(function)).await?;
         if let Some(report) = reports.get_mut(&function.binary) {
-            report.cold_own_ms = Some(total.minus(&raw));
+            report.cold_own_ms = Some(own);
             report.cold_ms = Some(total);
             report.cold_emulator_ms = Some(raw);
         }

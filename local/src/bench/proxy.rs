@@ -131,12 +131,21 @@ impl Message {
             .unwrap_or_default()
     }
 
-    fn closes(&self) -> bool {
-        self.until_close
-            || self.start_line().starts_with("HTTP/1.0")
-            || self
-                .header("connection")
-                .is_some_and(|value| value.eq_ignore_ascii_case("close"))
+    /// The head without its `Connection` header, as HTTP/1.1 (whose connections persist by default).
+    fn head_kept_alive(&self) -> Vec<u8> {
+        let text = String::from_utf8_lossy(&self.head);
+        let kept: Vec<&str> = text
+            .split("\r\n")
+            .filter(|line| {
+                !line
+                    .split(':')
+                    .next()
+                    .is_some_and(|name| name.trim().eq_ignore_ascii_case("connection"))
+            })
+            .collect();
+        kept.join("\r\n")
+            .replacen("HTTP/1.0", "HTTP/1.1", 1)
+            .into_bytes()
     }
 }
 
@@ -232,9 +241,11 @@ async fn serve(
             upstream: finished - started,
             finished,
         });
-        client.write_all(&response.head).await?;
+        // The emulator closes every connection; AWS keeps them open, and the SDK reuses them. So the function's
+        // connection stays open unless the answer's end is the connection's end.
+        client.write_all(&response.head_kept_alive()).await?;
         client.write_all(&response.body).await?;
-        if response.closes() {
+        if response.until_close {
             break;
         }
     }

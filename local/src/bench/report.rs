@@ -30,16 +30,6 @@ impl Spread {
             runs: sorted.len(),
         }
     }
-
-    /// Run by run differences, as a spread of their own.
-    pub fn minus(&self, other: &Spread) -> Spread {
-        Spread {
-            median: self.median - other.median,
-            min: self.min - other.min,
-            max: self.max - other.max,
-            runs: self.runs,
-        }
-    }
 }
 
 fn percentile(sorted: &[f64], fraction: f64) -> f64 {
