@@ -107,14 +107,17 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         Ok(client) => loader.http_client(client),
         Err(error) => panic!("the HTTPS client: {error}"),
     };
+    at_emulator(loader, endpoint).load().await
+}
+
+/// `loader`, pointed at the emulator with dummy credentials.
+pub fn at_emulator(loader: aws_config::ConfigLoader, endpoint: &str) -> aws_config::ConfigLoader {
     loader
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "local", "local", None, None, "local",
         ))
-        .load()
-        .await
 }
 
 fn key_schema(value: &Value) -> Result<Vec<KeySchemaElement>, EmulatorError> {

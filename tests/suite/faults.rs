@@ -105,15 +105,12 @@ async fn failing(service: Service, status: u16, kind: &'static str) -> String {
 
 /// The SDK configuration every function has (bounded calls), aimed at `endpoint`.
 async fn bounded_sdk(endpoint: &str) -> aws_config::SdkConfig {
-    user_token_domain::app::aws_sdk_loader()
-        .expect("the functions' HTTPS client")
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "local",
-        ))
-        .load()
-        .await
+    local_stack::emulator::at_emulator(
+        user_token_domain::app::aws_sdk_loader().expect("the functions' HTTPS client"),
+        endpoint,
+    )
+    .load()
+    .await
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ impl Warm<'_> {
         crate::bearer_token(
             &self.bench.template,
             &self.bench.parameters,
-            user.id.clone(),
+            user.id,
             3600,
         )
         .map(Arc::from)
