@@ -433,8 +433,8 @@ type Item = HashMap<String, AttributeValue>;
 
 /// What an item says once the fault is over. A token put back after a failed send is the same token written again
 /// (a new version; same digest, attempts, lifetime and last send, so no cooldown spent); a quota window that counts
-/// no send is no spent quota; and a Sigma start counts towards the start limit even when nothing could be sent
-/// (README, "Start limit"), so those counters are left out.
+/// no send is no spent quota, and a Sigma start counter at zero no counted start (a start that sent nothing gives
+/// its start back: README, "Channels and the cascade").
 fn meaning(items: &[Item]) -> Vec<Item> {
     let text = |item: &Item, name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) => value.clone(),
@@ -443,7 +443,7 @@ fn meaning(items: &[Item]) -> Vec<Item> {
     items
         .iter()
         .filter(|item| item.get("sends") != Some(&AttributeValue::N("0".into())))
-        .filter(|item| !text(item, "pk").starts_with("OTP_START#"))
+        .filter(|item| item.get("starts") != Some(&AttributeValue::N("0".into())))
         .map(|item| {
             let mut item = item.clone();
             if text(&item, "sk").starts_with("TOKEN#") {

@@ -101,13 +101,8 @@ impl Warm<'_> {
     }
 
     fn token(&self, user: &User) -> Result<Arc<str>, String> {
-        crate::bearer_token(
-            &self.bench.template,
-            &self.bench.parameters,
-            user.id,
-            3600,
-        )
-        .map(Arc::from)
+        crate::bearer_token(&self.bench.template, &self.bench.parameters, user.id, 3600)
+            .map(Arc::from)
     }
 
     async fn send(&self, call: &Call) -> Result<(u16, Value), String> {
