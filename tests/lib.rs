@@ -203,6 +203,37 @@ pub fn shared_stack() -> &'static SharedStack {
     })
 }
 
+/// One request through the shared stack's gateway: its status, its JSON body (null when empty) and its headers.
+pub async fn call(
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (
+    reqwest::StatusCode,
+    serde_json::Value,
+    reqwest::header::HeaderMap,
+) {
+    let stack = shared_stack();
+    let mut request = reqwest::Client::new().request(method, format!("{}{path}", stack.base_url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
+    };
+    (status, body, headers)
+}
+
 /// A fixture from `events/`, adjusted, as the `lambda_http` request a function would receive.
 pub fn event(name: &str, adjust: impl FnOnce(&mut serde_json::Value)) -> lambda_http::Request {
     let text = std::fs::read_to_string(root().join("events").join(name)).expect("fixture exists");

@@ -1,6 +1,6 @@
 //! Over HTTP through the local gateway: the authorizer and the real function binaries, as `make run` serves them.
 
-use api_tests::{all_items, shared_stack, unique_email};
+use api_tests::{all_items, call, shared_stack, unique_email};
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::emulator::outbox;
 use local_stack::stack::SEED_ADMIN_ID;
@@ -10,32 +10,6 @@ use user_token_domain::domain::UserId;
 
 fn admin() -> UserId {
     SEED_ADMIN_ID.parse().expect("seed id")
-}
-
-async fn call(
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value, reqwest::header::HeaderMap) {
-    let stack = shared_stack();
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", stack.base_url));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the gateway answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).expect("a JSON body")
-    };
-    (status, body, headers)
 }
 
 fn invitation(email: &str, roles: Value, entity: Option<&str>) -> Value {

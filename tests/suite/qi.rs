@@ -1097,30 +1097,15 @@ async fn rewind_cooldown(table: &str, subject: &str) {
         .expect("rewound");
 }
 
+/// `api_tests::call`, with the status as a number: the tables below compare tuples.
 async fn call(
     method: reqwest::Method,
     path: &str,
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value, reqwest::header::HeaderMap) {
-    let stack = shared_stack();
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", stack.base_url));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the gateway answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
-    };
-    (status, body, headers)
+    let (status, body, headers) = api_tests::call(method, path, token, body).await;
+    (status.as_u16(), body, headers)
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! the emulator, the cascade, and a full session over HTTP through the local gateway.
 
 use api_tests::{
-    all_items, app, app_with, app_with_dead_messaging, fresh_table, shared_stack, unique_email,
-    unique_phone,
+    all_items, app, app_with, app_with_dead_messaging, call, fresh_table, shared_stack,
+    unique_email, unique_phone,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
@@ -988,28 +988,6 @@ fn the_start_route_is_declared_without_its_trailing_slash_and_one_with_it_is_ref
         .expect("template")
         .replace("Path: /api/n/otp-handler\n", "Path: /api/n/otp-handler/\n");
     assert!(Template::parse(&source).is_err());
-}
-
-async fn call(
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (reqwest::StatusCode, Value, reqwest::header::HeaderMap) {
-    let stack = shared_stack();
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", stack.base_url));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the gateway answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (status, body, headers)
 }
 
 #[tokio::test]

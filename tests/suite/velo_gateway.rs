@@ -15,24 +15,8 @@ struct Caller {
 
 impl Caller {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let stack = shared_stack();
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", stack.base_url))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).expect("JSON")
-            },
-        )
+        let (status, body, _) = api_tests::call(method, path, Some(&self.token), body).await;
+        (status, body)
     }
 }
 
