@@ -16,8 +16,9 @@
 //!   table and the seed; runs that one function's binary (by crate or logical id) with the event file through the
 //!   Runtime API, and prints its answer on stdout (the function's logs go to stderr). `<run make token>` in the event
 //!   becomes a fresh token of the seeded admin.
-//! - `bench [--bin-dir target/release] [--arm64-dir DIR] [--out bench] [--requests 1000] [--cold-runs 5]`: `make
-//!   bench`'s measurements (see `local_stack::bench`); fails when a budget is missed.
+//! - `bench [--bin-dir target/release] [--arm64-dir DIR] [--out bench] [--logs DIR] [--requests 1000]
+//!   [--cold-runs 5]`: `make bench`'s measurements (see `local_stack::bench`); the functions' logs go to
+//!   `<bin-dir>/bench-logs`; fails when a budget is missed.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;

@@ -39,6 +39,8 @@ pub struct Options {
     /// The arm64 release build of cargo-lambda (`<dir>/<binary>/bootstrap`), measured for size only.
     pub arm64_dir: Option<PathBuf>,
     pub out_dir: PathBuf,
+    /// The functions' logs (`<bin-dir>/bench-logs` unless `--logs` names another): build output, not results.
+    pub log_dir: PathBuf,
     pub requests: usize,
     pub cold_runs: usize,
     pub moto_port: u16,
@@ -166,7 +168,7 @@ pub struct Bench {
 
 impl Bench {
     fn log_dir(&self) -> PathBuf {
-        self.options.out_dir.join("logs")
+        self.options.log_dir.clone()
     }
 
     fn logs(&self, name: &str) -> Logs {
@@ -274,17 +276,22 @@ fn option(args: &[String], name: &str) -> Option<String> {
         .cloned()
 }
 
-/// `local-stack bench --bin-dir target/release [--arm64-dir DIR] [--out bench] [--requests 1000] [--cold-runs 5]`
+/// `local-stack bench --bin-dir target/release [--arm64-dir DIR] [--out bench] [--logs DIR] [--requests 1000]
+/// [--cold-runs 5]`
 pub async fn main(args: &[String], root: PathBuf) -> Result<bool, String> {
     let number = |name: &str, default: usize| {
         option(args, name).map_or(Ok(default), |v| {
             v.parse().map_err(|_| format!("{name} takes a number"))
         })
     };
+    let bin_dir = option(args, "--bin-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release"));
     let options = Options {
-        bin_dir: option(args, "--bin-dir")
+        log_dir: option(args, "--logs")
             .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/release")),
+            .unwrap_or_else(|| bin_dir.join("bench-logs")),
+        bin_dir,
         arm64_dir: option(args, "--arm64-dir").map(PathBuf::from),
         out_dir: option(args, "--out")
             .map(PathBuf::from)
@@ -294,7 +301,9 @@ pub async fn main(args: &[String], root: PathBuf) -> Result<bool, String> {
         moto_port: u16::try_from(number("--moto-port", 0)?).map_err(|e| e.to_string())?,
         root,
     };
-    std::fs::create_dir_all(options.out_dir.join("logs")).map_err(|e| e.to_string())?;
+    for dir in [&options.log_dir, &options.out_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let port = match options.moto_port {
         0 => std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
