@@ -210,7 +210,7 @@ impl Store {
             .get_many([
                 key(account_pk(account), PROFILE),
                 key(subject.clone(), PROFILE),
-                Store::token_item_key(&subject, TokenPurpose::DeviceApproval),
+                Store::token_key(&subject, TokenPurpose::DeviceApproval),
             ])
             .await?;
         Ok((

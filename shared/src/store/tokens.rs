@@ -58,7 +58,11 @@ pub(super) fn cancellation_codes<R>(
 }
 
 impl Store {
-    fn token_key(subject: &str, purpose: TokenPurpose) -> HashMap<String, AttributeValue> {
+    /// The key of `subject`'s token item for `purpose`.
+    pub(crate) fn token_key(
+        subject: &str,
+        purpose: TokenPurpose,
+    ) -> HashMap<String, AttributeValue> {
         key(subject.to_owned(), &token_sk(purpose))
     }
 
@@ -96,11 +100,6 @@ impl Store {
             aggregate.map(parse_item).transpose()?,
             token.and_then(parse_token),
         ))
-    }
-
-    /// The token item of `subject` for `purpose`, for a `get_many` read.
-    pub fn token_item_key(subject: &str, purpose: TokenPurpose) -> HashMap<String, AttributeValue> {
-        Self::token_key(subject, purpose)
     }
 
     /// Up to 100 items in one strongly consistent `BatchGetItem`, each found or not, in the order of `keys`.
