@@ -8,6 +8,7 @@ use aws_smithy_http_client::HttpClientError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use crate::auth::TokenVerifier;
@@ -130,17 +131,42 @@ impl App {
     }
 }
 
-/// Runs an HTTP handler that always answers (errors are already rendered in the front door's format).
-pub async fn run_http<'a, H, F>(handler: H) -> Result<(), lambda_http::Error>
-where
-    H: Fn(lambda_http::Request) -> F + 'a,
-    F: Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'a,
-{
+/// One HTTP answer in the making: a front door's handler, boxed.
+pub type HttpAnswer<'a> =
+    Pin<Box<dyn Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'a>>;
+
+/// Runs an HTTP handler that always answers (errors are already rendered in the front door's format). Not generic
+/// over the handler: the Lambda runtime, its HTTP client and the event conversions are compiled once, here, instead
+/// of once in each of the functions' binaries.
+pub async fn run_http<'a>(
+    handler: &'a (dyn Fn(lambda_http::Request) -> HttpAnswer<'a> + Sync),
+) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_http::service_fn(move |request| {
         let answer = handler(request);
-        async move { Ok::<_, Infallible>(answer.await) }
+        async move { Ok::<_, Infallible>(Answer(answer.await)) }
     }))
     .await
+}
+
+/// A front door's answer, handed to the runtime as it is. Given a `Response<Body>`, lambda_http would buffer every
+/// body and decode it again by its content type's charset (bringing in encoding_rs, every legacy encoding's tables),
+/// which our bodies, UTF-8 text or nothing, never need.
+struct Answer(lambda_http::Response<lambda_http::Body>);
+
+impl lambda_http::IntoResponse for Answer {
+    fn into_response(
+        self,
+    ) -> Pin<Box<dyn Future<Output = lambda_http::Response<lambda_http::Body>> + Send>> {
+        let (parts, body) = self.0.into_parts();
+        // What lambda_http's own conversion makes of an empty body: empty text.
+        let body = match body {
+            lambda_http::Body::Empty => lambda_http::Body::Text(String::new()),
+            body => body,
+        };
+        Box::pin(std::future::ready(lambda_http::Response::from_parts(
+            parts, body,
+        )))
+    }
 }
 
 /// The whole `main` of an HTTP function: JSON logs, configuration and AWS clients built once at start-up, then the
@@ -154,7 +180,10 @@ macro_rules! http_function {
         async fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::telemetry::init();
             let app = $crate::App::from_env().await?;
-            $crate::run_http(|request| $handler(&app, request)).await
+            $crate::run_http(&|request| -> $crate::HttpAnswer<'_> {
+                Box::pin($handler(&app, request))
+            })
+            .await
         }
     };
 }

@@ -29,6 +29,6 @@ pub mod store;
 pub mod telemetry;
 pub mod velo;
 
-pub use app::{run_http, App};
+pub use app::{run_http, App, HttpAnswer};
 /// Re-exported for `http_function!`.
 pub use lambda_http;
