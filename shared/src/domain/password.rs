@@ -1,9 +1,11 @@
 //! Passwords: argon2id hashes only, zxcvbn strength, history, and lock-out after repeated failures.
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::cell::RefCell;
 use std::fmt;
+use subtle::ConstantTimeEq;
 
 use super::DomainError;
 
@@ -44,26 +46,95 @@ impl fmt::Debug for Password {
     }
 }
 
-/// The argon2id PHC string of `password`.
-pub fn hash(password: &Password) -> Result<String, DomainError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|_| DomainError::Unavailable {
-            retry_after_secs: 1,
-        })
+thread_local! {
+    /// argon2id's working memory (19 MiB with the default parameters), kept from one hash to the next. Allocated
+    /// afresh, it would be mapped and faulted in page by page each time: a quarter of the hash's time again, and a
+    /// change hashes up to six times.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Does `password` match the stored PHC string? (The comparison inside argon2 is constant-time.)
+/// argon2id of `password` and `salt` into `out`, in the kept working memory.
+fn stretch(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let count = params.block_count();
+    BLOCKS.with(|kept| match kept.try_borrow_mut() {
+        Ok(mut blocks) => {
+            if blocks.len() < count {
+                blocks.resize(count, Block::default());
+            }
+            argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..count])
+        }
+        Err(_) => argon2.hash_password_into(password, salt, out),
+    })
+}
+
+/// The argon2id PHC string of `password` (argon2's defaults: 19 MiB, 2 passes, 1 lane, a 16-byte salt).
+pub fn hash(password: &Password) -> Result<String, DomainError> {
+    let unavailable = |_| DomainError::Unavailable {
+        retry_after_secs: 1,
+    };
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(unavailable)?;
+    let params = Params::default();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    stretch(
+        &argon2,
+        &params,
+        password.expose().as_bytes(),
+        salt_raw,
+        &mut out,
+    )
+    .map_err(|_| DomainError::Unavailable {
+        retry_after_secs: 1,
+    })?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(unavailable)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(unavailable)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Does `password` match the stored PHC string? Its own algorithm, version and parameters are used, and the outputs
+/// are compared in constant time (`Output`'s equality).
 pub fn matches(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    stretch(&argon2, &params, password.as_bytes(), salt_raw, &mut out).is_ok()
+        && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 /// What zxcvbn thinks of a password, with what it knows of the user to look for.
@@ -93,8 +164,17 @@ pub fn assess(password: &str, user_inputs: &[&str]) -> Strength {
 }
 
 /// The strength of a proposed password, counting a reuse of the current or a recent one as worthless.
-pub fn assess_new(password: &str, user_inputs: &[&str], history: &[String]) -> Strength {
-    if history.iter().any(|previous| matches(password, previous)) {
+/// `proven_current` is the current password in clear, once the caller has proved it against its hash: comparing with
+/// it spares one deliberately slow hash. `history` holds the hashes it must also differ from.
+pub fn assess_new(
+    password: &str,
+    user_inputs: &[&str],
+    proven_current: Option<&str>,
+    history: &[String],
+) -> Strength {
+    let reuses_current = proven_current
+        .is_some_and(|current| bool::from(password.as_bytes().ct_eq(current.as_bytes())));
+    if reuses_current || history.iter().any(|previous| matches(password, previous)) {
         return Strength {
             score: 0,
             warning: Some("Historic Password".into()),
@@ -117,6 +197,25 @@ mod tests {
         assert!(matches(password.expose(), &stored));
         assert!(!matches("a quiet harbour at dawn", &stored));
         assert!(!matches(password.expose(), "not a hash"));
+        // The same PHC strings as argon2's own hasher and verifier, both ways.
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let theirs = Argon2::default()
+            .hash_password(
+                password.expose().as_bytes(),
+                &SaltString::generate(&mut OsRng),
+            )
+            .unwrap()
+            .to_string();
+        assert!(matches(password.expose(), &theirs));
+        assert!(!matches("a quiet harbour at dawn", &theirs));
+        assert_eq!(
+            stored.split('$').take(4).collect::<Vec<_>>(),
+            theirs.split('$').take(4).collect::<Vec<_>>()
+        );
+        let ours = PasswordHash::new(&stored).unwrap();
+        assert!(Argon2::default()
+            .verify_password(password.expose().as_bytes(), &ours)
+            .is_ok());
         assert_eq!(format!("{password:?}"), "Password(<redacted>)");
     }
 
@@ -132,10 +231,19 @@ mod tests {
         let previous =
             hash(&Password::try_from("correct horse battery staple 9!".to_owned()).unwrap())
                 .unwrap();
-        let reused = assess_new("correct horse battery staple 9!", &[], &[previous]);
+        let reused = assess_new("correct horse battery staple 9!", &[], None, &[previous]);
         assert_eq!(
             (reused.score, reused.warning.as_deref()),
             (0, Some("Historic Password"))
+        );
+        let proven = "correct horse battery staple 9!";
+        let again = assess_new(proven, &[], Some(proven), &[]);
+        assert_eq!(
+            (again.score, again.warning.as_deref()),
+            (0, Some("Historic Password"))
+        );
+        assert!(
+            assess_new("a lantern swinging over cold water", &[], Some(proven), &[]).acceptable()
         );
     }
 }

@@ -363,7 +363,18 @@ impl User {
     pub fn password_strength(&self, candidate: &str) -> super::password::Strength {
         let words = self.personal_words();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        super::password::assess_new(candidate, &words, &self.password_hashes())
+        super::password::assess_new(candidate, &words, None, &self.password_hashes())
+    }
+
+    /// `password_strength` for a caller who has just proved `current` against the current hash.
+    pub fn new_password_strength(
+        &self,
+        candidate: &str,
+        current: &str,
+    ) -> super::password::Strength {
+        let words = self.personal_words();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        super::password::assess_new(candidate, &words, Some(current), &self.password_history)
     }
 
     /// What zxcvbn should look for in this user's password.

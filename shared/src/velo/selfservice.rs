@@ -100,7 +100,8 @@ pub async fn update_password_self(app: &App, request: Request) -> Response<Body>
                         Err(SaveError::Failed(error)) => return Err(error),
                     }
                 }
-                let strength = user.password_strength(body.new_password.expose());
+                let strength = user
+                    .new_password_strength(body.new_password.expose(), body.old_password.expose());
                 if !strength.acceptable() {
                     let reason = strength.warning.unwrap_or_else(|| "is too weak".into());
                     return Err(DomainError::invalid_body(
