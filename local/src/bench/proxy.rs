@@ -16,7 +16,8 @@ pub struct Call {
     pub service: String,
     /// `GetItem`, `TransactWriteItems`, `Publish`, `SendEmail`, ...
     pub operation: String,
-    /// The emulator's time to answer, measured at the proxy.
+    /// The call's time as its caller sees it: from the request's first byte reaching the proxy to the answer's last
+    /// byte leaving it. The proxy's own work is inside it, as it is no part of the function's.
     pub upstream: Duration,
 }
 
@@ -107,6 +108,8 @@ struct Message {
     body: Vec<u8>,
     /// The body ran to the end of the connection (no `Content-Length`).
     until_close: bool,
+    /// When its first byte was read.
+    arrived: Instant,
 }
 
 impl Message {
@@ -153,12 +156,17 @@ async fn read_message(
     stream: &mut TcpStream,
     buffer: &mut Vec<u8>,
 ) -> std::io::Result<Option<Message>> {
+    let mut arrived = Instant::now();
     let end_of_head = loop {
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;
         }
         let mut chunk = [0u8; 16 * 1024];
+        let was_empty = buffer.is_empty();
         let read = stream.read(&mut chunk).await?;
+        if was_empty {
+            arrived = Instant::now();
+        }
         if read == 0 {
             return if buffer.is_empty() {
                 Ok(None)
@@ -173,6 +181,7 @@ async fn read_message(
         head,
         body: Vec::new(),
         until_close: false,
+        arrived,
     };
     match message.header("content-length").map(str::parse::<usize>) {
         Some(Ok(length)) => {
@@ -199,7 +208,8 @@ async fn read_message(
 }
 
 /// Serves one client connection: each request over a fresh connection to the emulator (which closes its
-/// connections after each answer, as a direct client would see), timed from the connect to the last byte.
+/// connections after each answer, as a direct client would see), timed from its first byte in to the answer's last
+/// byte out.
 async fn serve(
     mut client: TcpStream,
     upstream: Arc<str>,
@@ -224,24 +234,26 @@ async fn serve(
             .to_owned();
         let operation = operation(header("x-amz-target"), &request.body, &method, &path);
 
-        let started = Instant::now();
         let mut server = TcpStream::connect(&*upstream).await?;
-        server.write_all(&request.head).await?;
-        server.write_all(&request.body).await?;
+        let _ = server.set_nodelay(true);
+        server
+            .write_all(&[request.head.as_slice(), &request.body].concat())
+            .await?;
         let mut from_server = Vec::new();
         let response = read_message(&mut server, &mut from_server)
             .await?
             .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        // The emulator closes every connection; AWS keeps them open, and the SDK reuses them. So the function's
+        // connection stays open unless the answer's end is the connection's end.
+        client
+            .write_all(&[response.head_kept_alive().as_slice(), &response.body].concat())
+            .await?;
         recorder.record(Call {
             caller: caller.clone(),
             service,
             operation,
-            upstream: started.elapsed(),
+            upstream: request.arrived.elapsed(),
         });
-        // The emulator closes every connection; AWS keeps them open, and the SDK reuses them. So the function's
-        // connection stays open unless the answer's end is the connection's end.
-        client.write_all(&response.head_kept_alive()).await?;
-        client.write_all(&response.body).await?;
         if response.until_close {
             break;
         }
