@@ -1,5 +1,5 @@
 //! A recording proxy in front of the emulator: every AWS call a function makes passes through it, is forwarded
-//! unchanged, and is recorded with its service, its operation and the emulator's own time to answer it. Calls are
+//! unchanged, and is recorded with its service, its operation and its time as the caller sees it. Calls are
 //! counted from what really went over the wire, not estimated.
 
 use std::sync::{Arc, Mutex};

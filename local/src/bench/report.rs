@@ -45,7 +45,7 @@ pub struct WarmReport {
     pub requests: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
-    /// The p50 of the emulator's own time for the AWS calls of each request (the authorizer's included).
+    /// The p50 of the time of the AWS calls of each request, as the proxy times them (the authorizer's included).
     pub raw_p50_ms: f64,
     /// The p50 of each request's deliberate work: its argon2id operations, each as long as one timed in this run.
     pub work_p50_ms: f64,
