@@ -168,7 +168,7 @@ impl Warm<'_> {
             samples.push(Sample {
                 latency,
                 raw: raw_time(&made),
-                work: self.bench.key_stretch * call.key_stretches,
+                work: self.bench.key_stretch.steady * call.key_stretches,
                 calls: handler_calls(&made, binary),
             });
             answers.push(body);
