@@ -73,11 +73,15 @@ fn stretch(
     })
 }
 
+/// A hash that could not be made: never the caller's fault, worth a retry.
+fn unavailable<E>(_: E) -> DomainError {
+    DomainError::Unavailable {
+        retry_after_secs: 1,
+    }
+}
+
 /// The argon2id PHC string of `password` (argon2's defaults: 19 MiB, 2 passes, 1 lane, a 16-byte salt).
 pub fn hash(password: &Password) -> Result<String, DomainError> {
-    let unavailable = |_| DomainError::Unavailable {
-        retry_after_secs: 1,
-    };
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
     let salt_raw = salt
@@ -94,9 +98,7 @@ pub fn hash(password: &Password) -> Result<String, DomainError> {
         salt_raw,
         &mut out,
     )
-    .map_err(|_| DomainError::Unavailable {
-        retry_after_secs: 1,
-    })?;
+    .map_err(unavailable)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
