@@ -32,6 +32,23 @@ pub fn parameters() -> BTreeMap<String, String> {
     local_parameters(&root()).expect("local/parameters.json parses")
 }
 
+/// What a test's own stack starts with: the dev binaries against the test emulator, a fresh seeded `table`, any free
+/// port, the functions' logs in `log_dir`, and no event pipelines.
+pub fn stack_options(table: &str, log_dir: PathBuf) -> StackOptions {
+    StackOptions {
+        root: root(),
+        bin_dir: local_stack::bin_dir(),
+        endpoint: endpoint(),
+        table_name: table.to_owned(),
+        parameters: parameters(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        log_dir: Some(log_dir),
+        seed: true,
+        pipelines: false,
+        endpoints: BTreeMap::new(),
+    }
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
@@ -173,20 +190,9 @@ pub fn shared_stack() -> &'static SharedStack {
             runtime.block_on(async move {
                 let table = unique("e2e");
                 let log_dir = local_stack::bin_dir().join("../test-logs").join(&table);
-                let stack = Stack::start(StackOptions {
-                    root: root(),
-                    bin_dir: local_stack::bin_dir(),
-                    endpoint: endpoint(),
-                    table_name: table.clone(),
-                    parameters: parameters(),
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    log_dir: Some(log_dir.clone()),
-                    seed: true,
-                    endpoints: BTreeMap::new(),
-                    pipelines: false,
-                })
-                .await
-                .expect("local stack starts (run `make bins` first)");
+                let stack = Stack::start(stack_options(&table, log_dir.clone()))
+                    .await
+                    .expect("local stack starts (run `make bins` first)");
                 let shared = SharedStack {
                     base_url: stack.base_url(),
                     table,

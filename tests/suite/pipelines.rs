@@ -4,7 +4,8 @@
 //! source pollers of `make run`.
 
 use api_tests::{
-    all_items, endpoint, fresh_table, parameters, root, template, unique, unique_email,
+    all_items, endpoint, fresh_table, parameters, root, stack_options, template, unique,
+    unique_email,
 };
 use local_stack::emulator::{outbox, sdk_config};
 use local_stack::pipelines::{receive, sqs_event, stream_arn, Published, StreamPoller, Tap};
@@ -448,16 +449,12 @@ async fn pipeline_stack() -> Stack {
     let mut parameters = parameters();
     parameters.insert("ResendCooldownSeconds".into(), "0".into());
     Stack::start(StackOptions {
-        root: root(),
-        bin_dir: local_stack::bin_dir(),
-        endpoint: endpoint(),
-        table_name: table.clone(),
         parameters,
-        listen: "127.0.0.1:0".parse().expect("address"),
-        log_dir: Some(local_stack::bin_dir().join("../test-logs").join(&table)),
-        seed: true,
         pipelines: true,
-        endpoints: Default::default(),
+        ..stack_options(
+            &table,
+            local_stack::bin_dir().join("../test-logs").join(&table),
+        )
     })
     .await
     .expect("the stack starts (run `make test`, which builds every binary)")

@@ -6,8 +6,8 @@
 //! none of which may touch the other tests. `make test` runs a few examples per operation with a fixed seed, once
 //! the rest of the suite is done; `make soak` many more (`SCHEMATHESIS_MAX_EXAMPLES`, `SCHEMATHESIS_SEED`).
 
-use api_tests::{endpoint, parameters, root, unique, unique_email, unique_phone, user};
-use local_stack::stack::{Stack, StackOptions, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_WIDGET_ID};
+use api_tests::{root, stack_options, unique, unique_email, unique_phone, user};
+use local_stack::stack::{Stack, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_WIDGET_ID};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use user_token_domain::domain::{Role, UserType};
@@ -192,20 +192,9 @@ async fn schemathesis_finds_no_5xx_no_undocumented_answer_and_no_foreign_error_b
     let table = unique("fuzz");
     let run_dir: PathBuf = local_stack::bin_dir().join("../schemathesis").join(&table);
     std::fs::create_dir_all(&run_dir).expect("the run's directory");
-    let stack = Stack::start(StackOptions {
-        root: root(),
-        bin_dir: local_stack::bin_dir(),
-        endpoint: endpoint(),
-        table_name: table.clone(),
-        parameters: parameters(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        log_dir: Some(run_dir.join("logs")),
-        seed: true,
-        pipelines: false,
-        endpoints: Default::default(),
-    })
-    .await
-    .expect("a stack of its own (run `make bins` first)");
+    let stack = Stack::start(stack_options(&table, run_dir.join("logs")))
+        .await
+        .expect("a stack of its own (run `make bins` first)");
     let token = |user| {
         local_stack::bearer_token(&stack.template, &stack.parameters, user, 3600).expect("token")
     };
