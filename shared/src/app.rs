@@ -1,18 +1,23 @@
 //! Everything a function builds once at start-up: configuration and AWS clients.
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::HttpClientError;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::region::Region;
+use aws_types::SdkConfig;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 use crate::auth::TokenVerifier;
-use crate::config::Config;
+use crate::config::{AwsSettings, Config};
 use crate::domain::token::CodeHasher;
 use crate::domain::DomainError;
 use crate::engine::TokenEngine;
@@ -45,16 +50,17 @@ pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 /// seconds in all, retries included. A request stops at its first failed call, except that a failed send is followed
 /// by its compensating write, so at most two calls can run to the bound. An attempt may take two seconds: a shorter
 /// one could give up on a conditional write that did commit, and its retry would then fail its own condition.
-pub fn bounded(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
-    loader
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
-                .operation_timeout(SDK_OPERATION_TIMEOUT)
-                .build(),
-        )
+pub fn bounded_retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// See `bounded_retries`.
+pub fn bounded_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build()
 }
 
 /// The root CAs of Amazon Trust Services (Amazon Root CA 1 to 4, and Starfield Services Root CA G2, which
@@ -73,25 +79,40 @@ pub fn aws_http_client() -> Result<SharedHttpClient, HttpClientError> {
         .build_https())
 }
 
-/// The functions' SDK settings before the environment is read: bounded calls on `aws_http_client`.
-pub fn aws_sdk_loader() -> Result<aws_config::ConfigLoader, HttpClientError> {
-    Ok(bounded(aws_config::defaults(BehaviorVersion::latest())).http_client(aws_http_client()?))
-}
-
-pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, HttpClientError> {
-    Ok(aws_sdk_loader()?.load().await)
+/// The functions' SDK settings: `aws`'s region, credentials and endpoint, bounded calls, on `aws_http_client`.
+pub fn aws_sdk_config(aws: &AwsSettings) -> Result<SdkConfig, HttpClientError> {
+    let credentials = Credentials::new(
+        aws.access_key_id.clone(),
+        aws.secret_access_key.clone(),
+        aws.session_token.clone(),
+        None,
+        "environment",
+    );
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(aws.region.clone()))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .retry_config(bounded_retries())
+        .timeout_config(bounded_timeouts())
+        .http_client(aws_http_client()?);
+    builder.set_sleep_impl(default_async_sleep());
+    builder.set_endpoint_url(aws.endpoint_url.clone());
+    Ok(builder.build())
 }
 
 impl App {
-    pub async fn from_env() -> Result<App, StartupError> {
+    pub fn from_env() -> Result<App, StartupError> {
         let config = Config::from_env()?;
         if let Some(secret) = &config.token_hash_secret {
             CodeHasher::new(secret.as_bytes()).map_err(StartupError::HashSecret)?;
         }
-        Ok(App::new(config, &aws_sdk_config().await?))
+        Ok(App::new(
+            config,
+            &aws_sdk_config(&AwsSettings::from_env()?)?,
+        ))
     }
 
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> App {
+    pub fn new(config: Config, sdk: &SdkConfig) -> App {
         App {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(sdk),
@@ -179,7 +200,7 @@ macro_rules! http_function {
         #[tokio::main(flavor = "current_thread")]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::telemetry::init();
-            let app = $crate::App::from_env().await?;
+            let app = $crate::App::from_env()?;
             $crate::run_http(&|request| -> $crate::HttpAnswer<'_> {
                 Box::pin($handler(&app, request))
             })

@@ -105,12 +105,14 @@ async fn failing(service: Service, status: u16, kind: &'static str) -> String {
 
 /// The SDK configuration every function has (bounded calls), aimed at `endpoint`.
 async fn bounded_sdk(endpoint: &str) -> aws_config::SdkConfig {
-    local_stack::emulator::at_emulator(
-        user_token_domain::app::aws_sdk_loader().expect("the functions' HTTPS client"),
-        endpoint,
-    )
-    .load()
-    .await
+    user_token_domain::app::aws_sdk_config(&user_token_domain::config::AwsSettings {
+        region: "us-east-1".into(),
+        access_key_id: "local".into(),
+        secret_access_key: "local".into(),
+        session_token: None,
+        endpoint_url: Some(endpoint.into()),
+    })
+    .expect("the functions' HTTPS client")
 }
 
 #[tokio::test]

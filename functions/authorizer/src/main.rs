@@ -6,7 +6,7 @@ use user_token_domain::{authorizer, telemetry, App};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     let verifier = app.verifier()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
         Ok::<_, Infallible>(authorizer::authorize(&verifier, &app.store, event.payload).await)

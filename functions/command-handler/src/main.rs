@@ -6,7 +6,7 @@ use user_token_domain::{telemetry, App};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     let caller = service_principal_from_env()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, Infallible>(handle_messages(&app, &caller, event.payload).await)

@@ -2,6 +2,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::convert::Infallible;
 use user_token_domain::app::aws_sdk_config;
+use user_token_domain::config::AwsSettings;
 use user_token_domain::events::{publish_stream, EventPublisher};
 use user_token_domain::telemetry;
 
@@ -13,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .filter(|arn| !arn.is_empty())
         .ok_or("environment variable EVENTS_TOPIC_ARN is required")?;
     let publisher = EventPublisher::new(
-        aws_sdk_sns::Client::new(&aws_sdk_config().await?),
+        aws_sdk_sns::Client::new(&aws_sdk_config(&AwsSettings::from_env()?)?),
         topic_arn,
     );
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async {
