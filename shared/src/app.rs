@@ -3,8 +3,6 @@
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_smithy_async::rt::sleep::default_async_sleep;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-use aws_smithy_http_client::HttpClientError;
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
@@ -21,6 +19,7 @@ use crate::config::{AwsSettings, Config};
 use crate::domain::token::CodeHasher;
 use crate::domain::DomainError;
 use crate::engine::TokenEngine;
+use crate::https::{Http1Client, HttpsClientError};
 use crate::notify::Messenger;
 use crate::store::Store;
 
@@ -33,7 +32,7 @@ pub enum StartupError {
     #[error("TOKEN_HASH_SECRET: {0}")]
     HashSecret(&'static str),
     #[error("the HTTPS client: {0}")]
-    Http(#[from] HttpClientError),
+    Http(#[from] HttpsClientError),
 }
 
 pub struct App {
@@ -63,24 +62,18 @@ pub fn bounded_timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// The root CAs of Amazon Trust Services (Amazon Root CA 1 to 4, and Starfield Services Root CA G2, which
-/// cross-signs them): every AWS endpoint chains to one of them.
-const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-services.pem");
-
-/// An HTTPS client that trusts AWS's root CAs only. The SDK's default client reads and parses the whole system
-/// certificate store (hundreds of certificates) on its first request, which every cold start would pay for.
-pub fn aws_http_client() -> Result<SharedHttpClient, HttpClientError> {
-    let roots = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes());
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(TlsContext::builder().with_trust_store(roots).build()?)
-        .build_https())
+/// The SDK's HTTPS client (`Http1Client`), with the bounded connect timeout. Built by hand rather than the SDK's
+/// default, which also reads and parses the whole system certificate store (hundreds of certificates) on its first
+/// request, which every cold start would pay for.
+pub fn aws_http_client() -> Result<SharedHttpClient, HttpsClientError> {
+    let connect_timeout = bounded_timeouts()
+        .connect_timeout()
+        .unwrap_or(Duration::from_secs(1));
+    Ok(SharedHttpClient::new(Http1Client::new(connect_timeout)?))
 }
 
 /// The functions' SDK settings: `aws`'s region, credentials and endpoint, bounded calls, on `aws_http_client`.
-pub fn aws_sdk_config(aws: &AwsSettings) -> Result<SdkConfig, HttpClientError> {
+pub fn aws_sdk_config(aws: &AwsSettings) -> Result<SdkConfig, HttpsClientError> {
     let credentials = Credentials::new(
         aws.access_key_id.clone(),
         aws.secret_access_key.clone(),

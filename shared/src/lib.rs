@@ -20,6 +20,7 @@ pub mod domain;
 pub mod engine;
 pub mod events;
 pub mod http;
+pub mod https;
 pub mod messages;
 pub mod notify;
 pub mod qi;
