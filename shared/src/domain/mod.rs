@@ -6,6 +6,7 @@ mod error;
 mod ids;
 pub mod password;
 pub mod permissions;
+pub mod strength;
 pub mod token;
 mod user;
 
