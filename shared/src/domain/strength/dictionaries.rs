@@ -241,6 +241,27 @@ impl WordTable {
             extends: self.head_extends(block + 1, key),
         }
     }
+
+    /// Every word with its rank, in byte order.
+    #[cfg(test)]
+    pub(super) fn entries_with_ranks(&self) -> Vec<(String, usize)> {
+        let mut words = Vec::new();
+        for block in 0..self.block_count() {
+            let mut word: Vec<u8> = Vec::new();
+            for entry in self.entries(block) {
+                word.truncate(entry.shared);
+                word.extend_from_slice(entry.suffix);
+                let rank = self.rank(words.len()).expect("a rank per word");
+                words.push((String::from_utf8(word.clone()).expect("ASCII"), rank));
+            }
+        }
+        words
+    }
+
+    #[cfg(test)]
+    pub(super) fn encoded_len(&self) -> usize {
+        self.words.len() + self.ranks.len() + self.blocks.len() + self.first_bytes.len()
+    }
 }
 
 /// The user's own words, lowercased, each ranked by its 1-based position among the inputs (a word given twice keeps

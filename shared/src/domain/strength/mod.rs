@@ -25,6 +25,8 @@ mod feedback;
 mod keyboards;
 mod matching;
 mod scoring;
+#[cfg(test)]
+mod tests;
 
 pub use feedback::Feedback;
 
@@ -47,30 +49,57 @@ pub struct Estimate {
 
 /// How guessable `password` is, knowing `user_inputs` (the user's name, email and so on, in any case).
 pub fn estimate(password: &str, user_inputs: &[&str]) -> Estimate {
-    let password: Vec<char> = password.chars().take(MAX_CHARS).collect();
-    if password.is_empty() {
-        return Estimate {
-            score: 0,
-            guesses: 0,
-            feedback: feedback::feedback(0, &password, &[]),
+    Analysis::run(password, user_inputs).estimate
+}
+
+/// An estimate with what it was made from (the tests compare ties with upstream's).
+struct Analysis {
+    estimate: Estimate,
+    #[cfg_attr(not(test), allow(dead_code))]
+    password: Vec<char>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    matches: Vec<scoring::Scored>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    sequence: Vec<matching::Match>,
+}
+
+impl Analysis {
+    fn run(password: &str, user_inputs: &[&str]) -> Analysis {
+        let password: Vec<char> = password.chars().take(MAX_CHARS).collect();
+        if password.is_empty() {
+            return Analysis {
+                estimate: Estimate {
+                    score: 0,
+                    guesses: 0,
+                    feedback: feedback::feedback(0, &password, &[]),
+                },
+                password,
+                matches: Vec::new(),
+                sequence: Vec::new(),
+            };
+        }
+        let user_words = UserWords::new(user_inputs);
+        let reference_year = time::OffsetDateTime::now_utc().year();
+        let context = Context {
+            user_words: &user_words,
+            reference_year,
         };
-    }
-    let user_words = UserWords::new(user_inputs);
-    let reference_year = time::OffsetDateTime::now_utc().year();
-    let context = Context {
-        user_words: &user_words,
-        reference_year,
-    };
-    let matches = scoring::with_guesses(
-        &password,
-        matching::omnimatch(&password, &context),
-        reference_year,
-    );
-    let result = scoring::most_guessable_match_sequence(&password, &matches, false);
-    let score = scoring::score(result.guesses);
-    Estimate {
-        score,
-        guesses: result.guesses,
-        feedback: feedback::feedback(score, &password, &result.sequence),
+        let matches = scoring::with_guesses(
+            &password,
+            matching::omnimatch(&password, &context),
+            reference_year,
+        );
+        let result = scoring::most_guessable_match_sequence(&password, &matches, false);
+        let score = scoring::score(result.guesses);
+        Analysis {
+            estimate: Estimate {
+                score,
+                guesses: result.guesses,
+                feedback: feedback::feedback(score, &password, &result.sequence),
+            },
+            password,
+            matches,
+            sequence: result.sequence,
+        }
     }
 }
