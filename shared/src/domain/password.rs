@@ -154,14 +154,16 @@ impl Strength {
 }
 
 pub fn assess(password: &str, user_inputs: &[&str]) -> Strength {
-    let entropy = zxcvbn::zxcvbn(password, user_inputs);
-    let feedback = entropy.feedback();
+    let estimate = super::strength::estimate(password, user_inputs);
     Strength {
-        score: u8::from(entropy.score()),
-        warning: feedback.and_then(|f| f.warning()).map(|w| w.to_string()),
-        suggestions: feedback
-            .map(|f| f.suggestions().iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
+        score: estimate.score,
+        warning: estimate.feedback.warning.map(str::to_owned),
+        suggestions: estimate
+            .feedback
+            .suggestions
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     }
 }
 
