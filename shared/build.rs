@@ -2,7 +2,7 @@
 //! front-coded tables in `OUT_DIR`, so that nothing is built when a password is first assessed
 //! (`src/domain/strength/dictionaries.rs` reads them).
 //!
-//! Per list, three files:
+//! Per list, four files:
 //! - `<list>.words`: the distinct words in byte order, in blocks of `BLOCK_LEN`. Each word is one byte with the high
 //!   bit set holding the length of the prefix it shares with the word before it (0 for the first word of a block),
 //!   then the rest of its bytes. Words are ASCII, so a byte with the high bit set always starts a word.
