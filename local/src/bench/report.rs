@@ -103,8 +103,8 @@ pub struct FunctionReport {
     pub cold_ms: Option<Spread>,
     /// The emulator's time for the AWS calls of that first request.
     pub cold_emulator_ms: Option<Spread>,
-    /// That first request's deliberate work (argon2id), as timed in this run: its first operation as a process's
-    /// first, the rest as the steady ones.
+    /// That first request's deliberate work (argon2id), as timed in this run: its first operation as a fresh
+    /// process's first, the rest as the steady ones.
     pub cold_work_ms: Option<f64>,
     /// `cold_ms` less `cold_emulator_ms` and `cold_work_ms`: the function's own start and handling.
     pub cold_own_ms: Option<Spread>,
@@ -260,8 +260,8 @@ pub fn render(
         "# make bench\n\n{} warm requests per function{}; cold starts: median (min–max) of {} runs. Sizes in MB \
          (10^6 bytes), times in ms. Budgets: x86_64 ≤ {:.0} MB, cold own ≤ {}× the floor, peak RSS ≤ {} MiB, \
          warm p50 ≤ {}× the raw calls' p50 plus the work's. \"Work\" is deliberate argon2id key stretching, kept \
-         apart from the overhead: one operation timed at {:.1} ms in this run, and a process's first at {:.1} ms \
-         (it also faults in argon2id's 19 MiB).\n",
+         apart from the overhead: one operation timed at {:.1} ms in this run, and a fresh process's first at \
+         {:.1} ms (the median of 5 processes; it also faults in argon2id's 19 MiB).\n",
         options.requests,
         if fewer.is_empty() {
             String::new()
