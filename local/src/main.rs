@@ -393,9 +393,9 @@ async fn main() -> ExitCode {
         Some("command") => command(&args).await.map(|_| ExitCode::SUCCESS),
         Some("with-emulator") => with_emulator(&args).await,
         Some("invoke") => invoke(&args).await,
-        // The bench times a fresh process's first argon2id operation through this.
-        Some("first-key-stretch") => {
-            local_stack::bench::first_key_stretch(&args).map(|_| ExitCode::SUCCESS)
+        // The bench times a fresh process's first argon2id operations through this.
+        Some("fresh-key-stretch") => {
+            local_stack::bench::fresh_key_stretch(&args).map(|_| ExitCode::SUCCESS)
         }
         Some("bench") => local_stack::bench::main(&args, root()).await.map(|kept| {
             if kept {

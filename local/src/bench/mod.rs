@@ -126,73 +126,78 @@ fn sample_key_stretches(binary: &str) -> u32 {
 
 /// One argon2id operation with the service's parameters: the unit of a password operation's deliberate work. It is
 /// CPU-bound and the same in a function, whose argon2 is built with the same optimisation.
-#[derive(Debug, Clone, Copy)]
 struct KeyStretch {
-    /// A fresh process's first, which also faults in argon2id's 19 MiB, as a function's first request does (a
-    /// memory-hard hash's memory is part of its cost): the median of `FIRST_KEY_STRETCH_RUNS` processes'.
-    first: Duration,
     /// The median of the checks after a first, in this process.
     steady: Duration,
-}
-
-impl KeyStretch {
-    /// The work of a fresh process's first `operations`.
-    fn cold(self, operations: u32) -> Duration {
-        match operations {
-            0 => Duration::ZERO,
-            n => self.first + self.steady * (n - 1),
-        }
-    }
+    /// A fresh process's first, which also faults in argon2id's 19 MiB, as a function's first request does (a
+    /// memory-hard hash's memory is part of its cost): the median of `FRESH_PROCESS_RUNS` processes'.
+    first: Duration,
+    /// This program, which times a fresh process's operations (`fresh_key_stretch`).
+    program: PathBuf,
+    /// A hash of `KEY_STRETCH_PASSWORD` to check.
+    stored: String,
 }
 
 const KEY_STRETCH_PASSWORD: &str = "harbour lights at dusk 1906";
-const FIRST_KEY_STRETCH_RUNS: usize = 5;
+const FRESH_PROCESS_RUNS: usize = 5;
 
-fn time_key_stretch() -> Result<KeyStretch, String> {
-    let password: password::Password = KEY_STRETCH_PASSWORD
-        .to_owned()
-        .try_into()
-        .map_err(|_| "password")?;
-    let stored = password::hash(&password).map_err(|e| e.to_string())?;
-    let checks: Option<Vec<Duration>> = (0..9).map(|_| timed_check(&stored)).collect();
-    let steady = median(checks.ok_or("argon2id did not verify its own hash")?)?;
-    let program = std::env::current_exe().map_err(|e| format!("the bench's own program: {e}"))?;
-    let firsts = (0..FIRST_KEY_STRETCH_RUNS)
-        .map(|_| {
-            let output = std::process::Command::new(&program)
-                .args(["first-key-stretch", &stored])
-                .output()
-                .map_err(|e| format!("first-key-stretch: {e}"))?;
-            let micros: u64 = String::from_utf8_lossy(&output.stdout)
-                .trim()
-                .parse()
-                .map_err(|_| {
-                    "first-key-stretch: argon2id did not verify its own hash".to_owned()
-                })?;
-            Ok(Duration::from_micros(micros))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(KeyStretch {
-        first: median(firsts)?,
-        steady,
-    })
+impl KeyStretch {
+    fn time() -> Result<KeyStretch, String> {
+        let password: password::Password = KEY_STRETCH_PASSWORD
+            .to_owned()
+            .try_into()
+            .map_err(|_| "password")?;
+        let stored = password::hash(&password).map_err(|e| e.to_string())?;
+        let checks: Option<Vec<Duration>> = (0..9).map(|_| timed_checks(&stored, 1)).collect();
+        let mut key_stretch = KeyStretch {
+            steady: median(checks.ok_or("argon2id did not verify its own hash")?)?,
+            first: Duration::ZERO,
+            program: std::env::current_exe()
+                .map_err(|e| format!("the bench's own program: {e}"))?,
+            stored,
+        };
+        let firsts = (0..FRESH_PROCESS_RUNS)
+            .map(|_| key_stretch.fresh(1))
+            .collect::<Result<Vec<_>, String>>()?;
+        key_stretch.first = median(firsts)?;
+        Ok(key_stretch)
+    }
+
+    /// The work of a fresh process's first `operations`, timed now in a fresh process: a cold start's work is timed
+    /// next to it, as argon2id's speed (memory-bound) drifts with what else the machine does.
+    fn fresh(&self, operations: u32) -> Result<Duration, String> {
+        if operations == 0 {
+            return Ok(Duration::ZERO);
+        }
+        let output = std::process::Command::new(&self.program)
+            .args(["fresh-key-stretch", &self.stored, &operations.to_string()])
+            .output()
+            .map_err(|e| format!("fresh-key-stretch: {e}"))?;
+        let micros: u64 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| "fresh-key-stretch: argon2id did not verify its own hash")?;
+        Ok(Duration::from_micros(micros))
+    }
 }
 
-/// One check of the bench's password against `stored`, timed; run first thing in a fresh process
-/// (`local-stack first-key-stretch <hash>`), it is that process's first key stretch. Prints microseconds.
-pub fn first_key_stretch(args: &[String]) -> Result<(), String> {
-    let stored = args
-        .get(1)
-        .ok_or("usage: local-stack first-key-stretch <argon2id hash>")?;
-    let took = timed_check(stored).ok_or("argon2id did not verify the hash")?;
+/// `local-stack fresh-key-stretch <hash> <n>`: `n` checks of the bench's password against `<hash>`, first thing in
+/// a fresh process, as a function's first request makes them. Prints their total time in microseconds.
+pub fn fresh_key_stretch(args: &[String]) -> Result<(), String> {
+    const USAGE: &str = "usage: local-stack fresh-key-stretch <argon2id hash> <operations>";
+    let stored = args.get(1).ok_or(USAGE)?;
+    let operations = args.get(2).and_then(|n| n.parse().ok()).ok_or(USAGE)?;
+    let took = timed_checks(stored, operations).ok_or("argon2id did not verify the hash")?;
     println!("{}", took.as_micros());
     Ok(())
 }
 
-/// How long one check of the bench's password against `stored` takes, if it matched.
-fn timed_check(stored: &str) -> Option<Duration> {
+/// How long `operations` checks of the bench's password against `stored` take, if each matched.
+fn timed_checks(stored: &str, operations: u32) -> Option<Duration> {
     let started = Instant::now();
-    password::matches(KEY_STRETCH_PASSWORD, stored).then(|| started.elapsed())
+    (0..operations)
+        .all(|_| password::matches(KEY_STRETCH_PASSWORD, stored))
+        .then(|| started.elapsed())
 }
 
 fn median(mut times: Vec<Duration>) -> Result<Duration, String> {
@@ -201,6 +206,15 @@ fn median(mut times: Vec<Duration>) -> Result<Duration, String> {
         .get(times.len() / 2)
         .copied()
         .ok_or_else(|| "no argon2id timing".to_owned())
+}
+
+/// A function's cold starts: process start to first answer, the emulator's part, the deliberate work's (timed in a
+/// fresh process after each run) and the rest, the function's own.
+struct ColdStart {
+    total: Spread,
+    emulator: Spread,
+    own: Spread,
+    work: Option<Spread>,
 }
 
 fn raw_time(calls: &[Call]) -> Duration {
@@ -257,7 +271,7 @@ pub struct Bench {
     recorder: Recorder,
     dynamodb: aws_sdk_dynamodb::Client,
     admin_token: String,
-    /// One argon2id operation (`time_key_stretch`).
+    /// One argon2id operation (`KeyStretch::time`).
     key_stretch: KeyStretch,
 }
 
@@ -311,16 +325,12 @@ impl Bench {
     /// Process start to the first answer, `cold_runs` times, each on a fresh seeded table so that every run makes
     /// the same calls. Returns the totals, the emulator's part of each, and what is left once the emulator's part and
     /// the request's deliberate work are taken out.
-    async fn cold_start(
-        &self,
-        function: Option<&Function>,
-    ) -> Result<(Spread, Spread, Spread), String> {
+    async fn cold_start(&self, function: Option<&Function>) -> Result<ColdStart, String> {
         let mut totals = Vec::new();
         let mut raws = Vec::new();
         let mut owns = Vec::new();
-        let work = self
-            .key_stretch
-            .cold(function.map_or(0, |function| sample_key_stretches(&function.binary)));
+        let mut works = Vec::new();
+        let operations = function.map_or(0, |function| sample_key_stretches(&function.binary));
         let event = match function {
             Some(function) => {
                 sample_event(&self.options.root, &function.binary, &self.admin_token)?
@@ -355,8 +365,10 @@ impl Bench {
             let raw = raw_time(&self.recorder.since(mark));
             totals.push(total);
             raws.push(raw);
-            owns.push(total.saturating_sub(raw).saturating_sub(work));
             drop(host);
+            let work = self.key_stretch.fresh(operations)?;
+            works.push(work);
+            owns.push(total.saturating_sub(raw).saturating_sub(work));
             self.dynamodb
                 .delete_table()
                 .table_name(&table)
@@ -364,7 +376,12 @@ impl Bench {
                 .await
                 .map_err(|e| format!("deleting {table}: {e}"))?;
         }
-        Ok((Spread::of(&totals), Spread::of(&raws), Spread::of(&owns)))
+        Ok(ColdStart {
+            total: Spread::of(&totals),
+            emulator: Spread::of(&raws),
+            own: Spread::of(&owns),
+            work: (operations > 0).then(|| Spread::of(&works)),
+        })
     }
 }
 
@@ -445,7 +462,7 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
     }
     let admin = SEED_ADMIN_ID.parse().map_err(|_| "bad seed id")?;
     let admin_token = crate::bearer_token(&template, &parameters, admin, 3600)?;
-    let key_stretch = time_key_stretch()?;
+    let key_stretch = KeyStretch::time()?;
     let bench = Bench {
         options,
         template,
@@ -484,21 +501,18 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
     }
 
     eprintln!("bench: cold starts ({} runs each)", bench.options.cold_runs);
-    let (floor_cold, _, _) = bench.cold_start(None).await?;
+    let floor_cold = bench.cold_start(None).await?.total;
     if let Some(report) = reports.get_mut("floor") {
         report.cold_ms = Some(floor_cold.clone());
         report.cold_own_ms = Some(floor_cold.clone());
     }
     for function in &functions {
-        let (total, raw, own) = bench.cold_start(Some(function)).await?;
+        let cold = bench.cold_start(Some(function)).await?;
         if let Some(report) = reports.get_mut(&function.binary) {
-            report.cold_own_ms = Some(own);
-            report.cold_ms = Some(total);
-            report.cold_emulator_ms = Some(raw);
-            let work = bench
-                .key_stretch
-                .cold(sample_key_stretches(&function.binary));
-            report.cold_work_ms = (!work.is_zero()).then(|| report::ms(work));
+            report.cold_own_ms = Some(cold.own);
+            report.cold_ms = Some(cold.total);
+            report.cold_emulator_ms = Some(cold.emulator);
+            report.cold_work_ms = cold.work.map(|work| work.median);
         }
     }
 

@@ -103,8 +103,8 @@ pub struct FunctionReport {
     pub cold_ms: Option<Spread>,
     /// The emulator's time for the AWS calls of that first request.
     pub cold_emulator_ms: Option<Spread>,
-    /// That first request's deliberate work (argon2id), as timed in this run: its first operation as a fresh
-    /// process's first, the rest as the steady ones.
+    /// That first request's deliberate work (argon2id): the same operations timed in a fresh process after each
+    /// run (the median).
     pub cold_work_ms: Option<f64>,
     /// `cold_ms` less `cold_emulator_ms` and `cold_work_ms`: the function's own start and handling.
     pub cold_own_ms: Option<Spread>,
