@@ -128,16 +128,87 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     pub fn from_env() -> Result<AwsSettings, ConfigError> {
+        AwsSettings::from_variables(optional)
+    }
+
+    /// The settings from `variable`, which gives a non-empty environment variable's value.
+    fn from_variables(
+        variable: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<AwsSettings, ConfigError> {
+        let required = |name| variable(name).ok_or(ConfigError::Missing(name));
         Ok(AwsSettings {
-            region: optional("AWS_REGION")
-                .or_else(|| optional("AWS_DEFAULT_REGION"))
-                .ok_or(ConfigError::Missing("AWS_REGION"))?,
-            access_key_id: optional("AWS_ACCESS_KEY_ID")
-                .ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?,
-            secret_access_key: optional("AWS_SECRET_ACCESS_KEY")
-                .ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?,
-            session_token: optional("AWS_SESSION_TOKEN"),
-            endpoint_url: optional("AWS_ENDPOINT_URL"),
+            region: required("AWS_REGION")
+                .or_else(|_| required("AWS_DEFAULT_REGION"))
+                .map_err(|_| ConfigError::Missing("AWS_REGION"))?,
+            access_key_id: required("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
+            session_token: variable("AWS_SESSION_TOKEN"),
+            endpoint_url: variable("AWS_ENDPOINT_URL"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(variables: &[(&str, &str)]) -> Result<AwsSettings, ConfigError> {
+        AwsSettings::from_variables(|name| {
+            variables
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn aws_settings_are_lambdas_environment() {
+        let lambda = settings(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session"),
+        ])
+        .unwrap();
+        assert_eq!(lambda.region, "eu-west-1");
+        assert_eq!(lambda.access_key_id, "ASIAEXAMPLE");
+        assert_eq!(lambda.secret_access_key, "secret");
+        assert_eq!(lambda.session_token.as_deref(), Some("session"));
+        assert_eq!(lambda.endpoint_url, None);
+
+        let local = settings(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(local.region, "us-east-1");
+        assert_eq!(local.session_token, None);
+        assert_eq!(local.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn missing_aws_settings_are_named() {
+        let missing = |variables: &[(&str, &str)]| match settings(variables) {
+            Err(ConfigError::Missing(name)) => name,
+            other => panic!(
+                "expected a missing variable, got {:?}",
+                other.map(|s| s.region)
+            ),
+        };
+        assert_eq!(
+            missing(&[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")]),
+            "AWS_REGION"
+        );
+        assert_eq!(
+            missing(&[("AWS_REGION", "eu-west-1"), ("AWS_SECRET_ACCESS_KEY", "b")]),
+            "AWS_ACCESS_KEY_ID"
+        );
+        assert_eq!(
+            missing(&[("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "a")]),
+            "AWS_SECRET_ACCESS_KEY"
+        );
     }
 }
