@@ -352,13 +352,18 @@ pub(super) fn l33t_variations(word: &DictionaryWord, token: &[char]) -> u64 {
             // Fully subbed or fully unsubbed: the attacker tries both.
             variations = variations.wrapping_mul(2);
         } else {
-            let possibilities = (1..=subbed.min(unsubbed))
-                .map(|i| n_ck(subbed + unsubbed, i))
-                .fold(0, u64::wrapping_add);
-            variations = variations.wrapping_mul(possibilities);
+            variations = variations.wrapping_mul(mixed_variations(subbed, unsubbed));
         }
     }
     variations
+}
+
+/// The ways to mix `a` characters of one kind (capitals, or l33t substitutes) with `b` of the other, counting up to
+/// the smaller number of either: the sum of `n_ck(a + b, i)` for `i` from 1 to `min(a, b)`, wrapping as upstream's.
+fn mixed_variations(a: usize, b: usize) -> u64 {
+    (1..=a.min(b))
+        .map(|i| n_ck(a + b, i))
+        .fold(0, u64::wrapping_add)
 }
 
 /// n choose k, saturating as upstream's (which saturates each product before dividing).
@@ -399,10 +404,7 @@ fn spatial_guesses(layout: Layout, turns: usize, shifted_count: usize, len: usiz
         if unshifted_count == 0 {
             guesses = guesses.saturating_mul(2);
         } else {
-            let variations = (1..=shifted_count.min(unshifted_count))
-                .map(|i| n_ck(shifted_count + unshifted_count, i))
-                .fold(0, u64::wrapping_add);
-            guesses = guesses.saturating_mul(variations);
+            guesses = guesses.saturating_mul(mixed_variations(shifted_count, unshifted_count));
         }
     }
     guesses
