@@ -45,6 +45,9 @@ pub struct App {
 /// How long one SDK call may take in all, retries included.
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a connection to an AWS endpoint may take to establish (`bounded_timeouts`).
+const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Bounds every SDK call, so that a dead or hanging dependency is answered within the function's timeout: three
 /// seconds in all, retries included. A request stops at its first failed call, except that a failed send is followed
 /// by its compensating write, so at most two calls can run to the bound. An attempt may take two seconds: a shorter
@@ -56,7 +59,7 @@ pub fn bounded_retries() -> RetryConfig {
 /// See `bounded_retries`.
 pub fn bounded_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(SDK_OPERATION_TIMEOUT)
         .build()
@@ -66,10 +69,9 @@ pub fn bounded_timeouts() -> TimeoutConfig {
 /// default, which also reads and parses the whole system certificate store (hundreds of certificates) on its first
 /// request, which every cold start would pay for.
 pub fn aws_http_client() -> Result<SharedHttpClient, HttpsClientError> {
-    let connect_timeout = bounded_timeouts()
-        .connect_timeout()
-        .unwrap_or(Duration::from_secs(1));
-    Ok(SharedHttpClient::new(Http1Client::new(connect_timeout)?))
+    Ok(SharedHttpClient::new(Http1Client::new(
+        SDK_CONNECT_TIMEOUT,
+    )?))
 }
 
 /// The functions' SDK settings: `aws`'s region, credentials and endpoint, bounded calls, on `aws_http_client`.

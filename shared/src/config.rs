@@ -137,9 +137,9 @@ impl AwsSettings {
     ) -> Result<AwsSettings, ConfigError> {
         let required = |name| variable(name).ok_or(ConfigError::Missing(name));
         Ok(AwsSettings {
-            region: required("AWS_REGION")
-                .or_else(|_| required("AWS_DEFAULT_REGION"))
-                .map_err(|_| ConfigError::Missing("AWS_REGION"))?,
+            region: variable("AWS_REGION")
+                .or_else(|| variable("AWS_DEFAULT_REGION"))
+                .ok_or(ConfigError::Missing("AWS_REGION"))?,
             access_key_id: required("AWS_ACCESS_KEY_ID")?,
             secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
             session_token: variable("AWS_SESSION_TOKEN"),
