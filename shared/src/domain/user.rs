@@ -359,22 +359,20 @@ impl User {
     }
 
     /// How strong `candidate` would be as this user's new password: zxcvbn, told the user's name and email, and
-    /// worthless if it is the current or a recent password.
-    pub fn password_strength(&self, candidate: &str) -> super::password::Strength {
-        let words = self.personal_words();
-        let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        super::password::assess_new(candidate, &words, None, &self.password_hashes())
-    }
-
-    /// `password_strength` for a caller who has just proved `current` against the current hash.
-    pub fn new_password_strength(
+    /// worthless if it is the current or a recent password. `proven_current` is the current password in clear where
+    /// the caller has just proved it against the current hash: it is compared as it is, sparing one argon2id.
+    pub fn password_strength(
         &self,
         candidate: &str,
-        current: &str,
+        proven_current: Option<&str>,
     ) -> super::password::Strength {
         let words = self.personal_words();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        super::password::assess_new(candidate, &words, Some(current), &self.password_history)
+        let hashes = match proven_current {
+            Some(_) => self.password_history.clone(),
+            None => self.password_hashes(),
+        };
+        super::password::assess_new(candidate, &words, proven_current, &hashes)
     }
 
     /// What zxcvbn should look for in this user's password.

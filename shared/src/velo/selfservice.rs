@@ -100,8 +100,10 @@ pub async fn update_password_self(app: &App, request: Request) -> Response<Body>
                         Err(SaveError::Failed(error)) => return Err(error),
                     }
                 }
-                let strength = user
-                    .new_password_strength(body.new_password.expose(), body.old_password.expose());
+                let strength = user.password_strength(
+                    body.new_password.expose(),
+                    Some(body.old_password.expose()),
+                );
                 if !strength.acceptable() {
                     let reason = strength.warning.unwrap_or_else(|| "is too weak".into());
                     return Err(DomainError::invalid_body(
@@ -141,7 +143,7 @@ pub async fn validate_password_self(app: &App, request: Request) -> Response<Bod
                 .get_user(&caller.user_id)
                 .await?
                 .ok_or(DomainError::NotFound("user"))?;
-            let strength = user.password_strength(body.password.expose());
+            let strength = user.password_strength(body.password.expose(), None);
             Ok(json_response(
                 200,
                 &ValidatePasswordResponse {
