@@ -9,8 +9,49 @@ use std::sync::OnceLock;
 use local_stack::emulator::{create_table, sdk_config, verify_sender};
 use local_stack::stack::{local_parameters, Stack, StackOptions};
 use local_stack::template::Template;
-use user_token_domain::config::{Config, JwtConfig};
+use user_token_domain::adapters::messaging::SnsSesMessenger;
+use user_token_domain::domain::otp::Widget;
+use user_token_domain::domain::DomainError;
+use user_token_domain::lambda::config::{Config, JwtConfig};
+use user_token_domain::ports::Store;
+pub use user_token_domain::ports::{DeviceStore, SessionStore, TokenStore, UserStore};
 use user_token_domain::App;
+
+/// A widget stored through any store, as the tests seed them.
+#[allow(async_fn_in_trait)]
+pub trait StoreWidget {
+    async fn create(&self, store: &std::sync::Arc<dyn Store>) -> Result<(), DomainError>;
+}
+
+impl StoreWidget for Widget {
+    async fn create(&self, store: &std::sync::Arc<dyn Store>) -> Result<(), DomainError> {
+        store
+            .create_widget(self, time::OffsetDateTime::now_utc())
+            .await
+    }
+}
+
+/// SNS and SES clients of `sdk` as the app's messenger.
+pub fn messenger_on(
+    sdk: &aws_types::SdkConfig,
+    sender: Option<user_token_domain::domain::Email>,
+) -> std::sync::Arc<SnsSesMessenger> {
+    std::sync::Arc::new(SnsSesMessenger::new(
+        aws_sdk_sns::Client::new(sdk),
+        aws_sdk_sesv2::Client::new(sdk),
+        sender,
+    ))
+}
+
+/// A DynamoDB store on `client`'s table.
+pub fn dynamo_store(
+    client: aws_sdk_dynamodb::Client,
+    table: impl Into<String>,
+) -> std::sync::Arc<user_token_domain::adapters::dynamodb::DynamoStore> {
+    std::sync::Arc::new(user_token_domain::adapters::dynamodb::DynamoStore::new(
+        client, table,
+    ))
+}
 
 pub const SENDER: &str = "no-reply@example.com";
 
@@ -72,8 +113,8 @@ pub async fn fresh_table() -> String {
 }
 
 pub fn config(table: &str) -> Config {
-    user_token_domain::telemetry::init_with_default(
-        user_token_domain::telemetry::LevelFilter::WARN,
+    user_token_domain::lambda::telemetry::init_with_default(
+        user_token_domain::lambda::telemetry::LevelFilter::WARN,
     );
     let parameters = parameters();
     Config {
@@ -98,14 +139,14 @@ pub fn config(table: &str) -> Config {
 }
 
 pub async fn app(table: &str) -> App {
-    App::new(config(table), &sdk_config(&endpoint()).await)
+    App::on_aws(config(table), &sdk_config(&endpoint()).await)
 }
 
 /// An app whose configuration a test adjusts (shorter lifetimes, no cooldown, …).
 pub async fn app_with(table: &str, adjust: impl FnOnce(&mut Config)) -> App {
     let mut config = config(table);
     adjust(&mut config);
-    App::new(config, &sdk_config(&endpoint()).await)
+    App::on_aws(config, &sdk_config(&endpoint()).await)
 }
 
 /// An app whose SNS and SES point at a closed port: every send fails.
@@ -113,11 +154,7 @@ pub async fn app_with_dead_messaging(table: &str) -> App {
     let healthy = app(table).await;
     let dead = sdk_config("http://127.0.0.1:9").await;
     App {
-        messenger: user_token_domain::notify::Messenger::new(
-            aws_sdk_sns::Client::new(&dead),
-            aws_sdk_sesv2::Client::new(&dead),
-            healthy.config.ses_sender.clone(),
-        ),
+        messenger: messenger_on(&dead, healthy.config.ses_sender.clone()),
         ..healthy
     }
 }
@@ -259,10 +296,9 @@ pub fn as_caller_for_accounts(
     user: &user_token_domain::domain::User,
     account_keys: &[String],
 ) {
-    let context = serde_json::Value::Object(user_token_domain::authz::authenticated_context_for(
-        user,
-        account_keys,
-    ));
+    let context = serde_json::Value::Object(
+        user_token_domain::doors::authz::authenticated_context_for(user, account_keys),
+    );
     if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
         event["requestContext"]["authorizer"]["lambda"] = context;
     } else {

@@ -99,11 +99,11 @@ pub fn sdk_env(endpoint: &str) -> Vec<(String, String)> {
 }
 
 /// An SDK configuration for the local tools and tests, pointed at `endpoint` with dummy credentials. (The functions
-/// themselves use `user_token_domain::app::aws_sdk_config`, bounded for Lambda.)
+/// themselves use `user_token_domain::lambda::aws_sdk_config`, bounded for Lambda.)
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     // The functions' own client; it cannot fail to build (its trust store is compiled in).
-    let loader = match user_token_domain::app::aws_http_client() {
+    let loader = match user_token_domain::lambda::aws_http_client() {
         Ok(client) => loader.http_client(client),
         Err(error) => panic!("the HTTPS client: {error}"),
     };

@@ -11,8 +11,8 @@ pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use user_token_domain::config::JwtConfig;
 use user_token_domain::domain::UserId;
+use user_token_domain::lambda::config::JwtConfig;
 
 /// Where the function binaries are: `LOCAL_STACK_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else `target/debug`.
 pub fn bin_dir() -> PathBuf {
@@ -60,7 +60,7 @@ pub fn bearer_token_for_accounts(
         rs256_public_key_pem: None,
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    user_token_domain::auth::sign_hs256_for_accounts(
+    user_token_domain::doors::authorizer::jwt::sign_hs256_for_accounts(
         &config,
         &secret,
         user,

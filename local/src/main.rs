@@ -33,8 +33,10 @@ use local_stack::stack::{
     SEED_QI_APPROVER_EMAIL, SEED_QI_APPROVER_PHONE, SEED_WIDGET_ID,
 };
 use local_stack::template::{EventSource, Template};
-use user_token_domain::qi::{Account, Approver};
-use user_token_domain::store::Store;
+use user_token_domain::adapters::dynamodb::DynamoStore;
+use user_token_domain::domain::device::{Account, Approver};
+#[allow(unused_imports)]
+use user_token_domain::ports::{DeviceStore as _, SessionStore as _, UserStore as _};
 
 const USAGE: &str =
     "usage: local-stack run|token|account|outbox|events|command|with-emulator|invoke|bench [options]";
@@ -198,8 +200,8 @@ async fn account(args: &[String]) -> Result<(), String> {
         created_at: time::OffsetDateTime::now_utc(),
     };
     let sdk = emulator::sdk_config(&endpoint).await;
-    Store::new(aws_sdk_dynamodb::Client::new(&sdk), LOCAL_TABLE)
-        .create_qi_account(&account)
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), LOCAL_TABLE)
+        .create_account(&account)
         .await
         .map_err(|e| format!("{e} (is `make run` running?)"))?;
     println!("{key}");

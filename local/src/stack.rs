@@ -9,14 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+use user_token_domain::adapters::dynamodb::DynamoStore;
+use user_token_domain::domain::device::{Account, AccountStatus, Approver};
+use user_token_domain::domain::otp::{Widget, WidgetChannel};
 use user_token_domain::domain::password;
 use user_token_domain::domain::token::Channel;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, PhoneNumber, Role, User, UserId, UserStatus, UserType,
 };
-use user_token_domain::qi::{Account, AccountStatus, Approver};
-use user_token_domain::sigma::{Widget, WidgetChannel};
-use user_token_domain::store::Store;
+#[allow(unused_imports)]
+use user_token_domain::ports::{DeviceStore as _, SessionStore as _, UserStore as _};
 
 use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
 use crate::gateway::{segments, Gateway, RouteTarget};
@@ -194,16 +196,19 @@ pub async fn prepare_table(
         verify_sender(&aws_sdk_sesv2::Client::new(&sdk), sender).await?;
     }
     if seed {
-        let store = Store::new(dynamodb, table_name.to_owned());
+        let store = DynamoStore::new(dynamodb, table_name.to_owned());
         match store.create_user(&seed_admin()?).await {
             Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
             Err(error) => return Err(StackError::Setup(format!("seeding the admin: {error}"))),
         }
-        match seed_widget()?.create(&store).await {
+        match store
+            .create_widget(&seed_widget()?, time::OffsetDateTime::now_utc())
+            .await
+        {
             Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
             Err(error) => return Err(StackError::Setup(format!("seeding the widget: {error}"))),
         }
-        match store.create_qi_account(&seed_qi_account()?).await {
+        match store.create_account(&seed_qi_account()?).await {
             Ok(()) | Err(user_token_domain::domain::DomainError::Conflict(_)) => {}
             Err(error) => {
                 return Err(StackError::Setup(format!(

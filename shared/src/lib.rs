@@ -1,35 +1,29 @@
-//! The domain of the users-and-one-time-token service, shared by every function.
+//! The domain of the users-and-one-time-token service, shared by every function. The layers point one way:
 //!
-//! - [`domain`]: pure values and rules.
-//! - [`engine`]: the one-time token engine every front door uses.
-//! - [`store`], [`notify`]: the DynamoDB, SNS and SES adapters.
-//! - [`http`], [`authz`]: what the front doors share about API Gateway events.
-//! - [`velo`]: the Velo Users API v2 front door.
-//! - [`sigma`]: the Sigma SMS OTP handler front door.
-//! - [`qi`]: the QI Tech device 2FA front door.
-//! - [`authorizer`]: the Lambda authorizer.
-//! - [`events`], [`commands`]: the event-driven pipelines (stream → domain events on SNS; SQS commands in).
+//! - [`domain`]: pure values and rules (no I/O); [`strength`]: the password-strength port, on its own.
+//! - [`ports`]: what the core needs from storage and delivery, in domain terms.
+//! - [`engine`]: the one-time token engine every front door uses, on the ports only.
+//! - [`doors`]: the front doors (Velo, QI Tech, Sigma, the authorizer): each HTTP dialect and error body.
+//! - [`pipelines`]: stream records out as domain events, queue commands in.
+//! - [`adapters`]: DynamoDB, SNS and SES behind the ports, and an in-memory twin for tests.
+//! - [`lambda`]: what a function builds once at cold start, and its runtime loop.
+//!
+//! Only `adapters` and `lambda` name the AWS SDK.
 
-pub mod app;
-pub mod auth;
-pub mod authorizer;
-pub mod authz;
-pub mod commands;
-pub mod config;
+pub mod adapters;
 pub mod domain;
+pub mod doors;
 pub mod engine;
-pub mod events;
-pub mod http;
-pub mod https;
-pub mod messages;
-pub mod notify;
-pub mod qi;
+pub mod lambda;
+pub mod pipelines;
+pub mod ports;
+#[cfg(test)]
 mod robustness;
-pub mod sigma;
-pub mod store;
-pub mod telemetry;
-pub mod velo;
+pub mod strength;
+#[cfg(test)]
+mod testing;
 
-pub use app::{run_http, App, HttpAnswer};
+pub use engine::App;
+pub use lambda::{run_http, HttpAnswer};
 /// Re-exported for `http_function!`.
 pub use lambda_http;

@@ -4,11 +4,11 @@
 mod tests {
     use proptest::prelude::*;
 
+    use crate::domain::device::DocumentNumber;
     use crate::domain::password::Password;
     use crate::domain::{Email, EntityId, PersonName, PhoneNumber, Role, UserId};
-    use crate::http::json_body;
-    use crate::qi::DocumentNumber;
-    use crate::velo::wire::{InviteUserRequest, UserDetailsUpdateRequest, VerificationCode};
+    use crate::doors::http::json_body;
+    use crate::doors::velo::wire::{InviteUserRequest, UserDetailsUpdateRequest, VerificationCode};
 
     fn request_with_body(body: Vec<u8>) -> lambda_http::Request {
         lambda_http::Request::new(lambda_http::Body::Binary(body))

@@ -2,10 +2,14 @@
 //! its own front door's error format.
 
 use api_tests::{shared_stack, unique_email, user};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use user_token_domain::config::JwtConfig;
 use user_token_domain::domain::{Role, UserId, UserStatus, UserType};
+use user_token_domain::lambda::config::JwtConfig;
 
 fn jwt(issuer: &str, audience: &str, secret: &str, iat: i64, ttl: i64, user: UserId) -> String {
     let config = JwtConfig {
@@ -14,7 +18,8 @@ fn jwt(issuer: &str, audience: &str, secret: &str, iat: i64, ttl: i64, user: Use
         hs256_secret: None,
         rs256_public_key_pem: None,
     };
-    user_token_domain::auth::sign_hs256(&config, secret, user, iat, ttl).expect("jwt")
+    user_token_domain::doors::authorizer::jwt::sign_hs256(&config, secret, user, iat, ttl)
+        .expect("jwt")
 }
 
 fn assert_front_door_401(path: &str, body: &Value, case: &str) {

@@ -120,13 +120,14 @@ async fn every_bad_token_is_a_401_in_velo_format() {
     let stack = shared_stack();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let jwt = |issuer: &str, audience: &str, secret: &str, iat: i64, ttl: i64| {
-        let config = user_token_domain::config::JwtConfig {
+        let config = user_token_domain::lambda::config::JwtConfig {
             issuer: issuer.into(),
             audience: audience.into(),
             hs256_secret: None,
             rs256_public_key_pem: None,
         };
-        user_token_domain::auth::sign_hs256(&config, secret, admin(), iat, ttl).expect("jwt")
+        user_token_domain::doors::authorizer::jwt::sign_hs256(&config, secret, admin(), iat, ttl)
+            .expect("jwt")
     };
     let secret = stack.parameters["JwtSecret"].clone();
     let deleted_user = stack.token_for(UserId::random());

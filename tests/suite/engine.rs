@@ -4,30 +4,34 @@
 use api_tests::{
     all_items, app, app_with, app_with_dead_messaging, fresh_table, unique_email, unique_phone,
 };
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::emulator::outbox;
 use std::collections::HashMap;
 use time::Duration;
-use user_token_domain::domain::token::{LiveToken, SendMode, TokenPurpose};
+use user_token_domain::domain::token::{LiveToken, SendMode, Subject, TokenPurpose};
 use user_token_domain::domain::{DomainError, UserId};
+use user_token_domain::engine::messages::Locale;
 use user_token_domain::engine::{Recipient, SendRequest, Sent};
-use user_token_domain::messages::Locale;
 use user_token_domain::App;
 
-fn new_subject() -> String {
-    format!("USER#{}", UserId::random())
+fn new_subject() -> Subject {
+    Subject::User(UserId::random())
 }
 
 fn request(
     app: &App,
-    subject: &str,
+    subject: &Subject,
     mode: SendMode,
     current: Option<LiveToken>,
     candidates: Vec<Recipient>,
     cascade: bool,
 ) -> SendRequest {
     SendRequest {
-        subject: subject.to_owned(),
+        subject: subject.clone(),
         purpose: TokenPurpose::OtpSession,
         mode,
         current,
@@ -43,7 +47,7 @@ fn request(
 
 async fn send(
     app: &App,
-    subject: &str,
+    subject: &Subject,
     mode: SendMode,
     to: Recipient,
 ) -> Result<Sent, DomainError> {
@@ -58,7 +62,7 @@ async fn send(
         .await
 }
 
-async fn verify(app: &App, subject: &str, code: &str) -> Result<(), DomainError> {
+async fn verify(app: &App, subject: &Subject, code: &str) -> Result<(), DomainError> {
     let current = app
         .store
         .get_token(subject, TokenPurpose::OtpSession)
@@ -288,14 +292,14 @@ async fn fifty_simultaneous_resends_leave_one_accepted_and_one_live_code() {
         time::OffsetDateTime::now_utc() - Duration::seconds(120),
     );
     first.expires_at = time::OffsetDateTime::now_utc() + Duration::minutes(3);
-    let slot = user_token_domain::store::QuotaSlot {
+    let slot = user_token_domain::ports::QuotaSlot {
         recipient_key: "seed".into(),
         window: 0,
         limit: 100,
         expires_at: 0,
     };
     app.store
-        .reserve_send(None, &first, &slot, Vec::new())
+        .reserve_send(None, &first, &slot, &[])
         .await
         .expect("seeded");
 
@@ -323,7 +327,12 @@ async fn fifty_simultaneous_resends_leave_one_accepted_and_one_live_code() {
     let tokens: Vec<_> = all_items(&table)
         .await
         .into_iter()
-        .filter(|item| item.get("pk") == Some(&AttributeValue::S(subject.clone())))
+        .filter(|item| {
+            item.get("pk")
+                == Some(&AttributeValue::S(
+                    user_token_domain::adapters::dynamodb::keys::subject_pk(&subject),
+                ))
+        })
         .collect();
     assert_eq!(tokens.len(), 1, "one live code");
     assert_eq!(verify(&app, &subject, &codes[0]).await, Ok(()));
@@ -367,7 +376,12 @@ async fn fifty_simultaneous_wrong_checks_never_pass_the_cap() {
     let item = all_items(&table)
         .await
         .into_iter()
-        .find(|item| item.get("pk") == Some(&AttributeValue::S(subject.clone())))
+        .find(|item| {
+            item.get("pk")
+                == Some(&AttributeValue::S(
+                    user_token_domain::adapters::dynamodb::keys::subject_pk(&subject),
+                ))
+        })
         .expect("token");
     assert_eq!(numeric(&item, "failedAttempts"), 5);
     assert_eq!(
@@ -441,14 +455,16 @@ async fn a_channel_that_cannot_serve_gives_way_to_the_next_only_where_the_front_
     let table = fresh_table().await;
     let healthy = app(&table).await;
     let dead_sms = App {
-        messenger: user_token_domain::notify::Messenger::new(
-            aws_sdk_sns::Client::new(
-                &local_stack::emulator::sdk_config("http://127.0.0.1:9").await,
+        messenger: std::sync::Arc::new(
+            user_token_domain::adapters::messaging::SnsSesMessenger::new(
+                aws_sdk_sns::Client::new(
+                    &local_stack::emulator::sdk_config("http://127.0.0.1:9").await,
+                ),
+                aws_sdk_sesv2::Client::new(
+                    &local_stack::emulator::sdk_config(&api_tests::endpoint()).await,
+                ),
+                healthy.config.ses_sender.clone(),
             ),
-            aws_sdk_sesv2::Client::new(
-                &local_stack::emulator::sdk_config(&api_tests::endpoint()).await,
-            ),
-            healthy.config.ses_sender.clone(),
         ),
         ..healthy
     };
@@ -494,7 +510,7 @@ async fn a_channel_that_cannot_serve_gives_way_to_the_next_only_where_the_front_
 
 #[tokio::test]
 async fn an_accepted_code_and_its_companion_writes_commit_together_or_not_at_all() {
-    use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+    use user_token_domain::ports::Companion;
     let table = fresh_table().await;
     let app = app(&table).await;
     let (subject, number) = (new_subject(), unique_phone());
@@ -502,22 +518,18 @@ async fn an_accepted_code_and_its_companion_writes_commit_together_or_not_at_all
         .await
         .expect("sent");
     let code = sms_codes(&number).await.remove(0);
-    let mark = |condition: &str| {
-        let update = Update::builder()
-            .table_name(&table)
-            .key("pk", AttributeValue::S(format!("{subject}#APPROVAL")))
-            .key("sk", AttributeValue::S("PROFILE".into()))
-            .update_expression("SET approved = :yes")
-            .condition_expression(condition)
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .build()
-            .expect("update");
-        TransactWriteItem::builder().update(update).build()
+    let mut user = local_stack::stack::seed_admin().expect("user");
+    user.id = UserId::random();
+    user.email = unique_email().parse().expect("email");
+    app.store.create_user(&user).await.expect("stored");
+    let renamed = user_token_domain::domain::User {
+        first_name: Some("Renamed".to_owned().try_into().expect("name")),
+        ..user.clone()
     };
-    let refused = DomainError::Conflict(user_token_domain::domain::FieldError::new(
-        "approval",
-        "not pending",
-    ));
+    let stale = user_token_domain::domain::User {
+        version: user.version + 7,
+        ..user.clone()
+    };
     let engine = app.engine().expect("engine");
     let current = app
         .store
@@ -525,13 +537,18 @@ async fn an_accepted_code_and_its_companion_writes_commit_together_or_not_at_all
         .await
         .expect("read");
     // The companion's condition fails: the right code is refused with its error and stays unconsumed.
+    let refused_update = Companion::UpdateUser {
+        before: stale,
+        after: renamed.clone(),
+    };
+    let refused = refused_update.conflict();
     let outcome = engine
         .verify_with(
             current,
             &subject,
             TokenPurpose::OtpSession,
             &code,
-            vec![(mark("attribute_exists(pk)"), refused.clone())],
+            vec![refused_update],
         )
         .await;
     assert_eq!(outcome, Err(refused));
@@ -542,6 +559,11 @@ async fn an_accepted_code_and_its_companion_writes_commit_together_or_not_at_all
         .expect("read")
         .expect("token");
     assert!(!stored.consumed && stored.failed_attempts == 0);
+    assert_eq!(
+        app.store.get_user(&user.id).await.expect("read"),
+        Some(user.clone()),
+        "the user is as it was"
+    );
     // Its condition holds: both writes happen.
     let current = Some(stored);
     let outcome = engine
@@ -550,14 +572,20 @@ async fn an_accepted_code_and_its_companion_writes_commit_together_or_not_at_all
             &subject,
             TokenPurpose::OtpSession,
             &code,
-            vec![(mark("attribute_not_exists(pk)"), DomainError::CodeExpired)],
+            vec![Companion::UpdateUser {
+                before: user.clone(),
+                after: renamed.clone(),
+            }],
         )
         .await;
     assert_eq!(outcome, Ok(()));
-    let items = all_items(&table).await;
-    assert!(items
-        .iter()
-        .any(|item| item.get("approved") == Some(&AttributeValue::Bool(true))));
+    assert_eq!(
+        app.store.get_user(&user.id).await.expect("read"),
+        Some(user_token_domain::domain::User {
+            version: user.version + 1,
+            ..renamed
+        })
+    );
     assert_eq!(
         verify(&app, &subject, &code).await,
         Err(DomainError::NotFound("code"))

@@ -2,6 +2,10 @@
 //! what `make invoke` (and `sam local invoke -e`) does with it. Each answer's status must also be one openapi.yaml
 //! documents for that operation.
 
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

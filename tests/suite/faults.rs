@@ -4,15 +4,19 @@
 //! clears, and the same request succeeds right after.
 
 use api_tests::{config, event, json_of};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::emulator::sdk_config;
 use std::collections::HashMap;
-use user_token_domain::app::SDK_OPERATION_TIMEOUT;
-use user_token_domain::{qi, sigma, velo, App};
+use user_token_domain::lambda::SDK_OPERATION_TIMEOUT;
+use user_token_domain::{doors::qi, doors::sigma, doors::velo, App};
 
 #[tokio::test]
 async fn an_unreachable_table_is_a_503_with_retry_after_in_each_front_doors_format() {
-    let app = App::new(
+    let app = App::on_aws(
         config("unreachable"),
         &sdk_config("http://127.0.0.1:9").await,
     );
@@ -105,7 +109,7 @@ async fn failing(service: Service, status: u16, kind: &'static str) -> String {
 
 /// The SDK configuration every function has (bounded calls), aimed at `endpoint`.
 async fn bounded_sdk(endpoint: &str) -> aws_config::SdkConfig {
-    user_token_domain::app::aws_sdk_config(&user_token_domain::config::AwsSettings {
+    user_token_domain::lambda::aws_sdk_config(&user_token_domain::lambda::config::AwsSettings {
         region: "us-east-1".into(),
         access_key_id: "local".into(),
         secret_access_key: "local".into(),
@@ -123,7 +127,7 @@ async fn a_throttling_or_failing_table_is_a_503_with_retry_after_in_each_front_d
         (503, "ServiceUnavailable"),
     ] {
         let endpoint = failing(Service::DynamoDb, status, kind).await;
-        let app = App::new(config("failing"), &bounded_sdk(&endpoint).await);
+        let app = App::on_aws(config("failing"), &bounded_sdk(&endpoint).await);
         let answers = [
             (
                 "velo",
@@ -278,10 +282,10 @@ async fn subjects(app: &App) -> Subjects {
         .expect("widget");
     let account = user_token_domain::domain::AccountKey::random();
     app.store
-        .create_qi_account(&qi::Account {
+        .create_account(&user_token_domain::domain::device::Account {
             account_key: account,
-            status: qi::AccountStatus::Active,
-            approvers: vec![qi::Approver {
+            status: user_token_domain::domain::device::AccountStatus::Active,
+            approvers: vec![user_token_domain::domain::device::Approver {
                 document_number: "12345678909".parse().expect("document"),
                 phone: api_tests::unique_phone().parse().expect("phone"),
                 email: api_tests::unique_email().parse().expect("email"),
@@ -371,7 +375,7 @@ fn expected_error(write: Write, fault_in: Service) -> (u16, &'static str, bool) 
 /// the table and retries each write once the fault has cleared.
 async fn writes_through_a_fault(service: Service, fault: Option<(u16, &'static str)>) {
     let table = api_tests::fresh_table().await;
-    let no_cooldown = |config: &mut user_token_domain::config::Config| {
+    let no_cooldown = |config: &mut user_token_domain::lambda::config::Config| {
         config.resend_cooldown = time::Duration::ZERO
     };
     let healthy = api_tests::app_with(&table, no_cooldown).await;
@@ -390,14 +394,16 @@ async fn writes_through_a_fault(service: Service, fault: Option<(u16, &'static s
         }
     };
     let faulty = App {
-        store: user_token_domain::store::Store::new(
+        store: api_tests::dynamo_store(
             aws_sdk_dynamodb::Client::new(client(Service::DynamoDb)),
             table.clone(),
         ),
-        messenger: user_token_domain::notify::Messenger::new(
-            aws_sdk_sns::Client::new(client(Service::Sns)),
-            aws_sdk_sesv2::Client::new(client(Service::Ses)),
-            healthy.config.ses_sender.clone(),
+        messenger: std::sync::Arc::new(
+            user_token_domain::adapters::messaging::SnsSesMessenger::new(
+                aws_sdk_sns::Client::new(client(Service::Sns)),
+                aws_sdk_sesv2::Client::new(client(Service::Ses)),
+                healthy.config.ses_sender.clone(),
+            ),
         ),
         ..api_tests::app_with(&table, no_cooldown).await
     };

@@ -1,10 +1,14 @@
 //! Handlers fed API Gateway events from `events/`: the HTTP API (v2) and the REST API (v1) shape alike.
 
 use api_tests::{app, fresh_table};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use lambda_http::{Body, Response};
 use local_stack::stack::{seed_admin, SEED_ADMIN_ID};
 use serde_json::{json, Value};
-use user_token_domain::{authorizer, velo, App};
+use user_token_domain::{doors::authorizer, doors::velo, App};
 
 fn fixture(name: &str) -> lambda_http::Request {
     let text = std::fs::read_to_string(api_tests::root().join("events").join(name))
@@ -196,14 +200,19 @@ async fn the_authorizer_answers_http_api_and_rest_api_events() {
             std::fs::read_to_string(api_tests::root().join("events").join(name)).expect("fixture");
         serde_json::from_str(&text.replace("<run make token>", &token)).expect("json")
     };
-    let http_api = authorizer::authorize(&verifier, &app.store, load("authorizer.json")).await;
+    let http_api =
+        authorizer::authorize(&verifier, app.store.as_ref(), load("authorizer.json")).await;
     assert_eq!(http_api["isAuthorized"], true);
     assert_eq!(
         http_api["context"],
         json!({"authStatus": "authenticated", "userId": SEED_ADMIN_ID, "roles": "velo.backoffice.admin", "entityId": "", "userType": "BACKOFFICE"})
     );
-    let rest_api =
-        authorizer::authorize(&verifier, &app.store, load("authorizer.rest-v1.json")).await;
+    let rest_api = authorizer::authorize(
+        &verifier,
+        app.store.as_ref(),
+        load("authorizer.rest-v1.json"),
+    )
+    .await;
     assert_eq!(rest_api["principalId"], SEED_ADMIN_ID);
     assert_eq!(
         rest_api["policyDocument"]["Statement"][0]["Effect"],
@@ -215,7 +224,7 @@ async fn the_authorizer_answers_http_api_and_rest_api_events() {
     );
     assert_eq!(rest_api["context"]["userId"], SEED_ADMIN_ID);
 
-    let forged_token = user_token_domain::auth::sign_hs256(
+    let forged_token = user_token_domain::doors::authorizer::jwt::sign_hs256(
         &app.config.jwt,
         "a-different-secret-of-the-same-length-000",
         SEED_ADMIN_ID.parse().expect("id"),
@@ -225,7 +234,7 @@ async fn the_authorizer_answers_http_api_and_rest_api_events() {
     .expect("token");
     let mut forged = load("authorizer.json");
     forged["headers"]["authorization"] = json!(format!("Bearer {forged_token}"));
-    let verdict = authorizer::authorize(&verifier, &app.store, forged).await;
+    let verdict = authorizer::authorize(&verifier, app.store.as_ref(), forged).await;
     assert_eq!(
         verdict["context"],
         json!({"authStatus": "rejected", "authError": "the bearer token signature is invalid"})

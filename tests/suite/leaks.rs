@@ -2,6 +2,10 @@
 //! log line and every table item.
 
 use api_tests::{all_items, shared_stack, unique_email, unique_phone};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use local_stack::emulator::outbox;
 use local_stack::stack::{SEED_ADMIN_ID, SEED_WIDGET_ID};
 use serde_json::json;
@@ -56,10 +60,10 @@ async fn no_code_or_token_issued_through_the_gateway_is_in_any_log_or_table_item
         unique_email(),
     );
     store
-        .create_qi_account(&user_token_domain::qi::Account {
+        .create_account(&user_token_domain::domain::device::Account {
             account_key: account,
-            status: user_token_domain::qi::AccountStatus::Active,
-            approvers: vec![user_token_domain::qi::Approver {
+            status: user_token_domain::domain::device::AccountStatus::Active,
+            approvers: vec![user_token_domain::domain::device::Approver {
                 document_number: "12345678909".parse().expect("document"),
                 phone: unique_phone().parse().expect("phone"),
                 email: approver.parse().expect("email"),

@@ -4,6 +4,10 @@
 //! throughput and latency to `bench/load.md` and `bench/load.json`.
 
 use api_tests::{all_items, shared_stack, unique_email, unique_phone, user};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::StatusCode;
 use serde_json::json;

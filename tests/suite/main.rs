@@ -1,6 +1,10 @@
 //! The one integration test binary: handler fixtures, adapters against the emulator, and end to end through the
 //! local gateway. Run it with `make test`, which starts the emulator.
 
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 mod auth_routes;
 mod end_to_end;
 mod engine;

@@ -7,6 +7,10 @@ use api_tests::{
     all_items, endpoint, fresh_table, parameters, root, stack_options, template, unique,
     unique_email,
 };
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use local_stack::emulator::{outbox, sdk_config};
 use local_stack::pipelines::{receive, sqs_event, stream_arn, Published, StreamPoller, Tap};
 use local_stack::runtime_api::{FunctionHost, Logs};
@@ -16,9 +20,9 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use user_token_domain::adapters::messaging::EventPublisher;
 use user_token_domain::domain::{Role, UserStatus, UserType};
-use user_token_domain::events::{events_of, publish_stream, EventPublisher};
-use user_token_domain::store::Store;
+use user_token_domain::pipelines::events::{events_of, publish_stream};
 
 /// The template's function `logical_id`, started on `table` with the template's environment (parameters from
 /// `local/parameters.json`), plus `overrides`.
@@ -338,7 +342,7 @@ async fn the_command_fixture_runs_each_message_and_reports_only_the_bad_ones() {
         &[Role::BackofficeAdmin],
     );
     to_enable.status = UserStatus::Disabled;
-    let store: &Store = &app.store;
+    let store = &app.store;
     store.create_user(&to_disable).await.expect("user");
     store.create_user(&to_enable).await.expect("user");
 

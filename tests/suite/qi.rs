@@ -5,16 +5,23 @@ use api_tests::{
     all_items, app_with, app_with_dead_messaging, fresh_table, shared_stack, unique_email,
     unique_phone,
 };
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
 use local_stack::emulator::outbox;
 use local_stack::stack::{seed_admin, seed_qi_account, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use user_token_domain::config::Config;
+use user_token_domain::adapters::dynamodb::keys::device_pk;
+use user_token_domain::domain::device::{Account, AccountStatus, Approver};
+use user_token_domain::domain::token::Subject;
 use user_token_domain::domain::token::TokenPurpose;
 use user_token_domain::domain::{AccountKey, DeviceKey, EntityId, Role, UserId, UserType};
-use user_token_domain::qi::{self, device_pk, Account, AccountStatus, Approver};
+use user_token_domain::doors::qi;
+use user_token_domain::lambda::config::Config;
 use user_token_domain::App;
 
 const DOCUMENT: &str = "12345678909";
@@ -37,7 +44,7 @@ async fn account_in(app: &App, status: AccountStatus) -> TestAccount {
         email: unique_email(),
     };
     app.store
-        .create_qi_account(&Account {
+        .create_account(&Account {
             account_key: account.key,
             status,
             approvers: vec![Approver {
@@ -264,7 +271,7 @@ async fn create_answers_both_event_versions_stores_the_device_and_sends_a_portug
         .bytes()
         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
 
-    let items = all_items(app.store.table()).await;
+    let items = all_items(app.config.table_name.as_str()).await;
     let pk = device_pk(&account.key, &device);
     let stored = item(&items, &pk, "PROFILE").expect("the device item");
     assert_eq!(text_of(stored, "deviceStatus"), "pending_2fa_approval");
@@ -623,7 +630,7 @@ async fn a_resend_revokes_the_old_token_keeps_attempts_restarts_the_lifetime_and
     let account = account_in(&app, AccountStatus::Active).await;
     let device = create(&app, &account, "email").await;
     let first = tokens_to(&account.email).await.remove(0);
-    let subject = device_pk(&account.key, &device);
+    let subject = Subject::Device(account.key, device);
     let read = || async {
         app.store
             .get_token(&subject, TokenPurpose::DeviceApproval)
@@ -695,8 +702,8 @@ async fn a_resend_revokes_the_old_token_keeps_attempts_restarts_the_lifetime_and
     }
     let approved = validate(&app, &account, device, &newest).await;
     assert_eq!(approved.status(), 201);
-    let items = all_items(app.store.table()).await;
-    let stored = item(&items, &subject, "PROFILE").expect("device");
+    let items = all_items(app.config.table_name.as_str()).await;
+    let stored = item(&items, &device_pk(&account.key, &device), "PROFILE").expect("device");
     assert_eq!(text_of(stored, "deviceStatus"), "active");
 }
 
@@ -784,7 +791,7 @@ async fn a_failed_send_is_obd000097_and_leaves_nothing_half_done() {
     .await;
     let device = create(&healthy, &account, "sms").await;
     let token = tokens_to(&account.phone).await.remove(0);
-    let subject = device_pk(&account.key, &device);
+    let subject = Subject::Device(account.key, device);
     let before = healthy
         .store
         .get_token(&subject, TokenPurpose::DeviceApproval)
@@ -1112,10 +1119,9 @@ async fn call(
 async fn over_http_create_wrong_token_resend_by_another_channel_validate_get_disable() {
     use reqwest::Method;
     let stack = shared_stack();
-    let store =
-        user_token_domain::store::Store::new(api_tests::dynamodb().await, stack.table.clone());
+    let store = api_tests::dynamo_store(api_tests::dynamodb().await, stack.table.clone());
     let seeded = store
-        .get_qi_account(&SEED_QI_ACCOUNT_KEY.parse().expect("key"))
+        .get_account(&SEED_QI_ACCOUNT_KEY.parse().expect("key"))
         .await
         .expect("read")
         .expect("make run's account is seeded");
@@ -1246,8 +1252,7 @@ async fn over_http_create_wrong_token_resend_by_another_channel_validate_get_dis
 async fn over_http_a_token_whose_claims_name_the_account_may_use_it_and_no_other() {
     use reqwest::Method;
     let stack = shared_stack();
-    let store =
-        user_token_domain::store::Store::new(api_tests::dynamodb().await, stack.table.clone());
+    let store = api_tests::dynamo_store(api_tests::dynamodb().await, stack.table.clone());
     let app_for_seeding = App {
         store: store.clone(),
         ..api_tests::app(&stack.table).await
@@ -1322,9 +1327,9 @@ async fn the_authorizer_passes_the_account_keys_claim_on_as_a_string() {
         let text = std::fs::read_to_string(api_tests::root().join("events").join(name))
             .expect("fixture")
             .replace("<run make token>", &token);
-        let verdict = user_token_domain::authorizer::authorize(
+        let verdict = user_token_domain::doors::authorizer::authorize(
             &verifier,
-            &app.store,
+            app.store.as_ref(),
             serde_json::from_str(&text).expect("json"),
         )
         .await;

@@ -7,6 +7,10 @@
 //! the rest of the suite is done; `make soak` many more (`SCHEMATHESIS_MAX_EXAMPLES`, `SCHEMATHESIS_SEED`).
 
 use api_tests::{root, stack_options, unique, unique_email, unique_phone, user};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use local_stack::stack::{Stack, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_WIDGET_ID};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

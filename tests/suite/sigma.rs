@@ -5,6 +5,10 @@ use api_tests::{
     all_items, app, app_with, app_with_dead_messaging, call, fresh_table, shared_stack,
     unique_email, unique_phone,
 };
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
 use local_stack::emulator::outbox;
@@ -12,10 +16,11 @@ use local_stack::stack::{seed_widget, SEED_ADMIN_ID, SEED_WIDGET_ID};
 use local_stack::template::Template;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use user_token_domain::config::Config;
+use user_token_domain::domain::otp::{Widget, WidgetChannel};
 use user_token_domain::domain::token::Channel;
 use user_token_domain::domain::{DomainError, UserId};
-use user_token_domain::sigma::{self, Widget, WidgetChannel};
+use user_token_domain::doors::sigma;
+use user_token_domain::lambda::config::Config;
 use user_token_domain::App;
 
 const SMS_ONLY_WIDGET: &str = "sms-only";
@@ -325,7 +330,7 @@ async fn start_stores_the_session_next_to_its_code_and_sends_in_russian() {
     let app = app_on_fresh_table(|_| {}).await;
     let phone = unique_phone();
     let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
-    let items = items_of(app.store.table(), &format!("OTP#{request_id}")).await;
+    let items = items_of(app.config.table_name.as_str(), &format!("OTP#{request_id}")).await;
     assert_eq!(items.len(), 2, "the session and its code");
     let session = items
         .iter()
@@ -471,7 +476,7 @@ async fn a_session_without_its_code_must_be_restarted() {
     api_tests::dynamodb()
         .await
         .delete_item()
-        .table_name(app.store.table())
+        .table_name(app.config.table_name.as_str())
         .key("pk", AttributeValue::S(format!("OTP#{request_id}")))
         .key("sk", AttributeValue::S("TOKEN#OTP_SESSION".into()))
         .send()
@@ -540,7 +545,7 @@ async fn status_and_the_final_check_compare_the_recipient() {
         kind(&check_code(&app, &request_id, &code).await),
         "SessionClosedException"
     );
-    let session = items_of(app.store.table(), &format!("OTP#{request_id}"))
+    let session = items_of(app.config.table_name.as_str(), &format!("OTP#{request_id}"))
         .await
         .into_iter()
         .find(|item| sk_is(item, "SESSION"))
@@ -887,14 +892,16 @@ async fn an_sms_delivery_failure_ends_with_no_available_channels_and_leaves_noth
     let healthy = app(&table).await;
     seed_widgets(&healthy).await;
     let dead_sms = App {
-        messenger: user_token_domain::notify::Messenger::new(
-            aws_sdk_sns::Client::new(
-                &local_stack::emulator::sdk_config("http://127.0.0.1:9").await,
+        messenger: std::sync::Arc::new(
+            user_token_domain::adapters::messaging::SnsSesMessenger::new(
+                aws_sdk_sns::Client::new(
+                    &local_stack::emulator::sdk_config("http://127.0.0.1:9").await,
+                ),
+                aws_sdk_sesv2::Client::new(
+                    &local_stack::emulator::sdk_config(&api_tests::endpoint()).await,
+                ),
+                healthy.config.ses_sender.clone(),
             ),
-            aws_sdk_sesv2::Client::new(
-                &local_stack::emulator::sdk_config(&api_tests::endpoint()).await,
-            ),
-            healthy.config.ses_sender.clone(),
         ),
         ..app(&table).await
     };
@@ -959,7 +966,11 @@ async fn widgets_are_created_once() {
         widget.create(&app.store).await,
         Err(DomainError::Conflict(_))
     ));
-    let items = items_of(app.store.table(), &format!("WIDGET#{SEED_WIDGET_ID}")).await;
+    let items = items_of(
+        app.config.table_name.as_str(),
+        &format!("WIDGET#{SEED_WIDGET_ID}"),
+    )
+    .await;
     assert_eq!(items.len(), 1);
     assert_eq!(
         items[0].get("channels"),

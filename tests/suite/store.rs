@@ -1,12 +1,17 @@
 //! The adapters against the emulator: the items a write leaves, the uniqueness guard, and delivery failure.
 
 use api_tests::{all_items, app, fresh_table, unique_email};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::emulator::{outbox, sdk_config};
 use local_stack::stack::seed_admin;
 use std::collections::HashMap;
+use user_token_domain::domain::token::Subject;
 use user_token_domain::domain::DomainError;
-use user_token_domain::{velo, App};
+use user_token_domain::{doors::velo, App};
 
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
     match item.get(name) {
@@ -110,7 +115,7 @@ async fn an_invitation_writes_the_user_the_guard_and_a_hashed_token_then_emails_
     let hasher = app.hasher.as_ref().expect("hasher");
     assert!(hasher.matches(
         user_token_domain::domain::token::TokenPurpose::Invitation,
-        &format!("USER#{user_id}"),
+        &Subject::User(user_id.parse().expect("user id")).to_string(),
         &secret,
         &text(token, "digest")
     ));
@@ -179,7 +184,7 @@ async fn an_invitation_that_cannot_be_emailed_leaves_nothing_behind() {
 #[tokio::test]
 async fn a_dead_table_is_a_503_not_a_crash() {
     let dead = sdk_config("http://127.0.0.1:9").await;
-    let app = App::new(api_tests::config("missing"), &dead);
+    let app = App::on_aws(api_tests::config("missing"), &dead);
     let result = app
         .store
         .get_user(&user_token_domain::domain::UserId::random())

@@ -2,6 +2,10 @@
 //! and the seeded backoffice admin would call them.
 
 use api_tests::{shared_stack, unique_email, unique_phone, user};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use local_stack::stack::SEED_ADMIN_ID;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

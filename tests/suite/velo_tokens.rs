@@ -2,13 +2,18 @@
 //! versions and over HTTP.
 
 use api_tests::{all_items, app_with, fresh_table, shared_stack, unique_email, unique_phone};
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
 use local_stack::emulator::outbox;
 use local_stack::stack::{seed_admin, SEED_ADMIN_ID};
 use serde_json::{json, Value};
+use user_token_domain::domain::token::Subject;
 use user_token_domain::domain::token::TokenPurpose;
-use user_token_domain::{velo, App};
+use user_token_domain::{doors::velo, App};
 
 fn event(name: &str, adjust: impl FnOnce(&mut Value)) -> lambda_http::Request {
     let text =
@@ -26,7 +31,7 @@ fn error_code(response: &Response<Body>) -> String {
         .to_owned()
 }
 
-async fn seeded(adjust: impl FnOnce(&mut user_token_domain::config::Config)) -> App {
+async fn seeded(adjust: impl FnOnce(&mut user_token_domain::lambda::config::Config)) -> App {
     let app = app_with(&fresh_table().await, adjust).await;
     app.store
         .create_user(&seed_admin().expect("seed"))
@@ -110,7 +115,7 @@ async fn resend_token_revokes_the_invitation_and_sends_a_new_link() {
     )
     .await;
     assert_eq!(invite.status(), 204);
-    let items = all_items(app.store.table()).await;
+    let items = all_items(app.config.table_name.as_str()).await;
     let user_id = items
         .iter()
         .find(|item| item.get("email") == Some(&AttributeValue::S(email.clone())))
@@ -129,7 +134,7 @@ async fn resend_token_revokes_the_invitation_and_sends_a_new_link() {
     let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
     let tokens = links(&email, &sent);
     assert_eq!(tokens.len(), 3, "the invitation and two resends");
-    let subject = format!("USER#{user_id}");
+    let subject = Subject::User(user_id.parse().expect("user id"));
     let stored = app
         .store
         .get_token(&subject, TokenPurpose::Invitation)
@@ -140,7 +145,7 @@ async fn resend_token_revokes_the_invitation_and_sends_a_new_link() {
     assert!(
         hasher.matches(
             TokenPurpose::Invitation,
-            &subject,
+            &subject.to_string(),
             &tokens[2],
             &stored.digest
         ),
@@ -148,7 +153,12 @@ async fn resend_token_revokes_the_invitation_and_sends_a_new_link() {
     );
     for old in &tokens[..2] {
         assert!(
-            !hasher.matches(TokenPurpose::Invitation, &subject, old, &stored.digest),
+            !hasher.matches(
+                TokenPurpose::Invitation,
+                &subject.to_string(),
+                old,
+                &stored.digest
+            ),
             "older links are revoked"
         );
     }
@@ -215,7 +225,7 @@ async fn a_verification_code_from_register_sms_is_accepted_once_and_only_the_new
         }),
     )
     .await;
-    let items = all_items(app.store.table()).await;
+    let items = all_items(app.config.table_name.as_str()).await;
     let user_id = items
         .iter()
         .find(|item| item.get("email") == Some(&AttributeValue::S(email.clone())))
@@ -318,7 +328,7 @@ async fn a_verification_code_sent_with_an_invitation_is_checked() {
     assert_eq!(refused.status(), 400);
     assert_eq!(error_code(&refused), "40010004");
     assert!(
-        all_items(app.store.table())
+        all_items(app.config.table_name.as_str())
             .await
             .iter()
             .all(

@@ -4,12 +4,16 @@ use api_tests::{
     all_items, app, app_with, as_caller, event, fresh_table, json_of, unique_email, unique_phone,
     user,
 };
+#[allow(unused_imports)]
+use api_tests::{
+    DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
+};
 use local_stack::emulator::outbox;
 use local_stack::stack::{seed_admin, SEED_ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use user_token_domain::domain::password;
 use user_token_domain::domain::{MfaStatus, MfaType, Role, User, UserStatus, UserType};
-use user_token_domain::{velo, App};
+use user_token_domain::{doors::velo, App};
 
 const ENTITY: &str = "0b3d7c36-3c7c-4d5e-8c43-3f1f6c1d2e10";
 const OTHER_ENTITY: &str = "4a0c1a52-9d0a-4b56-9a3e-2f3c2b1a0e99";
@@ -231,7 +235,7 @@ async fn delete_user_frees_the_email_revokes_tokens_and_then_is_404() {
         e["body"] = json!(json!({"email": email, "mfaType": "TOTP", "smsNumber": "+4411223344556", "primaryContactNumber": "+4411223344556", "roles": ["velo.backoffice.admin"]}).to_string());
     })).await;
     assert_eq!(invite.status(), 204);
-    let items = all_items(app.store.table()).await;
+    let items = all_items(app.config.table_name.as_str()).await;
     let id = items
         .iter()
         .find_map(|i| {
@@ -250,7 +254,7 @@ async fn delete_user_frees_the_email_revokes_tokens_and_then_is_404() {
         let response = velo::delete_user(&app, aimed(name, &admin, Some(&target), None)).await;
         assert_eq!(response.status(), expected, "{name}");
     }
-    let left = all_items(app.store.table()).await;
+    let left = all_items(app.config.table_name.as_str()).await;
     assert!(
         !format!("{left:?}").contains(&id),
         "no user, guard or token item remains: {left:?}"
@@ -808,7 +812,7 @@ async fn passwords_are_checked_scored_kept_as_argon2id_and_lock_out_after_five_f
     ));
     assert_eq!(stored.password_history.len(), 2);
     assert!(
-        !format!("{:?}", all_items(app.store.table()).await).contains("otters"),
+        !format!("{:?}", all_items(app.config.table_name.as_str()).await).contains("otters"),
         "no password in clear"
     );
 

@@ -1,7 +1,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::convert::Infallible;
-use user_token_domain::{authorizer, telemetry, App};
+use user_token_domain::{doors::authorizer, lambda::telemetry, App};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -9,7 +9,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = App::from_env()?;
     let verifier = app.verifier()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
-        Ok::<_, Infallible>(authorizer::authorize(&verifier, &app.store, event.payload).await)
+        Ok::<_, Infallible>(
+            authorizer::authorize(&verifier, app.store.as_ref(), event.payload).await,
+        )
     }))
     .await
 }

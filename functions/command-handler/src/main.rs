@@ -1,7 +1,9 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::convert::Infallible;
-use user_token_domain::commands::{handle_messages, service_principal_from_env, SqsEvent};
-use user_token_domain::{telemetry, App};
+use user_token_domain::pipelines::commands::{
+    handle_messages, service_principal_from_env, SqsEvent,
+};
+use user_token_domain::{lambda::telemetry, App};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

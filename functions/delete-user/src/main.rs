@@ -1,2 +1,2 @@
 //! DELETE /v2/users/{userId}
-user_token_domain::http_function!(user_token_domain::velo::delete_user);
+user_token_domain::http_function!(user_token_domain::doors::velo::delete_user);

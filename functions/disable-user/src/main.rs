@@ -1,2 +1,2 @@
 //! POST /v2/users/{userId}/disable
-user_token_domain::http_function!(user_token_domain::velo::disable_user);
+user_token_domain::http_function!(user_token_domain::doors::velo::disable_user);

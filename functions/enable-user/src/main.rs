@@ -1,2 +1,2 @@
 //! POST /v2/users/{userId}/enable
-user_token_domain::http_function!(user_token_domain::velo::enable_user);
+user_token_domain::http_function!(user_token_domain::doors::velo::enable_user);

@@ -1,2 +1,2 @@
 //! GET /v2/users/self
-user_token_domain::http_function!(user_token_domain::velo::get_self);
+user_token_domain::http_function!(user_token_domain::doors::velo::get_self);

@@ -1,2 +1,2 @@
 //! GET /v2/users/{userId}
-user_token_domain::http_function!(user_token_domain::velo::get_user);
+user_token_domain::http_function!(user_token_domain::doors::velo::get_user);

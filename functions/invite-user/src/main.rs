@@ -1,2 +1,2 @@
 //! POST /v2/users/invite
-user_token_domain::http_function!(user_token_domain::velo::invite_user);
+user_token_domain::http_function!(user_token_domain::doors::velo::invite_user);

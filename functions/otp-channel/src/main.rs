@@ -1,2 +1,2 @@
 //! GET /api/n/otp-handler/{requestId}/channel
-user_token_domain::http_function!(user_token_domain::sigma::channel);
+user_token_domain::http_function!(user_token_domain::doors::sigma::channel);

@@ -1,2 +1,2 @@
 //! POST /api/n/otp-handler/{requestId}/resend
-user_token_domain::http_function!(user_token_domain::sigma::resend);
+user_token_domain::http_function!(user_token_domain::doors::sigma::resend);

@@ -1,10 +1,11 @@
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::convert::Infallible;
-use user_token_domain::app::aws_sdk_config;
-use user_token_domain::config::AwsSettings;
-use user_token_domain::events::{publish_stream, EventPublisher};
-use user_token_domain::telemetry;
+use user_token_domain::adapters::messaging::EventPublisher;
+use user_token_domain::lambda::aws_sdk_config;
+use user_token_domain::lambda::config::AwsSettings;
+use user_token_domain::lambda::telemetry;
+use user_token_domain::pipelines::events::publish_stream;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,2 +1,2 @@
 //! POST /v2/users/registration/sms
-user_token_domain::http_function!(user_token_domain::velo::register_sms);
+user_token_domain::http_function!(user_token_domain::doors::velo::register_sms);

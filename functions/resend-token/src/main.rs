@@ -1,2 +1,2 @@
 //! POST /v2/users/{userId}/tokens
-user_token_domain::http_function!(user_token_domain::velo::resend_token);
+user_token_domain::http_function!(user_token_domain::doors::velo::resend_token);

@@ -1,2 +1,2 @@
 //! POST /v2/users/{userId}/roleUpdate
-user_token_domain::http_function!(user_token_domain::velo::role_update);
+user_token_domain::http_function!(user_token_domain::doors::velo::role_update);

@@ -1,2 +1,2 @@
 //! POST /v2/users/{userId}/unlock
-user_token_domain::http_function!(user_token_domain::velo::unlock_user);
+user_token_domain::http_function!(user_token_domain::doors::velo::unlock_user);

@@ -1,2 +1,2 @@
 //! POST /v2/users/self/password
-user_token_domain::http_function!(user_token_domain::velo::update_password_self);
+user_token_domain::http_function!(user_token_domain::doors::velo::update_password_self);

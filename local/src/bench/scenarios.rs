@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use user_token_domain::adapters::dynamodb::keys::{email_guard_pk, GUARD};
+use user_token_domain::adapters::dynamodb::DynamoStore;
 use user_token_domain::domain::password;
 use user_token_domain::domain::{
     Email, MfaStatus, MfaType, Role, User, UserId, UserStatus, UserType,
 };
-use user_token_domain::store::items::{email_guard_pk, GUARD};
-use user_token_domain::store::Store;
+#[allow(unused_imports)]
+use user_token_domain::ports::{DeviceStore as _, SessionStore as _, UserStore as _};
 
 use super::report::WarmReport;
 use super::{handler_calls, measure_host, peak_rss, raw_time, summarise, Bench, Class, Sample};
@@ -66,7 +68,7 @@ struct Warm<'a> {
     bench: &'a Bench,
     stack: Stack,
     client: reqwest::Client,
-    store: Store,
+    store: DynamoStore,
     dynamodb: aws_sdk_dynamodb::Client,
     admin: Arc<str>,
     n: usize,
@@ -295,7 +297,7 @@ pub(super) async fn run_all(bench: &Bench) -> Result<Vec<(String, Class, WarmRep
         bench,
         stack,
         client: reqwest::Client::new(),
-        store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         admin: Arc::from(bench.admin_token.as_str()),
         n: bench.options.requests,

@@ -64,6 +64,13 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// A dependency failed or the state moved on too often: the client may retry in a second.
+    pub fn unavailable() -> Self {
+        Self::Unavailable {
+            retry_after_secs: 1,
+        }
+    }
+
     pub fn invalid_body(location: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError::new(location, message), InputSource::Body)
     }

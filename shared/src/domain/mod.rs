@@ -2,11 +2,12 @@
 //! Nothing here performs I/O.
 
 mod contact;
+pub mod device;
 mod error;
 mod ids;
+pub mod otp;
 pub mod password;
 pub mod permissions;
-pub mod strength;
 pub mod token;
 mod user;
 

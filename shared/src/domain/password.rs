@@ -154,7 +154,7 @@ impl Strength {
 }
 
 pub fn assess(password: &str, user_inputs: &[&str]) -> Strength {
-    let estimate = super::strength::estimate(password, user_inputs);
+    let estimate = crate::strength::estimate(password, user_inputs);
     Strength {
         score: estimate.score,
         warning: estimate.feedback.warning.map(str::to_owned),

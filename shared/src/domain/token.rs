@@ -10,7 +10,28 @@ use std::fmt;
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
-use super::DomainError;
+use super::{AccountKey, DeviceKey, DomainError, UserId};
+
+/// Whom (or what) a code belongs to: each has at most one live code per purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    User(UserId),
+    /// A QI Tech device awaiting approval.
+    Device(AccountKey, DeviceKey),
+    /// A Sigma OTP session, by its request id.
+    OtpSession(String),
+}
+
+/// The subject's canonical name: what a code's keyed hash is bound to, and what audit lines show.
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::User(id) => write!(f, "user/{id}"),
+            Subject::Device(account, device) => write!(f, "device/{account}/{device}"),
+            Subject::OtpSession(request_id) => write!(f, "otp/{request_id}"),
+        }
+    }
+}
 
 /// What a code is for. Each purpose has at most one live code per subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -177,7 +198,7 @@ pub struct TokenPolicy {
 /// The stored state of the one live code for (subject, purpose). Holds the digest, never the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveToken {
-    pub subject: String,
+    pub subject: Subject,
     pub purpose: TokenPurpose,
     pub digest: String,
     pub channel: Channel,
@@ -195,7 +216,7 @@ pub struct LiveToken {
 /// What a new code is for and how it lives.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeSpec<'a> {
-    pub subject: &'a str,
+    pub subject: &'a Subject,
     pub purpose: TokenPurpose,
     pub channel: Channel,
     pub policy: TokenPolicy,
@@ -221,16 +242,15 @@ impl LiveToken {
     /// Issue a fresh code for `subject`; returns the stored state and the clear code to send.
     pub fn issue(
         hasher: &CodeHasher,
-        subject: impl Into<String>,
+        subject: Subject,
         purpose: TokenPurpose,
         channel: Channel,
         policy: TokenPolicy,
         now: OffsetDateTime,
     ) -> (LiveToken, Secret) {
-        let subject = subject.into();
         let secret = Secret::generate(purpose.format());
         let token = LiveToken {
-            digest: hasher.digest(purpose, &subject, &secret),
+            digest: hasher.digest(purpose, &subject.to_string(), &secret),
             subject,
             purpose,
             channel,
@@ -277,7 +297,8 @@ impl LiveToken {
             channel,
             policy,
         } = code;
-        let (mut next, secret) = LiveToken::issue(hasher, subject, purpose, channel, policy, now);
+        let (mut next, secret) =
+            LiveToken::issue(hasher, subject.clone(), purpose, channel, policy, now);
         if let Some(current) = current {
             next.version = current.version + 1;
         }
@@ -317,7 +338,12 @@ impl LiveToken {
         if now >= self.expires_at {
             return Err(DomainError::CodeExpired);
         }
-        if hasher.matches(self.purpose, &self.subject, candidate, &self.digest) {
+        if hasher.matches(
+            self.purpose,
+            &self.subject.to_string(),
+            candidate,
+            &self.digest,
+        ) {
             Ok(Verdict::Accept)
         } else {
             Ok(Verdict::Reject {
@@ -375,13 +401,14 @@ mod tests {
     fn a_new_code_keeps_attempts_respects_cooldown_and_refuses_dead_codes() {
         let hasher = hasher();
         let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let subject = Subject::OtpSession("s".into());
         let next = |current: Option<&LiveToken>, mode, at| {
             LiveToken::next(
                 current,
                 mode,
                 &hasher,
                 CodeSpec {
-                    subject: "s",
+                    subject: &subject,
                     purpose: TokenPurpose::OtpSession,
                     channel: Channel::Sms,
                     policy: POLICY,
@@ -417,7 +444,7 @@ mod tests {
         assert_ne!(first_secret, second_secret);
         assert!(!hasher.matches(
             TokenPurpose::OtpSession,
-            "s",
+            "otp/s",
             first_secret.expose(),
             &second.digest
         ));
@@ -451,7 +478,7 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let (mut token, secret) = LiveToken::issue(
             &hasher,
-            "u1",
+            Subject::OtpSession("u1".into()),
             TokenPurpose::SmsVerification,
             Channel::Sms,
             POLICY,

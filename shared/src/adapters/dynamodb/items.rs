@@ -1,0 +1,420 @@
+//! The table's item shapes. The domain never sees these; the adapter converts at the edge.
+
+use serde::{Deserialize, Serialize};
+
+use super::keys::{
+    account_pk, device_pk, parse_subject_pk, session_pk, subject_pk, tenant_key, token_sk, user_pk,
+    widget_pk, EVERYONE, PROFILE, SESSION_SK,
+};
+use crate::domain::device::DocumentNumber;
+use crate::domain::device::{Account, AccountStatus, Approver, ContactType, Device, DeviceStatus};
+use crate::domain::otp::{OtpSession, Widget, WidgetChannel};
+use crate::domain::token::{Channel, LiveToken, TokenPurpose};
+use crate::domain::{
+    AccountKey, DeviceKey, Email, EntityId, MfaStatus, MfaType, PersonName, PhoneNumber, Role,
+    User, UserId, UserStatus, UserType,
+};
+use time::OffsetDateTime;
+
+fn email_sort(user: &User) -> String {
+    format!("{}#{}", user.email.key(), user.id)
+}
+
+fn last_name_sort(user: &User) -> String {
+    let last = user
+        .last_name
+        .as_ref()
+        .map(|n| n.as_str().to_lowercase())
+        .unwrap_or_default();
+    format!("{last}#{}#{}", user.email.key(), user.id)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserItem {
+    pub pk: String,
+    pub sk: String,
+    pub id: UserId,
+    pub email: Email,
+    pub email_key: String,
+    pub sms_number: PhoneNumber,
+    pub primary_contact_number: PhoneNumber,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary_contact_number: Option<PhoneNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<PersonName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<PersonName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<EntityId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    pub roles: Vec<Role>,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub mfa_type: MfaType,
+    pub mfa_status: MfaStatus,
+    pub locked_out: bool,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub locked_out_timestamp: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_valid_after: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub password_history: Vec<String>,
+    #[serde(default)]
+    pub failed_password_attempts: u32,
+    pub version: u64,
+    /// Listing indexes: by tenant or everyone, sorted by email or by last name.
+    pub tenant: String,
+    pub everyone: String,
+    pub email_sort: String,
+    pub last_name_sort: String,
+}
+
+impl From<&User> for UserItem {
+    fn from(user: &User) -> Self {
+        UserItem {
+            pk: user_pk(&user.id),
+            sk: PROFILE.into(),
+            id: user.id,
+            email: user.email.clone(),
+            email_key: user.email.key(),
+            sms_number: user.sms_number.clone(),
+            primary_contact_number: user.primary_contact_number.clone(),
+            secondary_contact_number: user.secondary_contact_number.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            entity_id: user.entity_id,
+            company_name: user.company_name.clone(),
+            roles: user.roles.clone(),
+            user_type: user.user_type,
+            status: user.status,
+            mfa_type: user.mfa_type,
+            mfa_status: user.mfa_status,
+            locked_out: user.locked_out,
+            locked_out_timestamp: user.locked_out_timestamp,
+            created_at: user.created_at,
+            tokens_valid_after: user.tokens_valid_after.map(OffsetDateTime::unix_timestamp),
+            password_hash: user.password_hash.clone(),
+            password_history: user.password_history.clone(),
+            failed_password_attempts: user.failed_password_attempts,
+            version: user.version,
+            tenant: tenant_key(user.entity_id.as_ref()),
+            everyone: EVERYONE.to_owned(),
+            email_sort: email_sort(user),
+            last_name_sort: last_name_sort(user),
+        }
+    }
+}
+
+impl From<UserItem> for User {
+    fn from(item: UserItem) -> Self {
+        User {
+            id: item.id,
+            email: item.email,
+            sms_number: item.sms_number,
+            primary_contact_number: item.primary_contact_number,
+            secondary_contact_number: item.secondary_contact_number,
+            first_name: item.first_name,
+            last_name: item.last_name,
+            entity_id: item.entity_id,
+            company_name: item.company_name,
+            roles: item.roles,
+            user_type: item.user_type,
+            status: item.status,
+            mfa_type: item.mfa_type,
+            mfa_status: item.mfa_status,
+            locked_out: item.locked_out,
+            locked_out_timestamp: item.locked_out_timestamp,
+            created_at: item.created_at,
+            tokens_valid_after: item
+                .tokens_valid_after
+                .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok()),
+            password_hash: item.password_hash,
+            password_history: item.password_history,
+            failed_password_attempts: item.failed_password_attempts,
+            version: item.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailGuardItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenItem {
+    pub pk: String,
+    pub sk: String,
+    pub purpose: TokenPurpose,
+    pub digest: String,
+    pub channel: Channel,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub last_sent_at: i64,
+    pub failed_attempts: u32,
+    pub max_attempts: u32,
+    pub consumed: bool,
+    pub version: u64,
+    /// DynamoDB TTL: a day after expiry, for clean-up only; expiry itself is checked in code.
+    pub ttl: i64,
+}
+
+const CLEANUP_GRACE_SECS: i64 = 24 * 3600;
+
+impl TokenItem {
+    pub fn from_token(token: &LiveToken) -> TokenItem {
+        let expires_at = token.expires_at.unix_timestamp();
+        TokenItem {
+            pk: subject_pk(&token.subject),
+            sk: token_sk(token.purpose),
+            purpose: token.purpose,
+            digest: token.digest.clone(),
+            channel: token.channel,
+            issued_at: token.issued_at.unix_timestamp(),
+            expires_at,
+            last_sent_at: token.last_sent_at.unix_timestamp(),
+            failed_attempts: token.failed_attempts,
+            max_attempts: token.max_attempts,
+            consumed: token.consumed,
+            version: token.version,
+            ttl: expires_at + CLEANUP_GRACE_SECS,
+        }
+    }
+
+    pub fn into_token(self) -> Option<LiveToken> {
+        let at = |secs| OffsetDateTime::from_unix_timestamp(secs).ok();
+        Some(LiveToken {
+            subject: parse_subject_pk(&self.pk)?,
+            purpose: self.purpose,
+            digest: self.digest,
+            channel: self.channel,
+            issued_at: at(self.issued_at)?,
+            expires_at: at(self.expires_at)?,
+            last_sent_at: at(self.last_sent_at)?,
+            failed_attempts: self.failed_attempts,
+            max_attempts: self.max_attempts,
+            consumed: self.consumed,
+            version: self.version,
+        })
+    }
+}
+
+/// One channel of a widget or session, in priority order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelItem {
+    #[serde(rename = "type")]
+    pub channel: Channel,
+    pub label: String,
+}
+
+impl From<&WidgetChannel> for ChannelItem {
+    fn from(channel: &WidgetChannel) -> Self {
+        ChannelItem {
+            channel: channel.channel,
+            label: channel.label.clone(),
+        }
+    }
+}
+
+impl From<ChannelItem> for WidgetChannel {
+    fn from(item: ChannelItem) -> Self {
+        WidgetChannel {
+            channel: item.channel,
+            label: item.label,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WidgetItem {
+    pub pk: String,
+    pub sk: String,
+    pub widget_id: String,
+    pub name: String,
+    pub channels: Vec<ChannelItem>,
+    pub created_at: i64,
+}
+
+impl WidgetItem {
+    pub fn new(widget: &Widget, now: OffsetDateTime) -> WidgetItem {
+        WidgetItem {
+            pk: widget_pk(&widget.id),
+            sk: PROFILE.into(),
+            widget_id: widget.id.clone(),
+            name: widget.name.clone(),
+            channels: widget.channels.iter().map(ChannelItem::from).collect(),
+            created_at: now.unix_timestamp(),
+        }
+    }
+}
+
+impl From<WidgetItem> for Widget {
+    fn from(item: WidgetItem) -> Self {
+        Widget {
+            id: item.widget_id,
+            name: item.name,
+            channels: item.channels.into_iter().map(WidgetChannel::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionItem {
+    pub pk: String,
+    pub sk: String,
+    pub request_id: String,
+    pub widget_id: String,
+    pub owner_id: String,
+    /// Kept in clear: a resend must reach it and the final check compares it. The item expires with `ttl`.
+    pub recipient: String,
+    pub channels: Vec<ChannelItem>,
+    pub locale: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<i64>,
+    pub ttl: i64,
+}
+
+impl From<&OtpSession> for SessionItem {
+    fn from(session: &OtpSession) -> Self {
+        SessionItem {
+            pk: session_pk(&session.request_id),
+            sk: SESSION_SK.into(),
+            request_id: session.request_id.clone(),
+            widget_id: session.widget_id.clone(),
+            owner_id: session.owner_id.clone(),
+            recipient: session.recipient.clone(),
+            channels: session.channels.iter().map(ChannelItem::from).collect(),
+            locale: session.locale.clone(),
+            created_at: session.created_at.unix_timestamp(),
+            closed_at: session.closed_at.map(OffsetDateTime::unix_timestamp),
+            ttl: session.retained_until.unix_timestamp(),
+        }
+    }
+}
+
+impl SessionItem {
+    pub fn into_session(self) -> Option<OtpSession> {
+        let at = |secs| OffsetDateTime::from_unix_timestamp(secs).ok();
+        Some(OtpSession {
+            request_id: self.request_id,
+            widget_id: self.widget_id,
+            owner_id: self.owner_id,
+            recipient: self.recipient,
+            channels: self.channels.into_iter().map(WidgetChannel::from).collect(),
+            locale: self.locale,
+            created_at: at(self.created_at)?,
+            closed_at: match self.closed_at {
+                Some(secs) => Some(at(secs)?),
+                None => None,
+            },
+            retained_until: at(self.ttl)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceItem {
+    pub pk: String,
+    pub sk: String,
+    pub account_key: AccountKey,
+    pub device_key: DeviceKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub device_status: DeviceStatus,
+    pub approver_document_number: DocumentNumber,
+    pub contact_type: ContactType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+}
+
+impl From<&Device> for DeviceItem {
+    fn from(device: &Device) -> Self {
+        DeviceItem {
+            pk: device_pk(&device.account_key, &device.device_key),
+            sk: PROFILE.into(),
+            account_key: device.account_key,
+            device_key: device.device_key,
+            session_id: device.session_id.clone(),
+            device_status: device.status,
+            approver_document_number: device.approver_document_number.clone(),
+            contact_type: device.contact_type,
+            created_at: device.created_at,
+            updated_at: device.updated_at,
+            version: device.version,
+        }
+    }
+}
+
+impl From<DeviceItem> for Device {
+    fn from(item: DeviceItem) -> Self {
+        Device {
+            account_key: item.account_key,
+            device_key: item.device_key,
+            session_id: item.session_id,
+            status: item.device_status,
+            approver_document_number: item.approver_document_number,
+            contact_type: item.contact_type,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+            version: item.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountItem {
+    pub pk: String,
+    pub sk: String,
+    pub account_key: AccountKey,
+    pub account_status: AccountStatus,
+    pub approvers: Vec<Approver>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Account> for AccountItem {
+    fn from(account: &Account) -> Self {
+        AccountItem {
+            pk: account_pk(&account.account_key),
+            sk: PROFILE.into(),
+            account_key: account.account_key,
+            account_status: account.status,
+            approvers: account.approvers.clone(),
+            created_at: account.created_at,
+        }
+    }
+}
+
+impl From<AccountItem> for Account {
+    fn from(item: AccountItem) -> Self {
+        Account {
+            account_key: item.account_key,
+            status: item.account_status,
+            approvers: item.approvers,
+            created_at: item.created_at,
+        }
+    }
+}

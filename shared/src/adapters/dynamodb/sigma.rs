@@ -1,0 +1,106 @@
+//! Sigma's widgets and sessions. A session is one item next to its one live code, in one partition.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+use super::items::{SessionItem, WidgetItem};
+use super::keys::{key, session_pk, token_key, widget_pk, PROFILE, SESSION_SK};
+use super::tokens::parse_token;
+use super::{item, parse_item, unavailable, DynamoStore};
+use crate::domain::otp::{OtpSession, Widget};
+use crate::domain::token::{LiveToken, Subject, TokenPurpose};
+use crate::domain::{DomainError, FieldError};
+use crate::ports::SessionStore;
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn create_widget(&self, widget: &Widget, now: OffsetDateTime) -> Result<(), DomainError> {
+        let outcome = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(&WidgetItem::new(widget, now))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(DomainError::Conflict(FieldError::new(
+                    "widgetId",
+                    "a widget with this id already exists",
+                )))
+            }
+            Err(error) => Err(unavailable("PutItem", &error)),
+        }
+    }
+
+    async fn get_widget(&self, widget_id: &str) -> Result<Option<Widget>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(widget_pk(widget_id), PROFILE)))
+            .send()
+            .await
+            .map_err(|error| unavailable("GetItem", &error))?;
+        output
+            .item
+            .map(|raw| parse_item::<WidgetItem>(raw).map(Widget::from))
+            .transpose()
+    }
+
+    async fn get_session_with_token(
+        &self,
+        request_id: &str,
+    ) -> Result<(Option<OtpSession>, Option<LiveToken>), DomainError> {
+        let subject = Subject::OtpSession(request_id.to_owned());
+        let [session, token] = self
+            .get_many([
+                key(session_pk(request_id), SESSION_SK),
+                token_key(&subject, TokenPurpose::OtpSession),
+            ])
+            .await?;
+        let session =
+            match session {
+                None => None,
+                Some(raw) => Some(parse_item::<SessionItem>(raw)?.into_session().ok_or_else(
+                    || {
+                        tracing::error!(request_id, "a stored session's times do not parse");
+                        DomainError::unavailable()
+                    },
+                )?),
+            };
+        Ok((session, token.and_then(parse_token)))
+    }
+
+    async fn close_session(&self, request_id: &str, now: i64) -> Result<bool, DomainError> {
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(session_pk(request_id), SESSION_SK)))
+            .update_expression("SET #closed = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#closed)")
+            .expression_attribute_names("#closed", "closedAt")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! In-memory twins of the store and the messenger, for the engine's and the front doors' unit tests.
+//!
+//! Each write checks the same conditions the DynamoDB adapter puts in its requests, against one snapshot, and
+//! applies all of its parts or none (a transaction). What only DynamoDB can prove (races between processes,
+//! transaction conflicts, faults) stays with the emulator suite.
+
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use time::OffsetDateTime;
+
+use crate::domain::device::{Account, Device, DeviceStatus};
+use crate::domain::otp::{OtpSession, Widget};
+use crate::domain::token::{LiveToken, Subject, TokenPurpose};
+use crate::domain::{
+    AccountKey, DeviceKey, DomainError, Email, FieldError, PhoneNumber, User, UserId,
+};
+use crate::ports::{
+    Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError, SaveError,
+    SessionStore, SortField, TokenStore, UserListing, UserStore,
+};
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    users: BTreeMap<UserId, User>,
+    /// Email key → the user that holds it.
+    guards: HashMap<String, UserId>,
+    tokens: HashMap<(Subject, TokenPurpose), LiveToken>,
+    /// (recipient key, window) → sends.
+    quotas: HashMap<(String, i64), u32>,
+    /// (recipient key, minute) → Sigma starts.
+    starts: HashMap<(String, i64), i64>,
+    widgets: HashMap<String, Widget>,
+    sessions: HashMap<String, OtpSession>,
+    accounts: HashMap<AccountKey, Account>,
+    devices: HashMap<(AccountKey, DeviceKey), Device>,
+}
+
+/// Every store port, in one process's memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+fn email_taken() -> DomainError {
+    DomainError::Conflict(FieldError::new(
+        "email",
+        "a user with this email address already exists",
+    ))
+}
+
+impl State {
+    /// Applies one companion write if its condition holds; the error is the one it answers otherwise.
+    fn apply(&mut self, companion: &Companion) -> Result<(), DomainError> {
+        let refused = || Err(companion.conflict());
+        match companion {
+            Companion::CreateUser(user) => {
+                if self.users.contains_key(&user.id) {
+                    return Err(DomainError::Conflict(FieldError::new(
+                        "id",
+                        "the user already exists",
+                    )));
+                }
+                if self.guards.contains_key(&user.email.key()) {
+                    return refused();
+                }
+                self.guards.insert(user.email.key(), user.id);
+                self.users.insert(user.id, user.clone());
+            }
+            Companion::RemoveUser(user) => {
+                let stored_version = self.users.get(&user.id).map(|u| u.version);
+                if stored_version != Some(user.version)
+                    || self.guards.get(&user.email.key()) != Some(&user.id)
+                {
+                    return refused();
+                }
+                self.users.remove(&user.id);
+                self.guards.remove(&user.email.key());
+            }
+            Companion::UpdateUser { before, after } => {
+                if self.users.get(&before.id).map(|u| u.version) != Some(before.version) {
+                    return refused();
+                }
+                let next = User {
+                    version: before.version + 1,
+                    ..after.clone()
+                };
+                self.users.insert(next.id, next);
+            }
+            Companion::RevertUser { before, .. } => {
+                if self.users.get(&before.id).map(|u| u.version) != Some(before.version + 1) {
+                    return refused();
+                }
+                let restored = User {
+                    version: before.version + 2,
+                    ..before.clone()
+                };
+                self.users.insert(restored.id, restored);
+            }
+            Companion::CreateDevice(device) => {
+                let id = (device.account_key, device.device_key);
+                if self.devices.contains_key(&id) {
+                    return refused();
+                }
+                self.devices.insert(id, device.clone());
+            }
+            Companion::RemoveDevice(device) => {
+                let id = (device.account_key, device.device_key);
+                let as_created = self.devices.get(&id).is_some_and(|stored| {
+                    stored.version == device.version
+                        && stored.status == DeviceStatus::PendingApproval
+                });
+                if !as_created {
+                    return refused();
+                }
+                self.devices.remove(&id);
+            }
+            Companion::ActivateDevice {
+                account,
+                device,
+                at,
+            } => {
+                if !self.move_device(
+                    account,
+                    device,
+                    DeviceStatus::Active,
+                    Some(DeviceStatus::PendingApproval),
+                    *at,
+                ) {
+                    return refused();
+                }
+            }
+            Companion::CountStart {
+                recipient_key,
+                minute,
+                limit,
+                ..
+            } => {
+                let starts = self
+                    .starts
+                    .entry((recipient_key.clone(), *minute))
+                    .or_default();
+                if *starts >= i64::from(*limit) {
+                    return refused();
+                }
+                *starts += 1;
+            }
+            Companion::UncountStart {
+                recipient_key,
+                minute,
+            } => {
+                *self
+                    .starts
+                    .entry((recipient_key.clone(), *minute))
+                    .or_default() -= 1;
+            }
+            Companion::CreateSession(session) => {
+                if self.sessions.contains_key(&session.request_id) {
+                    return refused();
+                }
+                self.sessions
+                    .insert(session.request_id.clone(), session.clone());
+            }
+            Companion::RemoveSession(session) => {
+                let owned = self
+                    .sessions
+                    .get(&session.request_id)
+                    .is_some_and(|stored| stored.owner_id == session.owner_id);
+                if !owned {
+                    return refused();
+                }
+                self.sessions.remove(&session.request_id);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_all(&mut self, companions: &[Companion]) -> Result<(), DomainError> {
+        companions.iter().try_for_each(|c| self.apply(c))
+    }
+
+    fn move_device(
+        &mut self,
+        account: &AccountKey,
+        device: &DeviceKey,
+        to: DeviceStatus,
+        from: Option<DeviceStatus>,
+        now: OffsetDateTime,
+    ) -> bool {
+        match self.devices.get_mut(&(*account, *device)) {
+            Some(stored) if from.is_none_or(|from| stored.status == from) => {
+                stored.status = to;
+                stored.updated_at = now;
+                stored.version += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock leaves a state that is still whole: every write is applied to
+        // a copy first.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `write` on a copy of the state and keeps the copy only if it succeeds: all or nothing.
+    fn transact<T, E>(&self, write: impl FnOnce(&mut State) -> Result<T, E>) -> Result<T, E> {
+        let mut state = self.state();
+        let mut draft = state.clone();
+        let outcome = write(&mut draft)?;
+        *state = draft;
+        Ok(outcome)
+    }
+
+    /// The sends counted for a recipient key in a quota window.
+    pub fn quota_sends(&self, recipient_key: &str, window: i64) -> u32 {
+        self.state()
+            .quotas
+            .get(&(recipient_key.to_owned(), window))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every live token, for assertions.
+    pub fn tokens(&self) -> Vec<LiveToken> {
+        self.state().tokens.values().cloned().collect()
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.state().users.len()
+    }
+
+    pub fn device_count(&self) -> usize {
+        self.state().devices.len()
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.state().sessions.len()
+    }
+
+    /// The Sigma starts counted for a recipient key in a minute.
+    pub fn starts(&self, recipient_key: &str, minute: i64) -> i64 {
+        self.state()
+            .starts
+            .get(&(recipient_key.to_owned(), minute))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn get_token(
+        &self,
+        subject: &Subject,
+        purpose: TokenPurpose,
+    ) -> Result<Option<LiveToken>, DomainError> {
+        Ok(self
+            .state()
+            .tokens
+            .get(&(subject.clone(), purpose))
+            .cloned())
+    }
+
+    async fn reserve_send(
+        &self,
+        current: Option<&LiveToken>,
+        next: &LiveToken,
+        quota: &QuotaSlot,
+        companions: &[Companion],
+    ) -> Result<(), ReserveError> {
+        self.transact(|state| {
+            let id = (next.subject.clone(), next.purpose);
+            let as_read = match (state.tokens.get(&id), current) {
+                (None, None) => true,
+                (Some(stored), Some(current)) => {
+                    stored.version == current.version
+                        && stored.failed_attempts == current.failed_attempts
+                }
+                _ => false,
+            };
+            if !as_read {
+                return Err(ReserveError::Raced);
+            }
+            let sends = state
+                .quotas
+                .entry((quota.recipient_key.clone(), quota.window))
+                .or_default();
+            if *sends >= quota.limit {
+                return Err(ReserveError::QuotaExceeded);
+            }
+            *sends += 1;
+            state.tokens.insert(id, next.clone());
+            state.apply_all(companions).map_err(ReserveError::Failed)
+        })
+    }
+
+    async fn release_send(
+        &self,
+        previous: Option<&LiveToken>,
+        reserved: &LiveToken,
+        quota: &QuotaSlot,
+        undo: &[Companion],
+    ) -> Result<(), DomainError> {
+        self.transact(|state| {
+            let id = (reserved.subject.clone(), reserved.purpose);
+            if state.tokens.get(&id).map(|t| t.version) != Some(reserved.version) {
+                return Err(DomainError::unavailable());
+            }
+            match previous {
+                Some(previous) => {
+                    state.tokens.insert(
+                        id,
+                        LiveToken {
+                            version: reserved.version + 1,
+                            ..previous.clone()
+                        },
+                    );
+                }
+                None => {
+                    state.tokens.remove(&id);
+                }
+            }
+            match state
+                .quotas
+                .get_mut(&(quota.recipient_key.clone(), quota.window))
+            {
+                Some(sends) if *sends > 0 => *sends -= 1,
+                _ => return Err(DomainError::unavailable()),
+            }
+            state.apply_all(undo)
+        })
+    }
+
+    async fn record_check(
+        &self,
+        token: &LiveToken,
+        accepted: bool,
+        now: i64,
+        on_accept: &[Companion],
+    ) -> Result<bool, DomainError> {
+        self.transact(|state| {
+            let id = (token.subject.clone(), token.purpose);
+            let Some(stored) = state.tokens.get_mut(&id) else {
+                return Ok(false);
+            };
+            let open = stored.digest == token.digest
+                && !stored.consumed
+                && stored.failed_attempts < stored.max_attempts;
+            if !open || (accepted && stored.expires_at.unix_timestamp() <= now) {
+                return Ok(false);
+            }
+            if accepted {
+                stored.consumed = true;
+                state.apply_all(on_accept)?;
+            } else {
+                stored.failed_attempts += 1;
+            }
+            Ok(true)
+        })
+    }
+}
+
+fn sort_key(user: &User, sort: SortField) -> String {
+    match sort {
+        SortField::Email => format!("{}#{}", user.email.key(), user.id),
+        SortField::LastName => format!(
+            "{}#{}#{}",
+            user.last_name
+                .as_ref()
+                .map(|n| n.as_str().to_lowercase())
+                .unwrap_or_default(),
+            user.email.key(),
+            user.id
+        ),
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, DomainError> {
+        Ok(self.state().users.get(id).cloned())
+    }
+
+    async fn get_user_with_token(
+        &self,
+        id: &UserId,
+        purpose: TokenPurpose,
+    ) -> Result<(Option<User>, Option<LiveToken>), DomainError> {
+        let state = self.state();
+        Ok((
+            state.users.get(id).cloned(),
+            state.tokens.get(&(Subject::User(*id), purpose)).cloned(),
+        ))
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), DomainError> {
+        self.transact(|state| {
+            state
+                .apply(&Companion::CreateUser(user.clone()))
+                .map_err(|error| match error {
+                    DomainError::Conflict(field) if field.location == "email" => email_taken(),
+                    _ => DomainError::unavailable(),
+                })
+        })
+    }
+
+    async fn save_user(&self, before: &User, after: &User) -> Result<(), SaveError> {
+        self.transact(|state| {
+            if state.users.get(&before.id).map(|u| u.version) != Some(before.version) {
+                return Err(SaveError::Stale);
+            }
+            if before.email.key() != after.email.key() {
+                if state.guards.get(&before.email.key()) != Some(&before.id) {
+                    return Err(SaveError::Stale);
+                }
+                if state.guards.contains_key(&after.email.key()) {
+                    return Err(SaveError::Failed(email_taken()));
+                }
+                state.guards.remove(&before.email.key());
+                state.guards.insert(after.email.key(), after.id);
+            }
+            let next = User {
+                version: before.version + 1,
+                ..after.clone()
+            };
+            state.users.insert(next.id, next);
+            Ok(())
+        })
+    }
+
+    async fn delete_user(&self, user: &User) -> Result<(), SaveError> {
+        self.transact(|state| {
+            state
+                .apply(&Companion::RemoveUser(user.clone()))
+                .map_err(|_| SaveError::Stale)?;
+            state
+                .tokens
+                .retain(|(subject, _), _| subject != &Subject::User(user.id));
+            Ok(())
+        })
+    }
+
+    async fn list_users(&self, listing: &UserListing) -> Result<(Vec<User>, u64), DomainError> {
+        let state = self.state();
+        let mut matching: Vec<&User> = state
+            .users
+            .values()
+            .filter(|user| listing.tenant.is_none_or(|tenant| user.entity_id == tenant))
+            .filter(|user| listing.user_type.is_none_or(|t| user.user_type == t))
+            .filter(|user| listing.status.is_none_or(|s| user.status == s))
+            // No stored user has a payee type: the DynamoDB filter matches none either.
+            .filter(|_| listing.payee_type.is_none())
+            .collect();
+        matching.sort_by_key(|user| sort_key(user, listing.sort));
+        if listing.descending {
+            matching.reverse();
+        }
+        let total = matching.len() as u64;
+        let skip = (listing.page.saturating_sub(1) as usize) * listing.page_size as usize;
+        let page = matching
+            .into_iter()
+            .skip(skip)
+            .take(listing.page_size as usize)
+            .cloned()
+            .collect();
+        Ok((page, total))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create_widget(
+        &self,
+        widget: &Widget,
+        _now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        self.transact(|state| {
+            if state.widgets.contains_key(&widget.id) {
+                return Err(DomainError::Conflict(FieldError::new(
+                    "widgetId",
+                    "a widget with this id already exists",
+                )));
+            }
+            state.widgets.insert(widget.id.clone(), widget.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_widget(&self, widget_id: &str) -> Result<Option<Widget>, DomainError> {
+        Ok(self.state().widgets.get(widget_id).cloned())
+    }
+
+    async fn get_session_with_token(
+        &self,
+        request_id: &str,
+    ) -> Result<(Option<OtpSession>, Option<LiveToken>), DomainError> {
+        let state = self.state();
+        let subject = Subject::OtpSession(request_id.to_owned());
+        Ok((
+            state.sessions.get(request_id).cloned(),
+            state
+                .tokens
+                .get(&(subject, TokenPurpose::OtpSession))
+                .cloned(),
+        ))
+    }
+
+    async fn close_session(&self, request_id: &str, now: i64) -> Result<bool, DomainError> {
+        let mut state = self.state();
+        match state.sessions.get_mut(request_id) {
+            Some(session) if session.closed_at.is_none() => {
+                session.closed_at = OffsetDateTime::from_unix_timestamp(now).ok();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn create_account(&self, account: &Account) -> Result<(), DomainError> {
+        self.transact(|state| {
+            if state.accounts.contains_key(&account.account_key) {
+                return Err(DomainError::Conflict(FieldError::new(
+                    "account_key",
+                    "the account already exists",
+                )));
+            }
+            state.accounts.insert(account.account_key, account.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_account(&self, account: &AccountKey) -> Result<Option<Account>, DomainError> {
+        Ok(self.state().accounts.get(account).cloned())
+    }
+
+    async fn get_device(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+    ) -> Result<Option<Device>, DomainError> {
+        Ok(self.state().devices.get(&(*account, *device)).cloned())
+    }
+
+    async fn get_account_device_token(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+    ) -> Result<(Option<Account>, Option<Device>, Option<LiveToken>), DomainError> {
+        let state = self.state();
+        Ok((
+            state.accounts.get(account).cloned(),
+            state.devices.get(&(*account, *device)).cloned(),
+            state
+                .tokens
+                .get(&(
+                    Subject::Device(*account, *device),
+                    TokenPurpose::DeviceApproval,
+                ))
+                .cloned(),
+        ))
+    }
+
+    async fn set_device_status(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+        to: DeviceStatus,
+        from: Option<DeviceStatus>,
+        now: OffsetDateTime,
+    ) -> Result<bool, DomainError> {
+        Ok(self.state().move_device(account, device, to, from, now))
+    }
+}
+
+/// One message as it went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Sms { to: PhoneNumber, text: String },
+    Email { to: Email, message: EmailMessage },
+}
+
+impl Delivered {
+    /// The message's text (an email's plain-text part).
+    pub fn text(&self) -> &str {
+        match self {
+            Delivered::Sms { text, .. } => text,
+            Delivered::Email { message, .. } => &message.text,
+        }
+    }
+}
+
+/// A messenger that keeps what it sends; either channel can be made to fail.
+#[derive(Debug, Default)]
+pub struct MemoryMessenger {
+    outbox: Mutex<Vec<Delivered>>,
+    sms_down: AtomicBool,
+    email_down: AtomicBool,
+}
+
+impl MemoryMessenger {
+    pub fn new() -> MemoryMessenger {
+        MemoryMessenger::default()
+    }
+
+    /// Everything delivered so far, oldest first.
+    pub fn outbox(&self) -> Vec<Delivered> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_sms_down(&self, down: bool) {
+        self.sms_down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn set_email_down(&self, down: bool) {
+        self.email_down.store(down, Ordering::SeqCst);
+    }
+
+    fn deliver(&self, down: &AtomicBool, message: Delivered) -> Result<(), DomainError> {
+        if down.load(Ordering::SeqCst) {
+            return Err(DomainError::DeliveryFailed);
+        }
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(message);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Messenger for MemoryMessenger {
+    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), DomainError> {
+        self.deliver(
+            &self.sms_down,
+            Delivered::Sms {
+                to: to.clone(),
+                text: text.to_owned(),
+            },
+        )
+    }
+
+    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), DomainError> {
+        self.deliver(
+            &self.email_down,
+            Delivered::Email {
+                to: to.clone(),
+                message: message.clone(),
+            },
+        )
+    }
+}

@@ -1,0 +1,392 @@
+//! The QI Tech device 2FA front door: a device is approved with a token sent to the account's approver. Its paths,
+//! bodies, status codes and error body (`{title, description, translation, code, extra_fields}`) are QI's.
+
+mod operations;
+
+pub use operations::{
+    create_device, disable_device, get_device, resend_device_token, validate_device,
+};
+
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::str::FromStr;
+
+use crate::domain::device::DeviceRefusal;
+use crate::domain::{AccountKey, DeviceKey, DomainError, Principal};
+use crate::doors::http::{json_response, path_param, serve_authenticated, with_retry_after};
+
+/// Every way a QI operation can fail: the engine's and the store's errors, and QI's own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QiError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Bad fields, each named as the client spelled it (`tfa_info.contact_type`).
+    #[error("schema error in {0:?}")]
+    Schema(BTreeMap<String, String>),
+    #[error("bank account not found")]
+    AccountNotFound,
+    #[error("the account is blocked or closed")]
+    AccountBlockedOrClosed,
+    #[error("the account is a hub account")]
+    HubAccount,
+    #[error("device not found")]
+    DeviceNotFound,
+    #[error("the device already exists")]
+    DeviceExists,
+    #[error("the device is not pending 2FA approval")]
+    DeviceNotPending,
+}
+
+impl From<DeviceRefusal> for QiError {
+    fn from(refusal: DeviceRefusal) -> Self {
+        match refusal {
+            DeviceRefusal::BlockedOrClosed => QiError::AccountBlockedOrClosed,
+            DeviceRefusal::Hub => QiError::HubAccount,
+        }
+    }
+}
+
+impl QiError {
+    pub fn field(location: impl Into<String>, message: impl Into<String>) -> QiError {
+        QiError::Schema(BTreeMap::from([(location.into(), message.into())]))
+    }
+}
+
+/// QI's error body.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub title: &'static str,
+    pub description: &'static str,
+    pub translation: &'static str,
+    pub code: &'static str,
+    pub extra_fields: Map<String, Value>,
+}
+
+/// One stable error: status, QI code, and its wording in English and Brazilian Portuguese.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub status: u16,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub translation: &'static str,
+}
+
+/// The codes of the reference (`qitech-device-resend-token.md`), worded exactly as it words them.
+pub const SCHEMA_ERROR: ErrorCode = ErrorCode {
+    status: 400,
+    code: "QIT000001",
+    title: "Bad Request",
+    description: "Schema Error",
+    translation: "Erro de Schema",
+};
+pub const ACCOUNT_NOT_FOUND: ErrorCode = ErrorCode {
+    status: 404,
+    code: "OBD000002",
+    title: "Not Found",
+    description: "Bank account not found",
+    translation: "Conta não encontrada",
+};
+pub const ACCOUNT_BLOCKED_OR_CLOSED: ErrorCode = ErrorCode {
+    status: 400,
+    code: "OBD000088",
+    title: "Bad Request",
+    description: "Account blocked or closed can not perform this action",
+    translation: "A conta bloqueada ou fechada não pode executar esta ação",
+};
+pub const HUB_ACCOUNT: ErrorCode = ErrorCode {
+    status: 400,
+    code: "OBD000089",
+    title: "Bad Request",
+    description: "Hub account can not perform this action",
+    translation: "A conta hub não pode executar esta ação",
+};
+pub const SEND_FAILED: ErrorCode = ErrorCode {
+    status: 400,
+    code: "OBD000097",
+    title: "Error occurred while sending token",
+    description: "An unexpected error occurred while sending token",
+    translation: "Um erro inexperado ocorreu ao tentar enviar token",
+};
+pub const ATTEMPTS_EXCEEDED: ErrorCode = ErrorCode {
+    status: 400,
+    code: "OBD000099",
+    title: "Number of token validation attempts exceeded",
+    description: "The maximum number of failed token validation attempts has been reached",
+    translation: "Número máximo de tentativas de validação de token atingida",
+};
+pub const DEVICE_NOT_FOUND: ErrorCode = ErrorCode {
+    status: 404,
+    code: "OBD000100",
+    title: "Device not found",
+    description: "No device is associated with the provided device_key.",
+    translation: "Nenhum dispositivo está associado à device_key fornecida.",
+};
+/// The wrong-token code (four zeros; OBD000100 is the unknown device).
+pub const INCORRECT_TOKEN: ErrorCode = ErrorCode {
+    status: 400,
+    code: "OBD0000100",
+    title: "Incorrect Token",
+    description: "The token provided is incorrect",
+    translation: "O token informado está incorreto",
+};
+
+/// This service's own codes, for cases the reference does not cover.
+pub const UNAUTHENTICATED: ErrorCode = ErrorCode {
+    status: 401,
+    code: "QIT000101",
+    title: "Unauthorized",
+    description: "The access token is missing, invalid or expired",
+    translation: "O token de acesso está ausente, é inválido ou expirou",
+};
+pub const DEVICE_EXISTS: ErrorCode = ErrorCode {
+    status: 409,
+    code: "QIT000102",
+    title: "Conflict",
+    description: "A device with this device_key already exists",
+    translation: "Já existe um dispositivo com esta device_key",
+};
+pub const DEVICE_NOT_PENDING: ErrorCode = ErrorCode {
+    status: 409,
+    code: "QIT000103",
+    title: "Conflict",
+    description: "The device is not pending 2FA approval",
+    translation: "O dispositivo não está pendente de aprovação 2FA",
+};
+pub const TOKEN_EXPIRED: ErrorCode = ErrorCode {
+    status: 400,
+    code: "QIT000104",
+    title: "Expired Token",
+    description: "The token has expired; request a new one",
+    translation: "O token expirou; solicite um novo",
+};
+pub const TOO_MANY_REQUESTS: ErrorCode = ErrorCode {
+    status: 429,
+    code: "QIT000105",
+    title: "Too Many Requests",
+    description: "A token was sent too recently or too often; retry after the Retry-After seconds",
+    translation: "Um token foi enviado há pouco ou vezes demais; tente novamente após os segundos de Retry-After",
+};
+pub const UNAVAILABLE: ErrorCode = ErrorCode {
+    status: 503,
+    code: "QIT000106",
+    title: "Service Unavailable",
+    description: "The service is temporarily unavailable; retry after the Retry-After seconds",
+    translation: "O serviço está temporariamente indisponível; tente novamente após os segundos de Retry-After",
+};
+
+/// An error as it goes out: its code, the `extra_fields`, and a `Retry-After` where one applies.
+pub struct Rendered {
+    pub code: ErrorCode,
+    pub extra_fields: Map<String, Value>,
+    pub retry_after_secs: Option<u64>,
+}
+
+pub fn render(error: &QiError) -> Rendered {
+    let plain = |code| Rendered {
+        code,
+        extra_fields: Map::new(),
+        retry_after_secs: None,
+    };
+    let waiting = |code, secs: u64| Rendered {
+        code,
+        extra_fields: Map::from_iter([("retry_after_seconds".to_owned(), Value::from(secs))]),
+        retry_after_secs: Some(secs),
+    };
+    match error {
+        QiError::Schema(fields) => Rendered {
+            extra_fields: fields
+                .iter()
+                .map(|(field, message)| (field.clone(), Value::from(message.clone())))
+                .collect(),
+            ..plain(SCHEMA_ERROR)
+        },
+        QiError::AccountNotFound => plain(ACCOUNT_NOT_FOUND),
+        QiError::AccountBlockedOrClosed => plain(ACCOUNT_BLOCKED_OR_CLOSED),
+        QiError::HubAccount => plain(HUB_ACCOUNT),
+        QiError::DeviceNotFound => plain(DEVICE_NOT_FOUND),
+        QiError::DeviceExists => plain(DEVICE_EXISTS),
+        QiError::DeviceNotPending => plain(DEVICE_NOT_PENDING),
+        QiError::Domain(domain) => match domain {
+            DomainError::Invalid(field, _) => render(&QiError::field(
+                field.location.clone(),
+                field.message.clone(),
+            )),
+            DomainError::Unauthenticated(_) => plain(UNAUTHENTICATED),
+            // A caller not allowed on an account learns nothing about it.
+            DomainError::Forbidden(_) => plain(ACCOUNT_NOT_FOUND),
+            DomainError::NotFound(_) => plain(DEVICE_NOT_FOUND),
+            DomainError::Conflict(_) => plain(DEVICE_EXISTS),
+            DomainError::PreconditionFailed(_) => plain(DEVICE_NOT_PENDING),
+            DomainError::IncorrectCode { remaining_attempts } => Rendered {
+                extra_fields: Map::from_iter([(
+                    "remaining_attempts".to_owned(),
+                    Value::from(*remaining_attempts),
+                )]),
+                ..plain(INCORRECT_TOKEN)
+            },
+            DomainError::AttemptsExhausted => plain(ATTEMPTS_EXCEEDED),
+            DomainError::CodeExpired => plain(TOKEN_EXPIRED),
+            DomainError::DeliveryFailed => plain(SEND_FAILED),
+            DomainError::CooldownActive { retry_after_secs }
+            | DomainError::SendQuotaExceeded { retry_after_secs }
+            | DomainError::TooManyRequests { retry_after_secs } => {
+                waiting(TOO_MANY_REQUESTS, *retry_after_secs)
+            }
+            DomainError::Unavailable { retry_after_secs } => Rendered {
+                retry_after_secs: Some(*retry_after_secs),
+                ..plain(UNAVAILABLE)
+            },
+        },
+    }
+}
+
+pub fn error_response(error: &QiError) -> Response<Body> {
+    let Rendered {
+        code,
+        extra_fields,
+        retry_after_secs,
+    } = render(error);
+    let body = ErrorBody {
+        title: code.title,
+        description: code.description,
+        translation: code.translation,
+        code: code.code,
+        extra_fields,
+    };
+    with_retry_after(json_response(code.status, &body), retry_after_secs)
+}
+
+/// Runs one authenticated QI operation: 401 without a principal, QI's error body on failure, one log line.
+pub async fn serve<F, Fut>(operation: &'static str, request: Request, op: F) -> Response<Body>
+where
+    F: FnOnce(Request, Principal) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, QiError>>,
+{
+    serve_authenticated(operation, request, op, |_, error| error_response(error)).await
+}
+
+/// Only a backoffice caller, or one whose token names the account, may act on it.
+pub fn authorize(caller: &Principal, account: &AccountKey) -> Result<(), QiError> {
+    if caller.is_backoffice_admin() || caller.account_keys.contains(account) {
+        Ok(())
+    } else {
+        Err(QiError::AccountNotFound)
+    }
+}
+
+/// Collects every bad field of a request, so one answer names them all.
+#[derive(Debug, Default)]
+struct SchemaErrors(BTreeMap<String, String>);
+
+impl SchemaErrors {
+    fn note(&mut self, location: &str, message: &str) {
+        self.0.insert(location.to_owned(), message.to_owned());
+    }
+
+    fn finish(self) -> Result<(), QiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(QiError::Schema(self.0))
+        }
+    }
+
+    /// A path parameter.
+    fn path<T: FromStr<Err = &'static str>>(&mut self, request: &Request, name: &str) -> Option<T> {
+        let raw = path_param(request, name).unwrap_or_default();
+        match raw.parse() {
+            Ok(value) => Some(value),
+            Err(reason) => {
+                self.note(name, reason);
+                None
+            }
+        }
+    }
+
+    /// A required string field of a JSON object, parsed into `T`.
+    fn required<T: FromStr<Err = &'static str>>(
+        &mut self,
+        object: &Map<String, Value>,
+        name: &str,
+        location: &str,
+    ) -> Option<T> {
+        match object.get(name) {
+            None | Some(Value::Null) => {
+                self.note(location, "is required");
+                None
+            }
+            Some(value) => self.parse(value, location),
+        }
+    }
+
+    /// An optional string field of a JSON object, parsed into `T` when present.
+    fn optional<T: FromStr<Err = &'static str>>(
+        &mut self,
+        object: &Map<String, Value>,
+        name: &str,
+        location: &str,
+    ) -> Option<T> {
+        match object.get(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => self.parse(value, location),
+        }
+    }
+
+    fn parse<T: FromStr<Err = &'static str>>(
+        &mut self,
+        value: &Value,
+        location: &str,
+    ) -> Option<T> {
+        let Some(text) = value.as_str() else {
+            self.note(location, "must be a string");
+            return None;
+        };
+        match text.parse() {
+            Ok(parsed) => Some(parsed),
+            Err(reason) => {
+                self.note(location, reason);
+                None
+            }
+        }
+    }
+}
+
+/// `/account/{account_key}`.
+fn account_param(request: &Request) -> Result<AccountKey, QiError> {
+    let mut errors = SchemaErrors::default();
+    let account = errors.path(request, "account_key");
+    errors.finish()?;
+    account.ok_or_else(|| QiError::field("account_key", "must be a UUID"))
+}
+
+/// `/account/{account_key}/device/{device_key}`: both named at once when both are bad.
+fn device_params(request: &Request) -> Result<(AccountKey, DeviceKey), QiError> {
+    let mut errors = SchemaErrors::default();
+    let account = errors.path(request, "account_key");
+    let device = errors.path(request, "device_key");
+    errors.finish()?;
+    account
+        .zip(device)
+        .ok_or_else(|| QiError::field("device_key", "must be a UUID"))
+}
+
+/// The JSON object of a request body; an empty body is `{}` where the operation allows it.
+fn body_object(request: &Request, empty_allowed: bool) -> Result<Map<String, Value>, QiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return if empty_allowed {
+            Ok(Map::new())
+        } else {
+            Err(QiError::field("body", "a JSON request body is required"))
+        };
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(QiError::field("body", "must be a JSON object")),
+        Err(_) => Err(QiError::field("body", "the request body is not valid JSON")),
+    }
+}

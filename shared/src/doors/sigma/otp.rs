@@ -1,0 +1,438 @@
+//! The OTP handler's operations. A session is one item (`OTP#<requestId>`/`SESSION`) next to its one live code
+//! (`OTP#<requestId>`/`TOKEN#OTP_SESSION`), so every operation reads both in one request.
+//!
+//! - The current channel is the one the live code went out on (the token's `channel`).
+//! - The session is confirmed when its code was accepted (the token is consumed), and closed once
+//!   `complete` or `checkStatusAndComplete` has run.
+//! - Attempts are counted per session, not per channel: moving on to another channel never gives a guesser a
+//!   fresh budget, so a resend after the attempts are used up is refused (start again).
+
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::language::Language;
+use super::{serve, SigmaError};
+use crate::domain::otp::{valid_widget_id, OtpSession, WidgetChannel};
+use crate::domain::token::{Channel, LiveToken, SendMode, TokenPurpose};
+use crate::domain::{DomainError, Email, PhoneNumber, Principal};
+use crate::doors::http::{json_body, json_response, path_param, query_param};
+use crate::engine::{App, Recipient, SendRequest};
+use crate::ports::Companion;
+
+/// At most this many starts per recipient in one calendar minute.
+pub const START_LIMIT_PER_MINUTE: u32 = 3;
+/// Sessions are removed by the table's TTL a day after they start.
+const SESSION_RETENTION_SECS: i64 = 24 * 3600;
+/// Codes are six decimal digits (the engine's `OtpSession` format).
+const CODE_TYPE: &str = "numeric";
+const PURPOSE: TokenPurpose = TokenPurpose::OtpSession;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartRequest {
+    widget_id: String,
+    recipient: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckCodeRequest {
+    code: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelResponse {
+    #[serde(rename = "type")]
+    channel: Channel,
+    status: ChannelStatus,
+    label: String,
+    code_type: &'static str,
+    remaining_code_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ChannelStatus {
+    /// The code expired unused: the channel waits for a resend.
+    Wait,
+    Sent,
+    Confirmed,
+    Closed,
+    /// The attempts are used up or the code is gone.
+    Error,
+}
+
+fn invalid(location: &str, message: &str) -> SigmaError {
+    SigmaError::Validation {
+        location: location.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// An E.164 phone number or an email address.
+fn parse_recipient(raw: &str, location: &str) -> Result<Recipient, SigmaError> {
+    if raw.starts_with('+') {
+        raw.parse::<PhoneNumber>()
+            .map(Recipient::Phone)
+            .map_err(|reason| invalid(location, reason))
+    } else if raw.contains('@') {
+        raw.parse::<Email>()
+            .map(Recipient::Email)
+            .map_err(|reason| invalid(location, reason))
+    } else {
+        Err(invalid(
+            location,
+            "must be an E.164 phone number or an email address",
+        ))
+    }
+}
+
+fn stored_recipient(session: &OtpSession) -> Result<Recipient, SigmaError> {
+    parse_recipient(&session.recipient, "recipient").map_err(|_| {
+        tracing::error!(request_id = %session.request_id, "a stored session recipient does not parse");
+        SigmaError::ServiceUnavailable {
+            retry_after_secs: 1,
+        }
+    })
+}
+
+fn same_recipient(a: &Recipient, b: &Recipient) -> bool {
+    match (a, b) {
+        (Recipient::Phone(a), Recipient::Phone(b)) => a == b,
+        (Recipient::Email(a), Recipient::Email(b)) => a.key() == b.key(),
+        _ => false,
+    }
+}
+
+fn recipient_text(recipient: &Recipient) -> String {
+    match recipient {
+        Recipient::Phone(phone) => phone.as_str().to_owned(),
+        Recipient::Email(email) => email.as_str().to_owned(),
+    }
+}
+
+/// The recipient in a channel's terms, if the channel can reach it at all (SMS needs a phone, email an address).
+fn reachable(channel: Channel, recipient: &Recipient) -> Option<Recipient> {
+    (recipient.channel() == channel).then(|| recipient.clone())
+}
+
+fn identity(recipient: &Recipient) -> String {
+    match recipient {
+        Recipient::Phone(phone) => phone.as_str().to_owned(),
+        Recipient::Email(email) => email.key(),
+    }
+}
+
+fn request_id_param(request: &Request) -> Result<String, SigmaError> {
+    let raw = path_param(request, "requestId").unwrap_or_default();
+    if raw.len() != 36 {
+        return Err(invalid("requestId", "must be a UUID"));
+    }
+    uuid::Uuid::try_parse(&raw)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| invalid("requestId", "must be a UUID"))
+}
+
+/// The `recipient` query parameter. A `+` that arrives unencoded is read as a space by form decoding; a leading
+/// space is taken back as the `+` of an E.164 number.
+fn recipient_query(request: &Request) -> Result<Recipient, SigmaError> {
+    let raw = query_param(request, "recipient")
+        .filter(|raw| !raw.trim().is_empty())
+        .ok_or_else(|| invalid("recipient", "is required"))?;
+    let raw = match raw.strip_prefix(' ') {
+        Some(rest) => format!("+{rest}"),
+        None => raw,
+    };
+    parse_recipient(&raw, "recipient")
+}
+
+/// The session and its code, in one read; the caller must own the session or be a backoffice admin.
+async fn load(
+    app: &App,
+    request_id: &str,
+    caller: &Principal,
+) -> Result<(OtpSession, Option<LiveToken>), SigmaError> {
+    let (session, token) = app.store.get_session_with_token(request_id).await?;
+    let session = session.ok_or(SigmaError::SessionNotFound)?;
+    if session.owner_id != caller.user_id.to_string() && !caller.is_backoffice_admin() {
+        return Err(SigmaError::Forbidden);
+    }
+    Ok((session, token))
+}
+
+fn confirmed(token: Option<&LiveToken>) -> bool {
+    token.is_some_and(|token| token.consumed)
+}
+
+/// Refuses to change a session that is over.
+fn still_open(session: &OtpSession, token: Option<&LiveToken>) -> Result<(), SigmaError> {
+    if confirmed(token) {
+        return Err(SigmaError::SessionAlreadyConfirmed);
+    }
+    if session.closed_at.is_some() {
+        return Err(SigmaError::SessionClosed);
+    }
+    Ok(())
+}
+
+fn success(status: u16, value: bool) -> Response<Body> {
+    json_response(status, &json!({ "success": value }))
+}
+
+/// `POST /api/n/otp-handler/` `{widgetId, recipient}`: sends a code through the first of the widget's channels
+/// that can serve the recipient, and answers 201 `{requestId}`.
+pub async fn start(app: &App, request: Request) -> Response<Body> {
+    serve(
+        "otpStart",
+        request,
+        |request, caller, language| async move {
+            let body: StartRequest = json_body(&request)?;
+            if !valid_widget_id(&body.widget_id) {
+                return Err(invalid(
+                    "widgetId",
+                    "must be 1 to 64 letters, digits, '-' or '_'",
+                ));
+            }
+            let recipient = parse_recipient(&body.recipient, "recipient")?;
+            let engine = app.engine()?;
+            let widget = app
+                .store
+                .get_widget(&body.widget_id)
+                .await?
+                .ok_or(SigmaError::WidgetNotFound)?;
+            let (channels, candidates): (Vec<WidgetChannel>, Vec<Recipient>) = widget
+                .channels
+                .into_iter()
+                .filter_map(|channel| {
+                    reachable(channel.channel, &recipient).map(|reached| (channel, reached))
+                })
+                .unzip();
+            if candidates.is_empty() {
+                return Err(SigmaError::NoAvailableChannels {
+                    retry_after_secs: None,
+                });
+            }
+
+            let now = OffsetDateTime::now_utc();
+            let minute = now.unix_timestamp().div_euclid(60);
+            let recipient_key = engine.hasher.recipient_key(&identity(&recipient));
+            let count_start = Companion::CountStart {
+                recipient_key: recipient_key.clone(),
+                minute,
+                limit: START_LIMIT_PER_MINUTE,
+                expires_at: (minute + 2) * 60,
+                refused: DomainError::TooManyRequests {
+                    retry_after_secs: (60 - now.unix_timestamp().rem_euclid(60)).max(1) as u64,
+                },
+            };
+
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let session = OtpSession {
+                request_id: request_id.clone(),
+                widget_id: body.widget_id,
+                owner_id: caller.user_id.to_string(),
+                recipient: recipient_text(&recipient),
+                channels,
+                locale: language.code().into(),
+                created_at: now,
+                closed_at: None,
+                retained_until: now + time::Duration::seconds(SESSION_RETENTION_SECS),
+            };
+            let send = SendRequest::new(
+                session.subject(),
+                PURPOSE,
+                SendMode::Issue,
+                None,
+                recipient,
+                app.config.otp_policy(),
+            )
+            .cascading(candidates)
+            .in_locale(language.locale())
+            .with_companions(
+                vec![count_start, Companion::CreateSession(session.clone())],
+                vec![
+                    Companion::UncountStart {
+                        recipient_key,
+                        minute,
+                    },
+                    Companion::RemoveSession(session),
+                ],
+            );
+            let sent = engine.send(send).await?;
+            tracing::info!(
+                request_id,
+                recipient = %sent.recipient.masked(),
+                channel = ?sent.token.channel,
+                "otp session started"
+            );
+            Ok(json_response(201, &json!({ "requestId": request_id })))
+        },
+    )
+    .await
+}
+
+/// `POST /api/n/otp-handler/{requestId}/resend`: a new code on the current channel, or on the next one that can
+/// serve when the current one cannot.
+pub async fn resend(app: &App, request: Request) -> Response<Body> {
+    serve("otpResend", request, |request, caller, _| async move {
+        let request_id = request_id_param(&request)?;
+        let engine = app.engine()?;
+        let (session, token) = load(app, &request_id, &caller).await?;
+        still_open(&session, token.as_ref())?;
+        let token = token.ok_or(SigmaError::ResendChannel)?;
+        let recipient = stored_recipient(&session)?;
+        let current = session
+            .channels
+            .iter()
+            .position(|channel| channel.channel == token.channel)
+            .unwrap_or(0);
+        let candidates: Vec<Recipient> = session.channels[current..]
+            .iter()
+            .filter_map(|channel| reachable(channel.channel, &recipient))
+            .collect();
+        let send = SendRequest::new(
+            session.subject(),
+            PURPOSE,
+            SendMode::Resend,
+            Some(token),
+            recipient.clone(),
+            app.config.otp_policy(),
+        )
+        .cascading(candidates)
+        .in_locale(Language::from_code(&session.locale).locale());
+        let sent = engine.send(send).await.map_err(|error| match error {
+            // The code was used or removed since it was read.
+            DomainError::NotFound(_) => SigmaError::ResendChannel,
+            other => other.into(),
+        })?;
+        tracing::info!(request_id, channel = ?sent.token.channel, "otp code resent");
+        Ok(success(201, true))
+    })
+    .await
+}
+
+/// `POST /api/n/otp-handler/{requestId}/checkCode` `{code}`: a right code confirms the session.
+pub async fn check_code(app: &App, request: Request) -> Response<Body> {
+    serve("otpCheckCode", request, |request, caller, _| async move {
+        let request_id = request_id_param(&request)?;
+        let body: CheckCodeRequest = json_body(&request)?;
+        if body.code.is_empty() || body.code.len() > 32 {
+            return Err(invalid("code", "must be the code that was sent"));
+        }
+        let engine = app.engine()?;
+        let (session, token) = load(app, &request_id, &caller).await?;
+        still_open(&session, token.as_ref())?;
+        let token = token.ok_or(SigmaError::CodeExpired)?;
+        engine
+            .verify(Some(token), &session.subject(), PURPOSE, &body.code)
+            .await
+            .map_err(|error| match error {
+                // Consumed by a concurrent check that was right.
+                DomainError::NotFound(_) => SigmaError::SessionAlreadyConfirmed,
+                other => other.into(),
+            })?;
+        tracing::info!(request_id, "otp session confirmed");
+        Ok(success(201, true))
+    })
+    .await
+}
+
+/// `GET /api/n/otp-handler/{requestId}/channel`: the current channel and how it stands.
+pub async fn channel(app: &App, request: Request) -> Response<Body> {
+    serve("otpChannel", request, |request, caller, _| async move {
+        let request_id = request_id_param(&request)?;
+        let (session, token) = load(app, &request_id, &caller).await?;
+        let now = OffsetDateTime::now_utc();
+        let current = token
+            .as_ref()
+            .and_then(|token| session.channels.iter().find(|c| c.channel == token.channel))
+            .or(session.channels.first())
+            .ok_or(SigmaError::ServiceUnavailable {
+                retry_after_secs: 1,
+            })?;
+        let status = match &token {
+            _ if session.closed_at.is_some() => ChannelStatus::Closed,
+            Some(token) if token.consumed => ChannelStatus::Confirmed,
+            Some(token) if token.is_exhausted() => ChannelStatus::Error,
+            Some(token) if now >= token.expires_at => ChannelStatus::Wait,
+            Some(_) => ChannelStatus::Sent,
+            None => ChannelStatus::Error,
+        };
+        Ok(json_response(
+            200,
+            &ChannelResponse {
+                channel: current.channel,
+                status,
+                label: current.label.clone(),
+                code_type: CODE_TYPE,
+                remaining_code_attempts: token
+                    .as_ref()
+                    .map_or(0, |t| t.max_attempts.saturating_sub(t.failed_attempts)),
+            },
+        ))
+    })
+    .await
+}
+
+/// `GET /api/n/otp-handler/{requestId}/status?recipient=`: whether the session was confirmed for that recipient.
+pub async fn status(app: &App, request: Request) -> Response<Body> {
+    serve("otpStatus", request, |request, caller, _| async move {
+        let request_id = request_id_param(&request)?;
+        let claimed = recipient_query(&request)?;
+        let (session, token) = load(app, &request_id, &caller).await?;
+        if !same_recipient(&claimed, &stored_recipient(&session)?) {
+            return Err(SigmaError::PhoneNumberMismatch);
+        }
+        Ok(success(200, confirmed(token.as_ref())))
+    })
+    .await
+}
+
+async fn close(
+    app: &App,
+    request_id: &str,
+    session: &OtpSession,
+    token: Option<&LiveToken>,
+) -> Result<Response<Body>, SigmaError> {
+    if session.closed_at.is_some() {
+        return Err(SigmaError::SessionClosed);
+    }
+    let was_confirmed = confirmed(token);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if !app.store.close_session(request_id, now).await? {
+        return Err(SigmaError::SessionClosed);
+    }
+    tracing::info!(request_id, confirmed = was_confirmed, "otp session closed");
+    Ok(success(201, was_confirmed))
+}
+
+/// `POST /api/n/otp-handler/{requestId}/checkStatusAndComplete?recipient=`: the server-side final check. Answers
+/// whether the session was confirmed for that recipient and closes it, once.
+pub async fn check_status_and_complete(app: &App, request: Request) -> Response<Body> {
+    serve(
+        "otpCheckStatusAndComplete",
+        request,
+        |request, caller, _| async move {
+            let request_id = request_id_param(&request)?;
+            let claimed = recipient_query(&request)?;
+            let (session, token) = load(app, &request_id, &caller).await?;
+            if !same_recipient(&claimed, &stored_recipient(&session)?) {
+                return Err(SigmaError::PhoneNumberMismatch);
+            }
+            close(app, &request_id, &session, token.as_ref()).await
+        },
+    )
+    .await
+}
+
+/// `POST /api/n/otp-handler/{requestId}/complete`: closes the session, once, answering whether it was confirmed.
+pub async fn complete(app: &App, request: Request) -> Response<Body> {
+    serve("otpComplete", request, |request, caller, _| async move {
+        let request_id = request_id_param(&request)?;
+        let (session, token) = load(app, &request_id, &caller).await?;
+        close(app, &request_id, &session, token.as_ref()).await
+    })
+    .await
+}

@@ -1,0 +1,162 @@
+//! What the Velo operations share: the path's user id, reading a user the caller may reach, saving a change on the
+//! version read, the caller's SMS verification code, and MFA unregistration.
+
+use lambda_http::Request;
+
+use super::wire::VerificationCode;
+use crate::domain::permissions::Access;
+use crate::domain::token::{SendMode, Subject, TokenPurpose};
+use crate::domain::{DomainError, MfaStatus, MfaType, Operation, Principal, User, UserId};
+use crate::doors::http::path_param;
+use crate::engine::{App, Recipient, SendRequest};
+use crate::ports::{Companion, SaveError};
+
+/// How often a change is read and tried again when another write came first.
+pub(super) const SAVE_TRIES: usize = 3;
+
+pub(super) fn user_id_param(request: &Request) -> Result<UserId, DomainError> {
+    let raw = path_param(request, "userId").unwrap_or_default();
+    raw.parse()
+        .map_err(|reason: &str| DomainError::invalid_path("userId", reason))
+}
+
+/// Reads the user and checks the caller may act on it with `operation`.
+pub(super) async fn reachable_user(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    operation: Operation,
+) -> Result<User, DomainError> {
+    caller.may(operation)?;
+    let user = app
+        .store
+        .get_user(&id)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    if operation.access() != Access::SelfService {
+        caller.may_reach(operation, &user)?;
+    }
+    Ok(user)
+}
+
+/// Applies `change` to `user` (as read) and saves it conditioned on the version read, reading again if another
+/// write came first. `change` returning `None` means nothing to do.
+pub(super) async fn change_read_user<F>(
+    app: &App,
+    caller: &Principal,
+    mut user: User,
+    operation: Operation,
+    change: F,
+) -> Result<(), DomainError>
+where
+    F: Fn(&User) -> Result<Option<User>, DomainError>,
+{
+    for attempt in 0..SAVE_TRIES {
+        if attempt > 0 {
+            user = reachable_user(app, caller, user.id, operation).await?;
+        }
+        let Some(next) = change(&user)? else {
+            return Ok(());
+        };
+        match app.store.save_user(&user, &next).await {
+            Ok(()) => return Ok(()),
+            Err(SaveError::Stale) => continue,
+            Err(SaveError::Failed(error)) => return Err(error),
+        }
+    }
+    Err(DomainError::unavailable())
+}
+
+/// Reads the user, checks the caller may act on it, applies `change` and saves it (see `change_read_user`).
+pub(super) async fn change_user<F>(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    operation: Operation,
+    change: F,
+) -> Result<(), DomainError>
+where
+    F: Fn(&User) -> Result<Option<User>, DomainError>,
+{
+    let user = reachable_user(app, caller, id, operation).await?;
+    change_read_user(app, caller, user, operation, change).await
+}
+
+/// Accepts the caller's SMS one-time code once, where Velo asks for a `verificationCode`.
+pub async fn check_verification_code(
+    app: &App,
+    caller: &Principal,
+    code: &VerificationCode,
+) -> Result<(), DomainError> {
+    let subject = Subject::User(caller.user_id);
+    let current = app
+        .store
+        .get_token(&subject, TokenPurpose::SmsVerification)
+        .await?;
+    let outcome = app
+        .engine()?
+        .verify(
+            current,
+            &subject,
+            TokenPurpose::SmsVerification,
+            code.expose(),
+        )
+        .await;
+    outcome.map_err(|error| match error {
+        DomainError::NotFound(_) | DomainError::CodeExpired => DomainError::IncorrectCode {
+            remaining_attempts: 0,
+        },
+        other => other,
+    })
+}
+
+/// Clears the MFA registration and sends a new MFA-registration link by email, in one send transaction.
+pub(super) async fn unregister_mfa_of(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    mfa_type: MfaType,
+    operation: Operation,
+) -> Result<(), DomainError> {
+    caller.may(operation)?;
+    let (user, current) = app
+        .store
+        .get_user_with_token(&id, TokenPurpose::MfaRegistration)
+        .await?;
+    let user = user.ok_or(DomainError::NotFound("user"))?;
+    if operation != Operation::UnregisterMfaSelf {
+        caller.may_reach(operation, &user)?;
+    }
+    if user.mfa_type != mfa_type {
+        return Err(DomainError::invalid_body(
+            "mfaType",
+            "is not the user's MFA type",
+        ));
+    }
+    let unregistered = User {
+        mfa_status: MfaStatus::Unregistered,
+        ..user.clone()
+    };
+    let change = (user.clone(), unregistered);
+    let send = SendRequest::new(
+        Subject::User(id),
+        TokenPurpose::MfaRegistration,
+        SendMode::Issue,
+        current,
+        Recipient::Email(user.email.clone()),
+        app.config.invitation_policy(),
+    )
+    .with_link(app.config.mfa_link_base.clone())
+    .with_companions(
+        vec![Companion::UpdateUser {
+            before: change.0.clone(),
+            after: change.1.clone(),
+        }],
+        vec![Companion::RevertUser {
+            before: change.0,
+            after: change.1,
+        }],
+    );
+    app.engine()?.send(send).await?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The user operations of the Velo front door.
+
+use lambda_http::{Body, Request, Response};
+use time::OffsetDateTime;
+
+use super::common::{check_verification_code, reachable_user, user_id_param};
+use super::serve;
+use super::wire::{InviteUserRequest, UserResponse};
+use crate::domain::token::{SendMode, Subject, TokenPurpose};
+use crate::domain::{DomainError, InviteUser, Operation, Principal, User, UserId};
+use crate::doors::http::{empty_response, json_body, json_response};
+use crate::engine::{App, Recipient, SendRequest};
+use crate::ports::Companion;
+
+/// inviteUser: a PENDING user, its email claimed, and its invitation token, in one transaction; the invitation
+/// link goes out by email, and if it cannot, all three are removed again. Shared by the HTTP operation and the
+/// `inviteUser` command.
+pub async fn invite(
+    app: &App,
+    caller: &Principal,
+    body: InviteUserRequest,
+) -> Result<UserId, DomainError> {
+    caller.may(Operation::InviteUser)?;
+    let verification_code = body.verification_code.clone();
+    let user = User::invite(
+        InviteUser {
+            email: body.email,
+            sms_number: body.sms_number,
+            primary_contact_number: body.primary_contact_number,
+            secondary_contact_number: body.secondary_contact_number,
+            first_name: body.first_name,
+            last_name: body.last_name,
+            entity_id: body.entity_id,
+            user_type: body.user_type,
+            roles: body.roles,
+            mfa_type: body.mfa_type,
+        },
+        OffsetDateTime::now_utc(),
+    )?;
+    caller.may_grant(user.user_type, user.entity_id, &user.roles)?;
+    if let Some(code) = &verification_code {
+        check_verification_code(app, caller, code).await?;
+    }
+    let engine = app.engine()?;
+    let send = SendRequest::new(
+        Subject::User(user.id),
+        TokenPurpose::Invitation,
+        SendMode::Issue,
+        None,
+        Recipient::Email(user.email.clone()),
+        app.config.invitation_policy(),
+    )
+    .with_link(app.config.invite_link_base.clone())
+    .with_companions(
+        vec![Companion::CreateUser(user.clone())],
+        vec![Companion::RemoveUser(user.clone())],
+    );
+    engine.send(send).await?;
+    tracing::info!(user_id = %user.id, email = %user.email.masked(), "user invited");
+    Ok(user.id)
+}
+
+/// `POST /v2/users/invite`.
+pub async fn invite_user(app: &App, request: Request) -> Response<Body> {
+    serve("inviteUser", request, |request, caller| async move {
+        caller.may(Operation::InviteUser)?;
+        let body: InviteUserRequest = json_body(&request)?;
+        invite(app, &caller, body).await?;
+        Ok(empty_response(204))
+    })
+    .await
+}
+
+async fn respond_with_user(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    operation: Operation,
+) -> Result<Response<Body>, DomainError> {
+    let user = reachable_user(app, caller, id, operation).await?;
+    Ok(json_response(200, &UserResponse::from(&user)))
+}
+
+/// `GET /v2/users/{userId}`.
+pub async fn get_user(app: &App, request: Request) -> Response<Body> {
+    serve("getUserByIdV2", request, |request, caller| async move {
+        let id = user_id_param(&request)?;
+        respond_with_user(app, &caller, id, Operation::GetUser).await
+    })
+    .await
+}
+
+/// `GET /v2/users/self`.
+pub async fn get_self(app: &App, request: Request) -> Response<Body> {
+    serve("getSelf", request, |_request, caller| async move {
+        respond_with_user(app, &caller, caller.user_id, Operation::GetSelf).await
+    })
+    .await
+}

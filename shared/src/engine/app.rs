@@ -1,0 +1,48 @@
+//! What every handler is given: the settings, the ports and the code hasher, built once per function instance.
+
+use std::sync::Arc;
+
+use super::config::Config;
+use super::TokenEngine;
+use crate::domain::token::CodeHasher;
+use crate::domain::DomainError;
+use crate::ports::{Messenger, Store};
+
+#[derive(Clone)]
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub messenger: Arc<dyn Messenger>,
+    pub hasher: Option<CodeHasher>,
+}
+
+impl App {
+    /// The hasher comes from `config.token_hash_secret`; without one, every token operation answers 503.
+    pub fn new(config: Config, store: Arc<dyn Store>, messenger: Arc<dyn Messenger>) -> App {
+        App {
+            hasher: config
+                .token_hash_secret
+                .as_deref()
+                .and_then(|secret| CodeHasher::new(secret.as_bytes()).ok()),
+            config,
+            store,
+            messenger,
+        }
+    }
+
+    /// The token engine; answers 503 (and logs) where the function has no hashing secret configured.
+    pub fn engine(&self) -> Result<TokenEngine<'_>, DomainError> {
+        let hasher = self.hasher.as_ref().ok_or_else(|| {
+            tracing::error!("TOKEN_HASH_SECRET is not configured for this function");
+            DomainError::Unavailable {
+                retry_after_secs: 60,
+            }
+        })?;
+        Ok(TokenEngine {
+            store: self.store.as_ref(),
+            messenger: self.messenger.as_ref(),
+            hasher,
+            config: &self.config,
+        })
+    }
+}

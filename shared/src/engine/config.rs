@@ -1,0 +1,52 @@
+//! The service's settings as values. `lambda::config` reads them from the environment at cold start.
+
+use time::Duration;
+
+use crate::domain::token::TokenPolicy;
+use crate::domain::Email;
+
+/// Every setting of the service. Each function reads the whole set; the template gives each only what it uses.
+#[derive(Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub jwt: JwtConfig,
+    pub token_hash_secret: Option<String>,
+    pub ses_sender: Option<Email>,
+    pub invite_link_base: String,
+    pub mfa_link_base: String,
+    pub otp_ttl: Duration,
+    pub invite_ttl: Duration,
+    pub max_attempts: u32,
+    pub resend_cooldown: Duration,
+    pub send_quota: u32,
+    pub send_quota_window: Duration,
+}
+
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub hs256_secret: Option<String>,
+    pub rs256_public_key_pem: Option<String>,
+}
+
+/// The longest an OTP may ever live, whatever is configured.
+pub const MAX_OTP_TTL: Duration = Duration::minutes(10);
+
+impl Config {
+    pub fn otp_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            ttl: self.otp_ttl,
+            max_attempts: self.max_attempts,
+            cooldown: self.resend_cooldown,
+        }
+    }
+
+    pub fn invitation_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            ttl: self.invite_ttl,
+            max_attempts: self.max_attempts,
+            cooldown: self.resend_cooldown,
+        }
+    }
+}

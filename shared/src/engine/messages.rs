@@ -1,0 +1,152 @@
+//! What recipients read, per purpose and locale. Every message carries its code or link and when it expires.
+
+use time::OffsetDateTime;
+
+use crate::domain::token::{Channel, Secret, TokenPurpose};
+use crate::ports::EmailMessage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    En,
+    PtBr,
+    Ru,
+}
+
+/// A rendered message, for the channel it goes by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Sms(String),
+    Email(EmailMessage),
+}
+
+fn expiry(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.format(&format)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// (subject, text body) for one purpose and locale; `{code}` and `{expiry}` are filled in.
+fn wording(purpose: TokenPurpose, locale: Locale) -> (&'static str, &'static str) {
+    use Locale::*;
+    use TokenPurpose::*;
+    match (purpose, locale) {
+        (Invitation, _) => (
+            "You have been invited",
+            "You have been invited to join. Accept the invitation here: {code}\nThis link expires at {expiry}.",
+        ),
+        (MfaRegistration, _) => (
+            "Register your MFA device",
+            "Register your multi-factor authentication device here: {code}\nThis link expires at {expiry}.",
+        ),
+        (SmsVerification, _) => (
+            "Your verification code",
+            "Your verification code is {code}. It expires at {expiry}.",
+        ),
+        (DeviceApproval, PtBr) => (
+            "Aprovação de novo dispositivo",
+            "Seu código para aprovar o novo dispositivo é {code}. Ele expira em {expiry}.",
+        ),
+        (DeviceApproval, _) => (
+            "New device approval",
+            "Your code to approve the new device is {code}. It expires at {expiry}.",
+        ),
+        (OtpSession, Ru) => ("Код подтверждения", "Ваш код подтверждения: {code}. Код действует до {expiry}."),
+        (OtpSession, _) => ("Verification code", "Your verification code is {code}. It is valid until {expiry}."),
+    }
+}
+
+/// The message for one code. Link purposes put `link_base` + token in place of the code.
+pub fn render(
+    purpose: TokenPurpose,
+    locale: Locale,
+    channel: Channel,
+    secret: &Secret,
+    expires_at: OffsetDateTime,
+    link_base: &str,
+) -> Outgoing {
+    let (subject, template) = wording(purpose, locale);
+    let code = match purpose.format() {
+        crate::domain::token::CodeFormat::UrlSafe => format!("{link_base}{}", secret.expose()),
+        _ => secret.expose().to_owned(),
+    };
+    let when = expiry(expires_at);
+    let text = template.replace("{code}", &code).replace("{expiry}", &when);
+    match channel {
+        Channel::Sms => Outgoing::Sms(text),
+        Channel::Email => {
+            let html_body = escape(template)
+                .replace("{code}", &format!("<strong>{}</strong>", escape(&code)))
+                .replace("{expiry}", &escape(&when))
+                .replace('\n', "<br>");
+            Outgoing::Email(EmailMessage {
+                subject: subject.to_owned(),
+                html: format!("<p>{html_body}</p>"),
+                text,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::token::CodeFormat;
+
+    #[test]
+    fn every_message_carries_its_code_and_expiry_in_its_language() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let code = Secret::generate(CodeFormat::Digits);
+        let Outgoing::Sms(ru) = render(
+            TokenPurpose::OtpSession,
+            Locale::Ru,
+            Channel::Sms,
+            &code,
+            at,
+            "",
+        ) else {
+            panic!("sms")
+        };
+        assert!(
+            ru.contains(code.expose())
+                && ru.contains("1970-01-01 00:00 UTC")
+                && ru.contains("Ваш код")
+        );
+        let Outgoing::Email(pt) = render(
+            TokenPurpose::DeviceApproval,
+            Locale::PtBr,
+            Channel::Email,
+            &code,
+            at,
+            "",
+        ) else {
+            panic!("email")
+        };
+        assert!(
+            pt.text.contains(code.expose())
+                && pt.html.contains(code.expose())
+                && pt.subject.contains("dispositivo")
+        );
+        let link = Secret::generate(CodeFormat::UrlSafe);
+        let Outgoing::Email(invite) = render(
+            TokenPurpose::Invitation,
+            Locale::En,
+            Channel::Email,
+            &link,
+            at,
+            "https://x.test/i?token=",
+        ) else {
+            panic!("email")
+        };
+        assert!(invite
+            .text
+            .contains(&format!("https://x.test/i?token={}", link.expose())));
+        assert!(invite.html.contains("expires at"));
+    }
+}

@@ -1,0 +1,251 @@
+//! The engine's rules on the in-memory adapters: single use, attempt caps carried over a resend, cooldown, quota,
+//! compensation after a failed send, and the cascade. (Races and faults are the emulator suite's.)
+
+use time::Duration;
+
+use super::{Recipient, SendRequest};
+use crate::adapters::memory::Delivered;
+use crate::domain::token::{Channel, SendMode, Subject, TokenPurpose};
+use crate::domain::{DomainError, UserId};
+use crate::ports::{Companion, TokenStore, UserStore};
+use crate::testing::{admin, memory_app, MemoryApp};
+
+const PURPOSE: TokenPurpose = TokenPurpose::OtpSession;
+
+fn phone() -> Recipient {
+    Recipient::Phone("+15555550123".parse().expect("phone"))
+}
+
+fn request(app: &MemoryApp, subject: &Subject, mode: SendMode) -> SendRequest {
+    SendRequest::new(
+        subject.clone(),
+        PURPOSE,
+        mode,
+        None,
+        phone(),
+        app.app.config.otp_policy(),
+    )
+}
+
+async fn send(app: &MemoryApp, subject: &Subject, mode: SendMode) -> Result<(), DomainError> {
+    let current = app.store.get_token(subject, PURPOSE).await?;
+    let send = SendRequest {
+        current,
+        ..request(app, subject, mode)
+    };
+    app.app.engine()?.send(send).await.map(|_| ())
+}
+
+async fn verify(app: &MemoryApp, subject: &Subject, code: &str) -> Result<(), DomainError> {
+    let current = app.store.get_token(subject, PURPOSE).await?;
+    app.app
+        .engine()?
+        .verify(current, subject, PURPOSE, code)
+        .await
+}
+
+/// The six-digit codes that went out, oldest first.
+fn codes(app: &MemoryApp) -> Vec<String> {
+    app.messenger
+        .outbox()
+        .iter()
+        .map(|message| {
+            let text = message.text();
+            let start = text.find(|c: char| c.is_ascii_digit()).expect("a code");
+            text[start..start + 6].to_owned()
+        })
+        .collect()
+}
+
+fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect()
+}
+
+fn subject() -> Subject {
+    Subject::User(UserId::random())
+}
+
+#[tokio::test]
+async fn a_code_is_accepted_once() {
+    let app = memory_app(|_| {});
+    let subject = subject();
+    send(&app, &subject, SendMode::Issue).await.expect("sent");
+    let code = codes(&app).remove(0);
+    assert_eq!(verify(&app, &subject, &code).await, Ok(()));
+    assert_eq!(
+        verify(&app, &subject, &code).await,
+        Err(DomainError::NotFound("code"))
+    );
+    let stored = app.store.tokens();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].consumed);
+    assert!(
+        !stored[0].digest.contains(&code),
+        "only a keyed hash is stored"
+    );
+}
+
+#[tokio::test]
+async fn attempts_are_capped_and_carried_over_a_resend() {
+    let app = memory_app(|config| config.resend_cooldown = Duration::ZERO);
+    let subject = subject();
+    send(&app, &subject, SendMode::Issue).await.expect("sent");
+    let first = codes(&app).remove(0);
+    for remaining_attempts in [4, 3] {
+        assert_eq!(
+            verify(&app, &subject, &wrong(&first)).await,
+            Err(DomainError::IncorrectCode { remaining_attempts })
+        );
+    }
+    send(&app, &subject, SendMode::Resend)
+        .await
+        .expect("resent");
+    let second = codes(&app).remove(1);
+    assert_eq!(
+        verify(&app, &subject, &first).await,
+        Err(DomainError::IncorrectCode {
+            remaining_attempts: 2
+        }),
+        "the resend revoked the first code and kept the count"
+    );
+    for remaining_attempts in [1, 0] {
+        assert_eq!(
+            verify(&app, &subject, &wrong(&second)).await,
+            Err(DomainError::IncorrectCode { remaining_attempts })
+        );
+    }
+    assert_eq!(
+        verify(&app, &subject, &second).await,
+        Err(DomainError::AttemptsExhausted),
+        "not even the right code once the attempts are used up"
+    );
+    assert_eq!(
+        send(&app, &subject, SendMode::Resend).await,
+        Err(DomainError::AttemptsExhausted),
+        "a resend gives no fresh budget"
+    );
+    assert_eq!(app.messenger.outbox().len(), 2);
+}
+
+#[tokio::test]
+async fn a_resend_inside_the_cooldown_is_refused_and_sends_nothing() {
+    let app = memory_app(|_| {});
+    let subject = subject();
+    send(&app, &subject, SendMode::Issue).await.expect("sent");
+    let refused = send(&app, &subject, SendMode::Resend).await;
+    assert!(
+        matches!(
+            refused,
+            Err(DomainError::CooldownActive {
+                retry_after_secs: 59 | 60
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(app.messenger.outbox().len(), 1);
+    assert_eq!(
+        app.store.tokens()[0].version,
+        1,
+        "the live code is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_recipient_gets_at_most_its_quota_per_window() {
+    let app = memory_app(|config| {
+        config.resend_cooldown = Duration::ZERO;
+        config.send_quota = 3;
+    });
+    // Different subjects, one recipient: the quota is the recipient's.
+    for _ in 0..3 {
+        send(&app, &subject(), SendMode::Issue).await.expect("sent");
+    }
+    assert!(matches!(
+        send(&app, &subject(), SendMode::Issue).await,
+        Err(DomainError::SendQuotaExceeded { retry_after_secs }) if retry_after_secs >= 1
+    ));
+    assert_eq!(app.messenger.outbox().len(), 3);
+    assert_eq!(
+        app.store.tokens().len(),
+        3,
+        "the refused send stored no code"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_send_undoes_its_code_its_quota_slot_and_its_companions() {
+    let app = memory_app(|_| {});
+    let invitee = admin();
+    let subject = Subject::User(invitee.id);
+    let invitation = || {
+        SendRequest::new(
+            subject.clone(),
+            TokenPurpose::Invitation,
+            SendMode::Issue,
+            None,
+            Recipient::Email(invitee.email.clone()),
+            app.app.config.invitation_policy(),
+        )
+        .with_link(app.app.config.invite_link_base.clone())
+        .with_companions(
+            vec![Companion::CreateUser(invitee.clone())],
+            vec![Companion::RemoveUser(invitee.clone())],
+        )
+    };
+    app.messenger.set_email_down(true);
+    let engine = app.app.engine().expect("engine");
+    assert_eq!(
+        engine.send(invitation()).await.err(),
+        Some(DomainError::DeliveryFailed)
+    );
+    assert_eq!(app.store.get_user(&invitee.id).await, Ok(None));
+    assert!(app.store.tokens().is_empty());
+    assert_eq!(app.store.user_count(), 0);
+    let recipient_key = engine.hasher.recipient_key(&invitee.email.key());
+    let window = time::OffsetDateTime::now_utc().unix_timestamp() / 600;
+    assert_eq!(app.store.quota_sends(&recipient_key, window), 0);
+
+    app.messenger.set_email_down(false);
+    let sent = engine.send(invitation()).await.expect("sent");
+    assert_eq!(sent.token.channel, Channel::Email);
+    assert_eq!(
+        app.store.get_user(&invitee.id).await,
+        Ok(Some(invitee.clone()))
+    );
+    assert_eq!(app.store.quota_sends(&recipient_key, window), 1);
+    let outbox = app.messenger.outbox();
+    assert_eq!(outbox.len(), 1);
+    assert!(outbox[0]
+        .text()
+        .contains("https://app.example.com/invitation?token="));
+}
+
+#[tokio::test]
+async fn a_recipient_that_cannot_be_served_gives_way_only_in_a_cascade() {
+    let app = memory_app(|_| {});
+    app.messenger.set_sms_down(true);
+    let email = Recipient::Email("someone@example.com".parse().expect("email"));
+    let engine = app.app.engine().expect("engine");
+    let strict = engine
+        .send(request(&app, &subject(), SendMode::Issue))
+        .await;
+    assert_eq!(strict.err(), Some(DomainError::DeliveryFailed));
+    let cascading = engine
+        .send(request(&app, &subject(), SendMode::Issue).cascading(vec![phone(), email.clone()]))
+        .await
+        .expect("sent by email");
+    assert_eq!(cascading.recipient, email);
+    assert_eq!(cascading.token.channel, Channel::Email);
+    assert!(matches!(
+        app.messenger.outbox().as_slice(),
+        [Delivered::Email { .. }]
+    ));
+}

@@ -1,0 +1,4 @@
+//! The event-driven pipelines: the table's stream out as domain events, queue commands in.
+
+pub mod commands;
+pub mod events;

@@ -1,0 +1,276 @@
+//! What the engine and the front doors need from storage and delivery, in domain terms. The DynamoDB, SNS and SES
+//! adapters implement these traits, and so does the in-memory adapter the unit tests run on.
+//!
+//! Every write that depends on state is conditioned on the state that was read: an implementation answers
+//! `Raced`, `Stale` or `false` when the state moved on, never overwrites it.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::device::{Account, Device, DeviceStatus};
+use crate::domain::otp::{OtpSession, Widget};
+use crate::domain::token::{LiveToken, Subject, TokenPurpose};
+use crate::domain::{AccountKey, DeviceKey, DomainError, Email, EntityId, PhoneNumber, User};
+use crate::domain::{UserId, UserStatus, UserType};
+
+/// A write that must happen together with a token write, all or nothing (for example, creating the aggregate the
+/// token is for, or activating a device when its token is consumed). Each names the state it expects; if that
+/// state does not hold, the whole write fails with [`Companion::conflict`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Companion {
+    /// Creates the user and claims its email.
+    CreateUser(User),
+    /// Undoes `CreateUser`, if the user is still as it was created.
+    RemoveUser(User),
+    /// Replaces `before` (at its version) with `after` (at the next version).
+    UpdateUser { before: User, after: User },
+    /// Undoes `UpdateUser { before, after }`: `before` comes back, at a version after both.
+    RevertUser { before: User, after: User },
+    /// Creates a pending device.
+    CreateDevice(Device),
+    /// Undoes `CreateDevice`, if the device is still pending at its first version.
+    RemoveDevice(Device),
+    /// Moves a device from pending approval to active.
+    ActivateDevice {
+        account: AccountKey,
+        device: DeviceKey,
+        at: OffsetDateTime,
+    },
+    /// Counts one Sigma start for a recipient in one minute, never past `limit`.
+    CountStart {
+        recipient_key: String,
+        minute: i64,
+        limit: u32,
+        expires_at: i64,
+        refused: DomainError,
+    },
+    /// Gives back a start counted by `CountStart`: a start that sent nothing does not count.
+    UncountStart { recipient_key: String, minute: i64 },
+    /// Creates a Sigma session.
+    CreateSession(OtpSession),
+    /// Undoes `CreateSession`.
+    RemoveSession(OtpSession),
+}
+
+impl Companion {
+    /// The answer when this write's expected state does not hold.
+    pub fn conflict(&self) -> DomainError {
+        use crate::domain::FieldError;
+        match self {
+            Companion::CreateUser(_) => DomainError::Conflict(FieldError::new(
+                "email",
+                "a user with this email address already exists",
+            )),
+            Companion::CreateDevice(_) => DomainError::Conflict(FieldError::new(
+                "device_key",
+                "a device with this device_key already exists",
+            )),
+            Companion::ActivateDevice { .. } => {
+                DomainError::Conflict(FieldError::new("device_key", "not pending"))
+            }
+            Companion::CountStart { refused, .. } => refused.clone(),
+            Companion::CreateSession(_) => {
+                DomainError::Conflict(FieldError::new("requestId", "the session exists"))
+            }
+            Companion::RemoveUser(_)
+            | Companion::UpdateUser { .. }
+            | Companion::RevertUser { .. }
+            | Companion::RemoveDevice(_)
+            | Companion::UncountStart { .. }
+            | Companion::RemoveSession(_) => DomainError::unavailable(),
+        }
+    }
+}
+
+/// The send-quota slot a send takes: one recipient, one fixed window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSlot {
+    /// A keyed hash of the recipient, never the address itself.
+    pub recipient_key: String,
+    pub window: i64,
+    pub limit: u32,
+    pub expires_at: i64,
+}
+
+/// Why a reservation did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveError {
+    /// The token changed since it was read: read again and judge again.
+    Raced,
+    /// The recipient's send quota for the window is used up.
+    QuotaExceeded,
+    Failed(DomainError),
+}
+
+/// Why a user write did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveError {
+    /// The user changed since it was read: read again.
+    Stale,
+    Failed(DomainError),
+}
+
+impl From<DomainError> for SaveError {
+    fn from(error: DomainError) -> Self {
+        SaveError::Failed(error)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Email,
+    LastName,
+}
+
+/// One page of a user listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    /// `None` lists every user (backoffice only); `Some(None)` lists backoffice users; `Some(Some(e))` one entity.
+    pub tenant: Option<Option<EntityId>>,
+    pub user_type: Option<UserType>,
+    pub status: Option<UserStatus>,
+    pub payee_type: Option<String>,
+    pub sort: SortField,
+    pub descending: bool,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// The live codes: one per subject and purpose.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Strongly consistent.
+    async fn get_token(
+        &self,
+        subject: &Subject,
+        purpose: TokenPurpose,
+    ) -> Result<Option<LiveToken>, DomainError>;
+
+    /// Replaces `current` (or nothing) with `next` and takes a quota slot, with `companions`, all or nothing.
+    async fn reserve_send(
+        &self,
+        current: Option<&LiveToken>,
+        next: &LiveToken,
+        quota: &QuotaSlot,
+        companions: &[Companion],
+    ) -> Result<(), ReserveError>;
+
+    /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back, the quota slot is
+    /// returned and `undo` is applied, so a failed send costs the caller nothing.
+    async fn release_send(
+        &self,
+        previous: Option<&LiveToken>,
+        reserved: &LiveToken,
+        quota: &QuotaSlot,
+        undo: &[Companion],
+    ) -> Result<(), DomainError>;
+
+    /// Records a verification: consumes the code on a match (with `on_accept`, all or nothing), counts a failure
+    /// otherwise. Both are conditioned on the code still being the one judged, unconsumed and with attempts left;
+    /// `false` when that no longer holds (judge again).
+    async fn record_check(
+        &self,
+        token: &LiveToken,
+        accepted: bool,
+        now: i64,
+        on_accept: &[Companion],
+    ) -> Result<bool, DomainError>;
+}
+
+/// Users, their email guards and their listings.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, DomainError>;
+
+    /// The user and its token for `purpose`, in one strongly consistent read.
+    async fn get_user_with_token(
+        &self,
+        id: &UserId,
+        purpose: TokenPurpose,
+    ) -> Result<(Option<User>, Option<LiveToken>), DomainError>;
+
+    /// Creates a user and claims its email (used to seed). A taken email is a conflict.
+    async fn create_user(&self, user: &User) -> Result<(), DomainError>;
+
+    /// Saves `after` over `before` (at `before`'s version); a changed email moves its guard, and a taken address
+    /// is a conflict.
+    async fn save_user(&self, before: &User, after: &User) -> Result<(), SaveError>;
+
+    /// Deletes the user, frees its email and revokes its live tokens, all or nothing.
+    async fn delete_user(&self, user: &User) -> Result<(), SaveError>;
+
+    /// One page of users, and the total that match.
+    async fn list_users(&self, listing: &UserListing) -> Result<(Vec<User>, u64), DomainError>;
+}
+
+/// Sigma's widgets and sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a widget; an existing widget id is a conflict.
+    async fn create_widget(&self, widget: &Widget, now: OffsetDateTime) -> Result<(), DomainError>;
+
+    async fn get_widget(&self, widget_id: &str) -> Result<Option<Widget>, DomainError>;
+
+    /// The session and its code, in one strongly consistent read.
+    async fn get_session_with_token(
+        &self,
+        request_id: &str,
+    ) -> Result<(Option<OtpSession>, Option<LiveToken>), DomainError>;
+
+    /// Closes a session once: `false` if it was already closed (or is gone).
+    async fn close_session(&self, request_id: &str, now: i64) -> Result<bool, DomainError>;
+}
+
+/// QI Tech's accounts and devices.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Creates an account (seeding and tests only); an existing key is a conflict.
+    async fn create_account(&self, account: &Account) -> Result<(), DomainError>;
+
+    async fn get_account(&self, account: &AccountKey) -> Result<Option<Account>, DomainError>;
+
+    async fn get_device(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+    ) -> Result<Option<Device>, DomainError>;
+
+    /// The account, the device and its approval token, in one strongly consistent read.
+    async fn get_account_device_token(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+    ) -> Result<(Option<Account>, Option<Device>, Option<LiveToken>), DomainError>;
+
+    /// Moves an existing device to `to` (only from `from`, when given): `false` when the device does not exist or
+    /// is not in `from`.
+    async fn set_device_status(
+        &self,
+        account: &AccountKey,
+        device: &DeviceKey,
+        to: DeviceStatus,
+        from: Option<DeviceStatus>,
+        now: OffsetDateTime,
+    ) -> Result<bool, DomainError>;
+}
+
+/// Everything the service stores.
+pub trait Store: UserStore + TokenStore + SessionStore + DeviceStore {}
+
+impl<T: UserStore + TokenStore + SessionStore + DeviceStore> Store for T {}
+
+/// An email as it goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMessage {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Delivery: SMS and email. A failure is `DeliveryFailed`, logged (masked) by the implementation.
+#[async_trait]
+pub trait Messenger: Send + Sync {
+    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), DomainError>;
+
+    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), DomainError>;
+}

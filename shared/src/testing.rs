@@ -1,0 +1,134 @@
+//! Fixtures for the in-memory unit tests: an `App` on the memory adapters, users, and API Gateway events.
+
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+use crate::adapters::memory::{MemoryMessenger, MemoryStore};
+use crate::domain::{MfaStatus, MfaType, Role, User, UserId, UserStatus, UserType};
+use crate::doors::authz::authenticated_context;
+use crate::engine::config::{Config, JwtConfig};
+use crate::engine::App;
+
+pub struct MemoryApp {
+    pub app: App,
+    pub store: Arc<MemoryStore>,
+    pub messenger: Arc<MemoryMessenger>,
+}
+
+pub fn config() -> Config {
+    Config {
+        table_name: "memory".into(),
+        jwt: JwtConfig {
+            issuer: "user-token-service".into(),
+            audience: "user-token-api".into(),
+            hs256_secret: None,
+            rs256_public_key_pem: None,
+        },
+        token_hash_secret: Some("an in-memory test hashing key, long enough".into()),
+        ses_sender: "no-reply@example.com".parse().ok(),
+        invite_link_base: "https://app.example.com/invitation?token=".into(),
+        mfa_link_base: "https://app.example.com/mfa-registration?token=".into(),
+        otp_ttl: Duration::minutes(5),
+        invite_ttl: Duration::days(7),
+        max_attempts: 5,
+        resend_cooldown: Duration::seconds(60),
+        send_quota: 5,
+        send_quota_window: Duration::minutes(10),
+    }
+}
+
+pub fn memory_app(adjust: impl FnOnce(&mut Config)) -> MemoryApp {
+    let mut config = config();
+    adjust(&mut config);
+    let store = Arc::new(MemoryStore::new());
+    let messenger = Arc::new(MemoryMessenger::new());
+    MemoryApp {
+        app: App::new(config, store.clone(), messenger.clone()),
+        store,
+        messenger,
+    }
+}
+
+/// An ENABLED backoffice admin with a registered TOTP factor and its own number.
+pub fn admin() -> User {
+    let id = UserId::random();
+    User {
+        id,
+        email: format!("admin-{id}@example.com").parse().expect("email"),
+        sms_number: "+15555550100".parse().expect("phone"),
+        primary_contact_number: "+15555550100".parse().expect("phone"),
+        secondary_contact_number: None,
+        first_name: Some("Ada".to_owned().try_into().expect("name")),
+        last_name: Some("Admin".to_owned().try_into().expect("name")),
+        entity_id: None,
+        company_name: None,
+        roles: vec![Role::BackofficeAdmin],
+        user_type: UserType::Backoffice,
+        status: UserStatus::Enabled,
+        mfa_type: MfaType::Totp,
+        mfa_status: MfaStatus::Registered,
+        locked_out: false,
+        locked_out_timestamp: None,
+        created_at: OffsetDateTime::now_utc(),
+        tokens_valid_after: None,
+        password_hash: None,
+        password_history: Vec::new(),
+        failed_password_attempts: 0,
+        version: 1,
+    }
+}
+
+/// An HTTP API (payload 2.0) event as API Gateway hands it over, authorized for `caller` with `context` added.
+pub fn event(
+    method: &str,
+    path: &str,
+    path_parameters: Value,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+    caller: &User,
+    context: Map<String, Value>,
+) -> lambda_http::Request {
+    let mut authorizer = authenticated_context(caller);
+    authorizer.extend(context);
+    let query_parameters: Map<String, Value> = query
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), Value::String((*value).to_owned())))
+        .collect();
+    // HTTP API handlers read the raw query string; these fixtures only ever carry phone numbers and addresses.
+    let raw_query = query
+        .iter()
+        .map(|(name, value)| format!("{name}={}", value.replace('+', "%2B").replace('@', "%40")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let event = json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": {"content-type": "application/json", "host": "api.example.com"},
+        "queryStringParameters": query_parameters,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "memory",
+            "authorizer": {"lambda": authorizer},
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "memory-request",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "06/Dec/2026:12:00:00 +0000",
+            "timeEpoch": 1796558400000u64
+        },
+        "pathParameters": path_parameters,
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event")
+}
+
+/// A response body as JSON.
+pub fn body(response: &lambda_http::Response<lambda_http::Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null)
+}
