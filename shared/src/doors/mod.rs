@@ -7,3 +7,5 @@ pub mod qi;
 pub mod sigma;
 pub mod velo;
 
+#[cfg(test)]
+mod tests;

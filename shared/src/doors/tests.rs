@@ -1,0 +1,490 @@
+//! Each front door's handlers on the in-memory adapters: the status codes and bodies a client of that vendor's API
+//! relies on, in milliseconds. (What only DynamoDB's conditions prove stays in the emulator suite.)
+
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use crate::adapters::memory::Delivered;
+use crate::domain::device::{Account, AccountStatus, Approver};
+use crate::domain::otp::{Widget, WidgetChannel};
+use crate::domain::token::{Channel, Subject};
+use crate::domain::{AccountKey, User, UserId, UserStatus};
+use crate::ports::{DeviceStore, SessionStore};
+use crate::testing::{admin, body, event, memory_app, MemoryApp};
+
+use super::{qi, sigma, velo};
+
+fn no_path() -> Value {
+    json!({})
+}
+
+fn velo_error_code(response: &lambda_http::Response<lambda_http::Body>) -> Value {
+    body(response)["errors"][0]["errorCode"].clone()
+}
+
+/// The invited users, from the invitation tokens the store holds.
+fn invited(app: &MemoryApp) -> Vec<UserId> {
+    app.store
+        .tokens()
+        .iter()
+        .filter_map(|token| match &token.subject {
+            Subject::User(id) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn invitation(email: &str) -> Value {
+    json!({
+        "email": email,
+        "mfaType": "SMS",
+        "smsNumber": "+15555550123",
+        "primaryContactNumber": "+15555550123",
+        "roles": ["velo.payor.admin"],
+        "firstName": "Pat",
+        "lastName": "Payor",
+        "entityId": "00000000-0000-4000-8000-00000000e001",
+        "userType": "PAYOR"
+    })
+}
+
+#[tokio::test]
+async fn velo_invite_then_get_then_duplicate_then_resend_inside_the_cooldown() {
+    let app = memory_app(|_| {});
+    let caller = admin();
+    let email = "pat@example.com";
+    let invite = |body: Value| {
+        event(
+            "POST",
+            "/v2/users/invite",
+            no_path(),
+            &[],
+            Some(body),
+            &caller,
+            Map::new(),
+        )
+    };
+
+    let created = velo::invite_user(&app.app, invite(invitation(email))).await;
+    assert_eq!(created.status(), 204);
+    assert!(created.body().as_ref().is_empty());
+    let ids = invited(&app);
+    assert_eq!(ids.len(), 1, "one invitation token");
+    let id = ids[0];
+    match app.messenger.outbox().as_slice() {
+        [Delivered::Email { to, message }] => {
+            assert_eq!(to.as_str(), email);
+            assert_eq!(message.subject, "You have been invited");
+            assert!(message
+                .text
+                .contains("https://app.example.com/invitation?token="));
+        }
+        other => panic!("one invitation email, not {other:?}"),
+    }
+
+    let path = format!("/v2/users/{id}");
+    let fetched = velo::get_user(
+        &app.app,
+        event(
+            "GET",
+            &path,
+            json!({"userId": id.to_string()}),
+            &[],
+            None,
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(fetched.status(), 200);
+    let user = body(&fetched);
+    assert_eq!(user["id"], id.to_string());
+    assert_eq!(user["email"], email);
+    assert_eq!(user["status"], "PENDING");
+    assert_eq!(user["mfaType"], "SMS");
+    assert_eq!(user["roles"], json!([{"name": "velo.payor.admin"}]));
+
+    let duplicate = velo::invite_user(&app.app, invite(invitation(email))).await;
+    assert_eq!(duplicate.status(), 409);
+    assert_eq!(velo_error_code(&duplicate), "40910001");
+    assert_eq!(body(&duplicate)["errors"][0]["location"], "email");
+    assert_eq!(body(&duplicate)["httpStatusCode"], 409);
+
+    let resent = velo::resend_token(
+        &app.app,
+        event(
+            "POST",
+            &format!("{path}/tokens"),
+            json!({"userId": id.to_string()}),
+            &[],
+            Some(json!({"tokenType": "INVITE_MFA_USER"})),
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(resent.status(), 400);
+    assert_eq!(velo_error_code(&resent), "40010007");
+    let wait: u64 = resent.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(app.messenger.outbox().len(), 1, "nothing more was sent");
+}
+
+#[tokio::test]
+async fn velo_invite_whose_email_cannot_go_out_leaves_no_user_behind() {
+    let app = memory_app(|_| {});
+    app.messenger.set_email_down(true);
+    let caller = admin();
+    let refused = velo::invite_user(
+        &app.app,
+        event(
+            "POST",
+            "/v2/users/invite",
+            no_path(),
+            &[],
+            Some(invitation("lost@example.com")),
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(velo_error_code(&refused), "50310002");
+    assert_eq!(app.store.user_count(), 0);
+    assert!(app.store.tokens().is_empty());
+}
+
+#[tokio::test]
+async fn velo_refuses_a_caller_without_the_role_in_its_own_format() {
+    let app = memory_app(|_| {});
+    let caller = User {
+        roles: vec![crate::domain::Role::PayeeSupport],
+        user_type: crate::domain::UserType::Payee,
+        status: UserStatus::Enabled,
+        ..admin()
+    };
+    let refused = velo::invite_user(
+        &app.app,
+        event(
+            "POST",
+            "/v2/users/invite",
+            no_path(),
+            &[],
+            Some(invitation("nobody@example.com")),
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(body(&refused)["httpStatusCode"], 403);
+    assert_eq!(app.store.user_count(), 0);
+    assert!(app.messenger.outbox().is_empty());
+}
+
+const APPROVER_PHONE: &str = "+5511999990000";
+
+async fn qi_account(app: &MemoryApp) -> AccountKey {
+    let account_key = AccountKey::random();
+    app.store
+        .create_account(&Account {
+            account_key,
+            status: AccountStatus::Active,
+            approvers: vec![Approver {
+                document_number: "12345678909".parse().expect("document"),
+                phone: APPROVER_PHONE.parse().expect("phone"),
+                email: "approver@example.com".parse().expect("email"),
+            }],
+            created_at: OffsetDateTime::now_utc(),
+        })
+        .await
+        .expect("account");
+    account_key
+}
+
+fn qi_token(app: &MemoryApp) -> String {
+    match app.messenger.outbox().last() {
+        Some(Delivered::Sms { to, text }) => {
+            assert_eq!(to.as_str(), APPROVER_PHONE);
+            let marker = "dispositivo é ";
+            let start = text.find(marker).expect("a token") + marker.len();
+            text[start..].chars().take(6).collect()
+        }
+        other => panic!("an SMS to the approver, not {other:?}"),
+    }
+}
+
+fn qi_error(response: &lambda_http::Response<lambda_http::Body>) -> Value {
+    body(response)["code"].clone()
+}
+
+#[tokio::test]
+async fn qi_device_is_created_pending_refuses_a_wrong_token_and_is_activated_by_the_right_one() {
+    let app = memory_app(|_| {});
+    let caller = admin();
+    let account_key = qi_account(&app).await;
+    let device_key = "b6804f32-101e-4702-8fbc-c2dbc4c2caec";
+    let params = json!({"account_key": account_key.to_string(), "device_key": device_key});
+    let device_path = format!("/account/{account_key}/device/{device_key}");
+
+    let created = qi::create_device(
+        &app.app,
+        event(
+            "POST",
+            &format!("/account/{account_key}/device"),
+            json!({"account_key": account_key.to_string()}),
+            &[],
+            Some(json!({
+                "device_key": device_key,
+                "session_id": "session-1",
+                "tfa_info": {"approver_document_number": "12345678909", "contact_type": "sms"}
+            })),
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(created.status(), 202, "{:?}", body(&created));
+    assert_eq!(body(&created)["device_status"], "pending_2fa_approval");
+    assert_eq!(app.store.device_count(), 1);
+    let token = qi_token(&app);
+    let wrong = format!(
+        "{}{}",
+        if token.starts_with('A') { 'B' } else { 'A' },
+        &token[1..]
+    );
+
+    let validate = |token: String| {
+        event(
+            "PUT",
+            &format!("{device_path}/validate"),
+            params.clone(),
+            &[],
+            Some(json!({ "token": token })),
+            &caller,
+            Map::new(),
+        )
+    };
+    let refused = qi::validate_device(&app.app, validate(wrong)).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(qi_error(&refused), "OBD0000100");
+
+    let approved = qi::validate_device(&app.app, validate(token.clone())).await;
+    assert_eq!(approved.status(), 201);
+    assert_eq!(body(&approved), json!({"device_status": "created"}));
+
+    let fetched = qi::get_device(
+        &app.app,
+        event(
+            "GET",
+            &device_path,
+            params.clone(),
+            &[],
+            None,
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(body(&fetched)["device_status"], "active");
+    assert_eq!(body(&fetched)["session_id"], "session-1");
+
+    let again = qi::validate_device(&app.app, validate(token)).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(qi_error(&again), "QIT000103");
+    let tokens = app.store.tokens();
+    assert_eq!(tokens.len(), 1);
+    assert!(
+        tokens[0].consumed,
+        "the token was consumed with the activation"
+    );
+}
+
+#[tokio::test]
+async fn qi_refuses_an_account_the_caller_may_not_see_as_not_found() {
+    let app = memory_app(|_| {});
+    let account_key = qi_account(&app).await;
+    let outsider = User {
+        roles: vec![crate::domain::Role::PayeeSupport],
+        user_type: crate::domain::UserType::Payee,
+        ..admin()
+    };
+    let device_key = "b6804f32-101e-4702-8fbc-c2dbc4c2caec";
+    let refused = qi::get_device(
+        &app.app,
+        event(
+            "GET",
+            &format!("/account/{account_key}/device/{device_key}"),
+            json!({"account_key": account_key.to_string(), "device_key": device_key}),
+            &[],
+            None,
+            &outsider,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status(), 404);
+    assert!(body(&refused)["code"].is_string());
+}
+
+const WIDGET: &str = "memory-widget";
+
+async fn sigma_widget(app: &MemoryApp) {
+    let widget = Widget::new(
+        WIDGET,
+        "Memory widget",
+        vec![WidgetChannel {
+            channel: Channel::Sms,
+            label: "SMS".into(),
+        }],
+    )
+    .expect("widget");
+    app.store
+        .create_widget(&widget, OffsetDateTime::now_utc())
+        .await
+        .expect("widget stored");
+}
+
+fn sigma_code(app: &MemoryApp) -> String {
+    match app.messenger.outbox().last() {
+        Some(Delivered::Sms { text, .. }) => {
+            let start = text.find(|c: char| c.is_ascii_digit()).expect("a code");
+            text[start..start + 6].to_owned()
+        }
+        other => panic!("an SMS, not {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sigma_session_starts_refuses_a_wrong_code_confirms_the_right_one_and_reports_success() {
+    let app = memory_app(|_| {});
+    sigma_widget(&app).await;
+    let caller = admin();
+    let phone = "+15555550123";
+
+    let started = sigma::start(
+        &app.app,
+        event(
+            "POST",
+            "/api/n/otp-handler/",
+            no_path(),
+            &[],
+            Some(json!({"widgetId": WIDGET, "recipient": phone})),
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(started.status(), 201, "{:?}", body(&started));
+    let request_id = body(&started)["requestId"]
+        .as_str()
+        .expect("requestId")
+        .to_owned();
+    assert_eq!(app.store.session_count(), 1);
+    match app.messenger.outbox().as_slice() {
+        [Delivered::Sms { to, text }] => {
+            assert_eq!(to.as_str(), phone);
+            assert!(text.starts_with("Ваш код подтверждения: "), "{text}");
+        }
+        other => panic!("one SMS, not {other:?}"),
+    }
+    let code = sigma_code(&app);
+    let wrong: String = code
+        .chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect();
+
+    let session = json!({ "requestId": request_id });
+    let check = |code: String| {
+        event(
+            "POST",
+            &format!("/api/n/otp-handler/{request_id}/checkCode"),
+            session.clone(),
+            &[],
+            Some(json!({ "code": code })),
+            &caller,
+            Map::new(),
+        )
+    };
+    let status = || {
+        event(
+            "GET",
+            &format!("/api/n/otp-handler/{request_id}/status"),
+            session.clone(),
+            &[("recipient", phone)],
+            None,
+            &caller,
+            Map::new(),
+        )
+    };
+
+    let refused = sigma::check_code(&app.app, check(wrong)).await;
+    assert_eq!(
+        body(&refused),
+        json!({"type": "InvalidCodeException", "message": "Неверный код", "httpStatus": 400})
+    );
+    assert_eq!(refused.status(), 400);
+    let pending = sigma::status(&app.app, status()).await;
+    assert_eq!(pending.status(), 200);
+    assert_eq!(body(&pending), json!({"success": false}));
+
+    let confirmed = sigma::check_code(&app.app, check(code.clone())).await;
+    assert_eq!(confirmed.status(), 201, "{:?}", body(&confirmed));
+    let done = sigma::status(&app.app, status()).await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(body(&done), json!({"success": true}));
+
+    let again = sigma::check_code(&app.app, check(code)).await;
+    assert_eq!(body(&again)["type"], "SessionAlreadyConfirmedException");
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn sigma_status_for_another_recipient_is_a_mismatch() {
+    let app = memory_app(|_| {});
+    sigma_widget(&app).await;
+    let caller = admin();
+    let started = sigma::start(
+        &app.app,
+        event(
+            "POST",
+            "/api/n/otp-handler/",
+            no_path(),
+            &[],
+            Some(json!({"widgetId": WIDGET, "recipient": "+15555550123"})),
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    let request_id = body(&started)["requestId"]
+        .as_str()
+        .expect("requestId")
+        .to_owned();
+    let mismatch = sigma::status(
+        &app.app,
+        event(
+            "GET",
+            &format!("/api/n/otp-handler/{request_id}/status"),
+            json!({ "requestId": request_id }),
+            &[("recipient", "+15555550999")],
+            None,
+            &caller,
+            Map::new(),
+        ),
+    )
+    .await;
+    assert_eq!(mismatch.status(), 409);
+    assert_eq!(body(&mismatch)["type"], "PhoneNumberMismatchException");
+}
