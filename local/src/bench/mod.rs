@@ -183,10 +183,7 @@ impl KeyStretch {
 
 /// `local-stack fresh-key-stretch <hash> <n>`: `n` checks of the bench's password against `<hash>`, first thing in
 /// a fresh process, as a function's first request makes them. Prints their total time in microseconds.
-pub fn fresh_key_stretch(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: local-stack fresh-key-stretch <argon2id hash> <operations>";
-    let stored = args.get(1).ok_or(USAGE)?;
-    let operations = args.get(2).and_then(|n| n.parse().ok()).ok_or(USAGE)?;
+pub fn fresh_key_stretch(stored: &str, operations: u32) -> Result<(), String> {
     let took = timed_checks(stored, operations).ok_or("argon2id did not verify the hash")?;
     println!("{}", took.as_micros());
     Ok(())
@@ -385,38 +382,8 @@ impl Bench {
     }
 }
 
-fn option(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-/// `local-stack bench --bin-dir target/release [--arm64-dir DIR] [--out bench] [--logs DIR] [--requests 1000]
-/// [--cold-runs 5]`
-pub async fn main(args: &[String], root: PathBuf) -> Result<bool, String> {
-    let number = |name: &str, default: usize| {
-        option(args, name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| format!("{name} takes a number"))
-        })
-    };
-    let bin_dir = option(args, "--bin-dir")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/release"));
-    let options = Options {
-        log_dir: option(args, "--logs")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| bin_dir.join("bench-logs")),
-        bin_dir,
-        arm64_dir: option(args, "--arm64-dir").map(PathBuf::from),
-        out_dir: option(args, "--out")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("bench")),
-        requests: number("--requests", 1000)?,
-        cold_runs: number("--cold-runs", 5)?,
-        moto_port: u16::try_from(number("--moto-port", 0)?).map_err(|e| e.to_string())?,
-        root,
-    };
+/// `local-stack bench`: the measurements, against an emulator of their own; `false` when a budget was missed.
+pub async fn main(options: Options) -> Result<bool, String> {
     for dir in [&options.log_dir, &options.out_dir] {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
