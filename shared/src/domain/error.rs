@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 /// A value a client sent that does not parse. `location` names the field as the client spelled it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,65 @@ pub enum InputSource {
     Body,
     Path,
     Query,
+}
+
+/// The infrastructure failure behind an [`DomainError::Unavailable`], kept as its source so that the front door's
+/// boundary logs it once, with the request's correlation id. Any two causes compare equal: what failed is for the
+/// log, not for the outcome.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+
+    /// A cause that is only a description (a missing setting, a stored item that does not parse).
+    pub fn described(description: impl Into<String>) -> Self {
+        Self::new(Described(description.into()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Described(String);
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The chain of sources under `error`, outermost first, or `None` for a refusal that has no cause (a client's
+/// mistake, a rule that said no).
+pub fn causes(error: &dyn std::error::Error) -> Option<String> {
+    let mut chain = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push(cause.to_string());
+        next = cause.source();
+    }
+    (!chain.is_empty()).then(|| chain.join(": "))
 }
 
 /// Every way a request can fail, independent of the HTTP dialect that carried it.
@@ -60,7 +120,11 @@ pub enum DomainError {
     #[error("the message could not be delivered")]
     DeliveryFailed,
     #[error("a dependency is unavailable")]
-    Unavailable { retry_after_secs: u64 },
+    Unavailable {
+        retry_after_secs: u64,
+        #[source]
+        cause: Option<Cause>,
+    },
 }
 
 impl DomainError {
@@ -68,6 +132,15 @@ impl DomainError {
     pub fn unavailable() -> Self {
         Self::Unavailable {
             retry_after_secs: 1,
+            cause: None,
+        }
+    }
+
+    /// `unavailable`, keeping what failed for the log line at the front door's boundary.
+    pub fn unavailable_because(cause: Cause) -> Self {
+        Self::Unavailable {
+            retry_after_secs: 1,
+            cause: Some(cause),
         }
     }
 
@@ -81,5 +154,23 @@ impl DomainError {
 
     pub fn invalid_query(location: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError::new(location, message), InputSource::Query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_keeps_its_cause_for_the_log_and_any_two_causes_compare_equal() {
+        let failed = DomainError::unavailable_because(Cause::described("DynamoDB GetItem failed"));
+        assert_eq!(causes(&failed).as_deref(), Some("DynamoDB GetItem failed"));
+        assert_eq!(
+            failed,
+            DomainError::unavailable_because(Cause::described("another failure"))
+        );
+        assert_ne!(failed, DomainError::unavailable());
+        assert_eq!(causes(&DomainError::unavailable()), None);
+        assert_eq!(causes(&DomainError::CodeExpired), None);
     }
 }

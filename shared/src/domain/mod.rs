@@ -12,7 +12,7 @@ pub mod token;
 mod user;
 
 pub use contact::{Email, PhoneNumber};
-pub use error::{DomainError, FieldError, InputSource};
+pub use error::{causes, Cause, DomainError, FieldError, InputSource};
 pub use ids::{AccountKey, DeviceKey, EntityId, UserId};
 pub use permissions::{Operation, Principal};
 pub use user::{

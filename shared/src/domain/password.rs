@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-use super::DomainError;
+use super::{Cause, DomainError};
 
 pub const MIN_LENGTH: usize = 10;
 pub const MAX_LENGTH: usize = 64;
@@ -74,10 +74,8 @@ fn stretch(
 }
 
 /// A hash that could not be made: never the caller's fault, worth a retry.
-fn unavailable<E>(_: E) -> DomainError {
-    DomainError::Unavailable {
-        retry_after_secs: 1,
-    }
+fn unavailable(error: impl std::fmt::Display) -> DomainError {
+    DomainError::unavailable_because(Cause::described(format!("argon2id: {error}")))
 }
 
 /// The argon2id PHC string of `password` (argon2's defaults: 19 MiB, 2 passes, 1 lane, a 16-byte salt).

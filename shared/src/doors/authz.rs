@@ -78,11 +78,7 @@ fn principal_from_fields(fields: &HashMap<String, Value>) -> Result<Principal, D
         || DomainError::Unauthenticated("the bearer token is missing, invalid or expired".into());
     match text(fields, AUTH_STATUS) {
         Some(AUTHENTICATED) => {}
-        Some(UNAVAILABLE) => {
-            return Err(DomainError::Unavailable {
-                retry_after_secs: 1,
-            })
-        }
+        Some(UNAVAILABLE) => return Err(DomainError::unavailable()),
         _ => return Err(unauthenticated()),
     }
     parse_principal(fields).ok_or_else(unauthenticated)

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{DomainError, Principal};
+use crate::domain::{causes, DomainError, Principal};
 use crate::doors::authz::principal_from_request;
 use std::future::Future;
 
@@ -119,7 +119,7 @@ pub async fn serve_authenticated<E, F, Fut, R>(
     render: R,
 ) -> Response<Body>
 where
-    E: From<DomainError> + std::fmt::Display,
+    E: From<DomainError> + std::error::Error,
     F: FnOnce(Request, Principal) -> Fut,
     Fut: Future<Output = Result<Response<Body>, E>>,
     R: FnOnce(&str, &E) -> Response<Body>,
@@ -141,7 +141,15 @@ where
         }
         Err(error) => {
             let response = render(&correlation_id, &error);
-            tracing::info!(operation, correlation_id, status = response.status().as_u16(), error = %error, "request refused");
+            let status = response.status().as_u16();
+            match causes(&error) {
+                Some(cause) => {
+                    tracing::error!(operation, correlation_id, status, error = %error, cause, "request failed")
+                }
+                None => {
+                    tracing::info!(operation, correlation_id, status, error = %error, "request refused")
+                }
+            }
             response
         }
     }

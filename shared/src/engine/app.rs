@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::config::Config;
 use super::TokenEngine;
 use crate::domain::token::CodeHasher;
-use crate::domain::DomainError;
+use crate::domain::{Cause, DomainError};
 use crate::ports::{Messenger, Store};
 
 #[derive(Clone)]
@@ -32,12 +32,15 @@ impl App {
 
     /// The token engine; answers 503 (and logs) where the function has no hashing secret configured.
     pub fn engine(&self) -> Result<TokenEngine<'_>, DomainError> {
-        let hasher = self.hasher.as_ref().ok_or_else(|| {
-            tracing::error!("TOKEN_HASH_SECRET is not configured for this function");
-            DomainError::Unavailable {
+        let hasher = self
+            .hasher
+            .as_ref()
+            .ok_or_else(|| DomainError::Unavailable {
                 retry_after_secs: 60,
-            }
-        })?;
+                cause: Some(Cause::described(
+                    "TOKEN_HASH_SECRET is not configured for this function",
+                )),
+            })?;
         Ok(TokenEngine {
             store: self.store.as_ref(),
             messenger: self.messenger.as_ref(),

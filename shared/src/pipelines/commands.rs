@@ -231,6 +231,7 @@ pub async fn handle_messages(app: &App, caller: &Principal, event: SqsEvent) -> 
                     message_id = %message.message_id,
                     retryable = error.is_retryable(),
                     error = %error,
+                    cause = crate::domain::causes(&error),
                     "command failed"
                 );
                 let mut failure = SqsBatchItemFailure::default();

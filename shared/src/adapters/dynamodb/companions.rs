@@ -11,7 +11,7 @@ use super::keys::{
 };
 use super::{build, item, DynamoStore};
 use crate::domain::device::DeviceStatus;
-use crate::domain::{AccountKey, DeviceKey, DomainError, FieldError, User};
+use crate::domain::{AccountKey, Cause, DeviceKey, DomainError, FieldError, User};
 use crate::ports::Companion;
 
 /// One transaction item and the answer if its condition fails.
@@ -249,10 +249,7 @@ impl DynamoStore {
     ) -> Result<TransactWriteItem, DomainError> {
         let now = now
             .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|error| {
-                tracing::error!(%error, "timestamp formatting failed");
-                DomainError::unavailable()
-            })?;
+            .map_err(|error| DomainError::unavailable_because(Cause::new(error)))?;
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(device_pk(account, device), PROFILE)))

@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
-use crate::domain::DomainError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::domain::{Cause, DomainError};
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -23,39 +25,48 @@ pub struct DynamoStore {
     pub(crate) table: String,
 }
 
-/// Any failure to reach DynamoDB: logged here, answered as retryable.
-pub(crate) fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    operation: &str,
-    error: &SdkError<E, R>,
-) -> DomainError {
-    tracing::error!(operation, error = ?error, "DynamoDB call failed");
-    DomainError::unavailable()
+/// A DynamoDB call that failed, the SDK's whole error chain in its message.
+#[derive(Debug, thiserror::Error)]
+#[error("DynamoDB {operation} failed: {detail}")]
+struct CallFailed {
+    operation: &'static str,
+    detail: String,
+}
+
+/// Any failure to reach DynamoDB, answered as retryable; the front door's boundary logs it.
+pub(crate) fn unavailable<E, R>(operation: &'static str, error: &SdkError<E, R>) -> DomainError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    DomainError::unavailable_because(Cause::new(CallFailed {
+        operation,
+        detail: DisplayErrorContext(error).to_string(),
+    }))
 }
 
 pub(crate) fn item<T: serde::Serialize>(
     value: &T,
 ) -> Result<HashMap<String, AttributeValue>, DomainError> {
-    serde_dynamo::to_item(value).map_err(|error| {
-        tracing::error!(%error, "item serialisation failed");
-        DomainError::unavailable()
-    })
+    serde_dynamo::to_item(value)
+        .map_err(|error| DomainError::unavailable_because(Cause::new(error)))
 }
 
-/// A stored item as `T`; one that does not parse is logged and answered as unavailable.
+/// A stored item as `T`; one that does not parse is answered as unavailable.
 pub(crate) fn parse_item<T: serde::de::DeserializeOwned>(
     raw: HashMap<String, AttributeValue>,
 ) -> Result<T, DomainError> {
     serde_dynamo::from_item(raw).map_err(|error| {
-        tracing::error!(%error, "a stored item does not parse");
-        DomainError::unavailable()
+        DomainError::unavailable_because(Cause::described(format!(
+            "a stored item does not parse: {error}"
+        )))
     })
 }
 
-pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, DomainError> {
-    built.map_err(|error| {
-        tracing::error!(%error, "request construction failed");
-        DomainError::unavailable()
-    })
+pub(crate) fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    built: Result<T, E>,
+) -> Result<T, DomainError> {
+    built.map_err(|error| DomainError::unavailable_because(Cause::new(error)))
 }
 
 impl DynamoStore {

@@ -10,7 +10,7 @@ use super::tokens::parse_token;
 use super::{item, parse_item, unavailable, DynamoStore};
 use crate::domain::otp::{OtpSession, Widget};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
-use crate::domain::{DomainError, FieldError};
+use crate::domain::{Cause, DomainError, FieldError};
 use crate::ports::SessionStore;
 
 #[async_trait]
@@ -71,8 +71,9 @@ impl SessionStore for DynamoStore {
                 None => None,
                 Some(raw) => Some(parse_item::<SessionItem>(raw)?.into_session().ok_or_else(
                     || {
-                        tracing::error!(request_id, "a stored session's times do not parse");
-                        DomainError::unavailable()
+                        DomainError::unavailable_because(Cause::described(format!(
+                            "the stored times of session {request_id} do not parse"
+                        )))
                     },
                 )?),
             };

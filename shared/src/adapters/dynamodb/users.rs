@@ -13,7 +13,7 @@ use super::keys::{
 use super::tokens::{cancellation_codes, parse_token};
 use super::{build, item, parse_item, unavailable, DynamoStore};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
-use crate::domain::{DomainError, FieldError, User, UserId, UserStatus};
+use crate::domain::{Cause, DomainError, FieldError, User, UserId, UserStatus};
 use crate::ports::{SaveError, SortField, UserListing, UserStore};
 
 pub(super) fn email_taken() -> DomainError {
@@ -27,8 +27,9 @@ fn parse_user(raw: HashMap<String, AttributeValue>) -> Result<User, DomainError>
     serde_dynamo::from_item::<_, UserItem>(raw)
         .map(User::from)
         .map_err(|error| {
-            tracing::error!(%error, "a stored user does not parse");
-            DomainError::unavailable()
+            DomainError::unavailable_because(Cause::described(format!(
+                "a stored user does not parse: {error}"
+            )))
         })
 }
 

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 pub mod jwt;
 
-use crate::domain::{DomainError, User, UserStatus};
+use crate::domain::{causes, User, UserStatus};
 use crate::doors::authz::{authenticated_context_for, rejected_context, unavailable_context};
 use crate::ports::UserStore;
 use jwt::{AuthError, TokenVerifier};
@@ -51,7 +51,10 @@ pub async fn decide(
             authenticated_context_for(&user, &claims.account_keys),
         ),
         Ok(_) => (None, rejected_context(&AuthError::Revoked)),
-        Err(DomainError::Unavailable { .. }) | Err(_) => (None, unavailable_context()),
+        Err(error) => {
+            tracing::error!(error = %error, cause = causes(&error), "the user lookup failed");
+            (None, unavailable_context())
+        }
     }
 }
 

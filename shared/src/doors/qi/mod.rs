@@ -236,7 +236,9 @@ pub fn render(error: &QiError) -> Rendered {
             | DomainError::TooManyRequests { retry_after_secs } => {
                 waiting(TOO_MANY_REQUESTS, *retry_after_secs)
             }
-            DomainError::Unavailable { retry_after_secs } => Rendered {
+            DomainError::Unavailable {
+                retry_after_secs, ..
+            } => Rendered {
                 retry_after_secs: Some(*retry_after_secs),
                 ..plain(UNAVAILABLE)
             },

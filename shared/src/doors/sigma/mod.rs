@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::future::Future;
 
-use crate::domain::{DomainError, Principal};
+use crate::domain::{Cause, DomainError, Principal};
 use crate::doors::http::{json_response, serve_authenticated, with_retry_after};
 
 /// Every error this front door answers with, by Sigma's exception type.
@@ -53,7 +53,11 @@ pub enum SigmaError {
     #[error("too many starts for the recipient")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("a dependency is unavailable")]
-    ServiceUnavailable { retry_after_secs: u64 },
+    ServiceUnavailable {
+        retry_after_secs: u64,
+        #[source]
+        cause: Option<Cause>,
+    },
 }
 
 /// The general meaning of an engine or adapter error; each operation maps the ones it gives another meaning first.
@@ -89,9 +93,13 @@ impl From<DomainError> for SigmaError {
             DomainError::IncorrectCode { .. } => SigmaError::InvalidCode,
             DomainError::AttemptsExhausted => SigmaError::AttemptsExpired,
             DomainError::CodeExpired => SigmaError::CodeExpired,
-            DomainError::Unavailable { retry_after_secs } => {
-                SigmaError::ServiceUnavailable { retry_after_secs }
-            }
+            DomainError::Unavailable {
+                retry_after_secs,
+                cause,
+            } => SigmaError::ServiceUnavailable {
+                retry_after_secs,
+                cause,
+            },
         }
     }
 }
@@ -209,7 +217,9 @@ impl SigmaError {
         match self {
             SigmaError::RestartCooldownActive { retry_after_secs }
             | SigmaError::TooManyRequests { retry_after_secs }
-            | SigmaError::ServiceUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            | SigmaError::ServiceUnavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             SigmaError::NoAvailableChannels { retry_after_secs } => *retry_after_secs,
             _ => None,
         }

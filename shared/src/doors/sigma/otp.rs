@@ -16,7 +16,7 @@ use super::language::Language;
 use super::{serve, SigmaError};
 use crate::domain::otp::{valid_widget_id, OtpSession, WidgetChannel};
 use crate::domain::token::{Channel, LiveToken, SendMode, TokenPurpose};
-use crate::domain::{DomainError, Email, PhoneNumber, Principal};
+use crate::domain::{Cause, DomainError, Email, PhoneNumber, Principal};
 use crate::doors::http::{json_body, json_response, path_param, query_param};
 use crate::engine::{App, Recipient, SendRequest};
 use crate::ports::Companion;
@@ -91,10 +91,10 @@ fn parse_recipient(raw: &str, location: &str) -> Result<Recipient, SigmaError> {
 
 fn stored_recipient(session: &OtpSession) -> Result<Recipient, SigmaError> {
     parse_recipient(&session.recipient, "recipient").map_err(|_| {
-        tracing::error!(request_id = %session.request_id, "a stored session recipient does not parse");
-        SigmaError::ServiceUnavailable {
-            retry_after_secs: 1,
-        }
+        SigmaError::from(DomainError::unavailable_because(Cause::described(format!(
+            "the stored recipient of session {} does not parse",
+            session.request_id
+        ))))
     })
 }
 
@@ -349,8 +349,10 @@ pub async fn channel(app: &App, request: Request) -> Response<Body> {
             .as_ref()
             .and_then(|token| session.channels.iter().find(|c| c.channel == token.channel))
             .or(session.channels.first())
-            .ok_or(SigmaError::ServiceUnavailable {
-                retry_after_secs: 1,
+            .ok_or_else(|| {
+                SigmaError::from(DomainError::unavailable_because(Cause::described(format!(
+                    "session {request_id} has no channel"
+                ))))
             })?;
         let status = match &token {
             _ if session.closed_at.is_some() => ChannelStatus::Closed,

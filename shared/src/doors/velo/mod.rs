@@ -130,7 +130,9 @@ pub fn render(error: &DomainError) -> Rendered {
                 "the message could not be delivered; nothing was changed".into(),
             )
         },
-        DomainError::Unavailable { retry_after_secs } => Rendered {
+        DomainError::Unavailable {
+            retry_after_secs, ..
+        } => Rendered {
             retry_after_secs: Some(*retry_after_secs),
             ..plain(
                 503,
