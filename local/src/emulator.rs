@@ -258,6 +258,53 @@ pub async fn create_table(
     Ok(())
 }
 
+/// The template's KMS keys, made once per emulator under the alias `!Ref` resolves to locally
+/// ([`crate::template::kms_alias`]), with the key spec and usage the template gives them.
+pub async fn ensure_kms_keys(
+    client: &aws_sdk_kms::Client,
+    template: &Template,
+) -> Result<(), EmulatorError> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    for (logical_id, properties) in &template.kms_keys {
+        let alias = crate::template::kms_alias(logical_id);
+        if client.describe_key().key_id(&alias).send().await.is_ok() {
+            continue;
+        }
+        let spec = properties
+            .get("KeySpec")
+            .and_then(Value::as_str)
+            .unwrap_or("SYMMETRIC_DEFAULT");
+        let usage = properties
+            .get("KeyUsage")
+            .and_then(Value::as_str)
+            .unwrap_or("ENCRYPT_DECRYPT");
+        let key = client
+            .create_key()
+            .key_spec(KeySpec::from(spec))
+            .key_usage(KeyUsageType::from(usage))
+            .send()
+            .await
+            .map_err(|error| EmulatorError::Aws(format!("CreateKey: {error:?}")))?;
+        let key_id = key
+            .key_metadata
+            .map(|metadata| metadata.key_id)
+            .ok_or_else(|| EmulatorError::Aws("CreateKey answered no key".into()))?;
+        // Two stacks starting on one emulator may both get here: the first alias wins, and both use it.
+        if let Err(error) = client
+            .create_alias()
+            .alias_name(&alias)
+            .target_key_id(key_id)
+            .send()
+            .await
+        {
+            if !format!("{error:?}").contains("AlreadyExists") {
+                return Err(EmulatorError::Aws(format!("CreateAlias: {error:?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// SES refuses to send from an address it has not verified; the emulator verifies at once.
 pub async fn verify_sender(
     client: &aws_sdk_sesv2::Client,

@@ -20,7 +20,9 @@ use user_token_domain::domain::{
 #[allow(unused_imports)]
 use user_token_domain::ports::{DeviceStore as _, SessionStore as _, UserStore as _};
 
-use crate::emulator::{create_table, sdk_config, sdk_env, verify_sender, EmulatorError};
+use crate::emulator::{
+    create_table, ensure_kms_keys, sdk_config, sdk_env, verify_sender, EmulatorError,
+};
 use crate::gateway::{segments, Gateway, RouteTarget};
 use crate::pipelines::{create_resources, stream_arn, QueuePoller, Resources, StreamPoller};
 use crate::runtime_api::{FunctionHost, InvokeError, Launch, Logs};
@@ -119,7 +121,8 @@ pub fn seed_admin() -> Result<User, StackError> {
         roles: vec![Role::BackofficeAdmin],
         user_type: UserType::Backoffice,
         status: UserStatus::Enabled,
-        mfa_type: MfaType::Totp,
+        // SMS to the number above, registered: `make outbox` shows the sign-in code (see the README).
+        mfa_type: MfaType::Sms,
         mfa_status: MfaStatus::Registered,
         locked_out: false,
         locked_out_timestamp: None,
@@ -189,6 +192,7 @@ pub async fn prepare_table(
     let sdk = sdk_config(endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&dynamodb, template, table_name).await?;
+    ensure_kms_keys(&aws_sdk_kms::Client::new(&sdk), template).await?;
     let sender = parameters
         .get("SesSender")
         .or_else(|| template.parameter_defaults.get("SesSender"));

@@ -62,7 +62,15 @@ pub struct Template {
     /// `AWS::SNS::Topic` and `AWS::SQS::Queue` resources: logical id to properties.
     pub topics: BTreeMap<String, Value>,
     pub queues: BTreeMap<String, Value>,
+    /// `AWS::KMS::Key` resources: logical id to properties. Locally, `!Ref` to one gives [`kms_alias`].
+    pub kms_keys: BTreeMap<String, Value>,
     pub parameter_defaults: BTreeMap<String, String>,
+}
+
+/// The alias a template's KMS key has on the emulator: KMS accepts an alias wherever it takes a key id, and moto
+/// cannot make a key with an id chosen in advance.
+pub fn kms_alias(logical_id: &str) -> String {
+    format!("alias/{logical_id}")
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -172,6 +180,7 @@ impl Template {
         let mut table = None;
         let mut topics = BTreeMap::new();
         let mut queues = BTreeMap::new();
+        let mut kms_keys = BTreeMap::new();
         let mut default_authorizer_set = false;
         for (id, resource) in resources {
             let id = text(id).ok_or_else(|| shape("a resource id is not a string"))?;
@@ -280,6 +289,9 @@ impl Template {
                 "AWS::SQS::Queue" => {
                     queues.insert(id, properties);
                 }
+                "AWS::KMS::Key" => {
+                    kms_keys.insert(id, properties);
+                }
                 _ => {}
             }
         }
@@ -303,6 +315,7 @@ impl Template {
             table_properties,
             topics,
             queues,
+            kms_keys,
             parameter_defaults,
         })
     }
@@ -320,6 +333,9 @@ impl Template {
         let target = tagged(value, "!Ref").and_then(text)?;
         if target == self.table_logical_id {
             return Some(table_name.to_owned());
+        }
+        if self.kms_keys.contains_key(&target) {
+            return Some(kms_alias(&target));
         }
         parameters
             .get(&target)

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::domain::device::{Account, Device, DeviceStatus};
 use crate::domain::otp::{OtpSession, Widget};
+use crate::domain::signin::{SessionId, SignInSession};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{AccountKey, DeviceKey, DomainError, Email, EntityId, PhoneNumber, User};
 use crate::domain::{UserId, UserStatus, UserType};
@@ -50,6 +51,8 @@ pub enum Companion {
     CreateSession(OtpSession),
     /// Undoes `CreateSession`.
     RemoveSession(OtpSession),
+    /// Opens a signed-in session (with the consumption of the code that proved the second factor).
+    OpenSignIn(SignInSession),
 }
 
 impl Companion {
@@ -72,6 +75,7 @@ impl Companion {
             Companion::CreateSession(_) => {
                 DomainError::Conflict(FieldError::new("requestId", "the session exists"))
             }
+            Companion::OpenSignIn(_) => DomainError::unavailable(),
             Companion::RemoveUser(_)
             | Companion::UpdateUser { .. }
             | Companion::RevertUser { .. }
@@ -254,10 +258,31 @@ pub trait DeviceStore: Send + Sync {
     ) -> Result<bool, DomainError>;
 }
 
-/// Everything the service stores.
-pub trait Store: UserStore + TokenStore + SessionStore + DeviceStore {}
+/// Signed-in sessions, each stored beside its user.
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    /// The user that holds `email`, if any.
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError>;
 
-impl<T: UserStore + TokenStore + SessionStore + DeviceStore> Store for T {}
+    /// The user and one of its sessions, in one strongly consistent read (the authorizer's one read).
+    async fn get_user_with_sign_in(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<(Option<User>, Option<SignInSession>), DomainError>;
+
+    /// Saves `after` over `before` (at `before`'s version): `false` when the session moved on or is gone.
+    async fn save_sign_in(
+        &self,
+        before: &SignInSession,
+        after: &SignInSession,
+    ) -> Result<bool, DomainError>;
+}
+
+/// Everything the service stores.
+pub trait Store: UserStore + TokenStore + SessionStore + DeviceStore + SignInStore {}
+
+impl<T: UserStore + TokenStore + SessionStore + DeviceStore + SignInStore> Store for T {}
 
 /// An email as it goes out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,4 +298,46 @@ pub trait Messenger: Send + Sync {
     async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), DomainError>;
 
     async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), DomainError>;
+}
+
+/// A public key that verifies the service's access tokens, as a JSON Web Key (RFC 7517, RFC 7518 §6.2): an ES256
+/// key on P-256.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublicJwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    /// The affine coordinates, base64url without padding.
+    pub x: String,
+    pub y: String,
+    pub kid: String,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub usage: &'static str,
+}
+
+impl PublicJwk {
+    pub fn es256(kid: impl Into<String>, x: String, y: String) -> PublicJwk {
+        PublicJwk {
+            kty: "EC",
+            crv: "P-256",
+            x,
+            y,
+            kid: kid.into(),
+            alg: "ES256",
+            usage: "sig",
+        }
+    }
+}
+
+/// The key that signs access tokens, which never leaves its keeper (AWS KMS).
+#[async_trait]
+pub trait TokenSigner: Send + Sync {
+    /// The `kid` of the tokens it signs.
+    fn key_id(&self) -> &str;
+
+    /// The ES256 signature of `signing_input` (the JWS signing input), raw: `r || s`, 64 bytes.
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, DomainError>;
+
+    /// Every key a token of ours may be signed with: the current one, and during a rotation the previous one.
+    async fn public_keys(&self) -> Result<Vec<PublicJwk>, DomainError>;
 }

@@ -35,6 +35,8 @@ pub fn config() -> Config {
         resend_cooldown: Duration::seconds(60),
         send_quota: 5,
         send_quota_window: Duration::minutes(10),
+        signing_key_id: None,
+        previous_signing_key_id: None,
     }
 }
 
@@ -91,6 +93,23 @@ pub fn event(
 ) -> lambda_http::Request {
     let mut authorizer = authenticated_context(caller);
     authorizer.extend(context);
+    event_with(method, path, path_parameters, query, &[], body, authorizer)
+}
+
+/// `event`, with extra headers and exactly the authorizer context given (empty: a route with no authorizer).
+pub fn event_with(
+    method: &str,
+    path: &str,
+    path_parameters: Value,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+    authorizer: Map<String, Value>,
+) -> lambda_http::Request {
+    let mut header_values = json!({"content-type": "application/json", "host": "api.example.com"});
+    for (name, value) in headers {
+        header_values[*name] = Value::String((*value).to_owned());
+    }
     let query_parameters: Map<String, Value> = query
         .iter()
         .map(|(name, value)| ((*name).to_owned(), Value::String((*value).to_owned())))
@@ -106,7 +125,7 @@ pub fn event(
         "routeKey": format!("{method} {path}"),
         "rawPath": path,
         "rawQueryString": raw_query,
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
+        "headers": header_values,
         "queryStringParameters": query_parameters,
         "requestContext": {
             "accountId": "123456789012",

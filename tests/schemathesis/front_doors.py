@@ -35,6 +35,9 @@ def _sigma(body, status):
 
 FRONT_DOORS = (
     ("/v2/users", "Velo {correlationId, httpStatusCode, errors[{errorCode, errorMessage, ...}]}", _velo),
+    # Velo's Login API, its payors' applications and API keys, and the issuer's keys: Velo's error body too.
+    ("/v1/", "Velo {correlationId, httpStatusCode, errors[{errorCode, errorMessage, ...}]}", _velo),
+    ("/.well-known/", "Velo {correlationId, httpStatusCode, errors[{errorCode, errorMessage, ...}]}", _velo),
     ("/account/", "QI {title, description, translation, code, extra_fields}", _qi),
     ("/api/n/otp-handler", "Sigma {type, message, httpStatus}", _sigma),
 )

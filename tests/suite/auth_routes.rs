@@ -24,7 +24,8 @@ fn jwt(issuer: &str, audience: &str, secret: &str, iat: i64, ttl: i64, user: Use
 
 fn assert_front_door_401(path: &str, body: &Value, case: &str) {
     let context = format!("{case}: {path}: {body}");
-    if path.starts_with("/v2/users") {
+    // Velo's Users API v2 and its Login API.
+    if path.starts_with("/v2/users") || path.starts_with("/v1/") {
         assert_eq!(body["httpStatusCode"], 401, "{context}");
         assert_eq!(body["errors"][0]["errorCode"], "40110001", "{context}");
         assert!(

@@ -63,6 +63,29 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
     ("authorizer.rest-v1.json", Arrange::Seed, Expect::Authorized),
     ("get-self.json", Arrange::Seed, Expect::Status(200)),
     ("get-self.rest-v1.json", Arrange::Seed, Expect::Status(200)),
+    // The seeded admin's email and password, then a wrong password: the one refusal every failed sign-in gets.
+    ("authenticate.json", Arrange::Seed, Expect::Status(200)),
+    (
+        "authenticate.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(401, "40110001"),
+    ),
+    // A PRE_AUTH caller with no sign-in code pending, then an otp too short to be one.
+    (
+        "validate-access-token.json",
+        Arrange::Seed,
+        Expect::Refused(401, "40110001"),
+    ),
+    (
+        "validate-access-token.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    // A token of no session (the local tool's): signing out ends every session of the user, and is idempotent.
+    ("logout.json", Arrange::Seed, Expect::Status(204)),
+    ("logout.rest-v1.json", Arrange::Seed, Expect::Status(204)),
+    ("jwks.json", Arrange::Seed, Expect::Status(200)),
+    ("jwks.rest-v1.json", Arrange::Seed, Expect::Status(200)),
     // Both name the seeded admin.
     ("get-user.json", Arrange::Seed, Expect::Status(200)),
     ("get-user.rest-v1.json", Arrange::Seed, Expect::Status(200)),

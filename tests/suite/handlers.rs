@@ -47,7 +47,7 @@ async fn get_user_answers_both_event_versions_with_velo_user_response() {
                 "lastName": "Admin",
                 "roles": [{"name": "velo.backoffice.admin"}],
                 "userType": "BACKOFFICE",
-                "mfaType": "TOTP",
+                "mfaType": "SMS",
                 "mfaStatus": "REGISTERED",
                 "lockedOut": false,
                 "lockedOutTimestamp": null
@@ -187,7 +187,7 @@ async fn bad_input_names_the_field_in_velo_format() {
 #[tokio::test]
 async fn the_authorizer_answers_http_api_and_rest_api_events() {
     let app = seeded_app().await;
-    let verifier = app.verifier().expect("verifier");
+    let verifier = app.verifier().await.expect("verifier");
     let token = local_stack::bearer_token(
         &api_tests::template(),
         &api_tests::parameters(),

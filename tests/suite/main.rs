@@ -13,6 +13,7 @@ mod faults;
 mod handlers;
 mod leaks;
 mod load;
+mod login;
 mod openapi;
 mod pipelines;
 mod qi;

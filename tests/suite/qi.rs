@@ -1322,7 +1322,7 @@ async fn the_authorizer_passes_the_account_keys_claim_on_as_a_string() {
         600,
     )
     .expect("token");
-    let verifier = app.verifier().expect("verifier");
+    let verifier = app.verifier().await.expect("verifier");
     for name in ["authorizer.json", "authorizer.rest-v1.json"] {
         let text = std::fs::read_to_string(api_tests::root().join("events").join(name))
             .expect("fixture")

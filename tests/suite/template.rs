@@ -27,6 +27,10 @@ const OPERATION_FUNCTIONS: &[(&str, &str)] = &[
     ("unregisterMFAForSelf", "unregister-mfa-self"),
     ("updatePasswordSelf", "update-password-self"),
     ("validatePasswordSelf", "validate-password-self"),
+    ("veloAuth", "authenticate"),
+    ("validateAccessToken", "validate-access-token"),
+    ("logout", "logout"),
+    ("getJwks", "jwks"),
     ("OtpHandlerController_start", "otp-start"),
     ("OtpHandlerController_channel", "otp-channel"),
     ("OtpHandlerController_status", "otp-status"),
@@ -54,6 +58,7 @@ const READ_ONLY_FUNCTIONS: &[&str] = &[
     "otp-channel",
     "otp-status",
     "device-get",
+    "jwks",
 ];
 
 const TABLE_WRITE_ACTIONS: &[&str] = &[

@@ -12,13 +12,14 @@ use time::OffsetDateTime;
 
 use crate::domain::device::{Account, Device, DeviceStatus};
 use crate::domain::otp::{OtpSession, Widget};
+use crate::domain::signin::{SessionId, SignInSession};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{
     AccountKey, DeviceKey, DomainError, Email, FieldError, PhoneNumber, User, UserId,
 };
 use crate::ports::{
     Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError, SaveError,
-    SessionStore, SortField, TokenStore, UserListing, UserStore,
+    SessionStore, SignInStore, SortField, TokenStore, UserListing, UserStore,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -35,6 +36,7 @@ struct State {
     sessions: HashMap<String, OtpSession>,
     accounts: HashMap<AccountKey, Account>,
     devices: HashMap<(AccountKey, DeviceKey), Device>,
+    sign_ins: HashMap<(UserId, SessionId), SignInSession>,
 }
 
 /// Every store port, in one process's memory.
@@ -171,6 +173,13 @@ impl State {
                     return refused();
                 }
                 self.sessions.remove(&session.request_id);
+            }
+            Companion::OpenSignIn(session) => {
+                let key = (session.user_id, session.session_id);
+                if self.sign_ins.contains_key(&key) {
+                    return refused();
+                }
+                self.sign_ins.insert(key, session.clone());
             }
         }
         Ok(())
@@ -479,6 +488,46 @@ impl UserStore for MemoryStore {
 }
 
 #[async_trait]
+impl SignInStore for MemoryStore {
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError> {
+        let state = self.state();
+        Ok(state
+            .guards
+            .get(&email.key())
+            .and_then(|id| state.users.get(id))
+            .cloned())
+    }
+
+    async fn get_user_with_sign_in(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<(Option<User>, Option<SignInSession>), DomainError> {
+        let state = self.state();
+        Ok((
+            state.users.get(user).cloned(),
+            state.sign_ins.get(&(*user, *session)).cloned(),
+        ))
+    }
+
+    async fn save_sign_in(
+        &self,
+        before: &SignInSession,
+        after: &SignInSession,
+    ) -> Result<bool, DomainError> {
+        let mut state = self.state();
+        let key = (before.user_id, before.session_id);
+        match state.sign_ins.get(&key) {
+            Some(stored) if stored.version == before.version => {
+                state.sign_ins.insert(key, after.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
 impl SessionStore for MemoryStore {
     async fn create_widget(
         &self,
@@ -664,5 +713,48 @@ impl Messenger for MemoryMessenger {
                 message: message.clone(),
             },
         )
+    }
+}
+
+/// A signer whose P-256 key is in memory, made from `seed`: for unit tests only (the service's key is in KMS).
+pub struct MemorySigner {
+    key: p256::ecdsa::SigningKey,
+    kid: String,
+}
+
+impl MemorySigner {
+    pub fn from_seed(kid: &str, seed: [u8; 32]) -> Result<MemorySigner, DomainError> {
+        let key = p256::ecdsa::SigningKey::from_bytes(&seed.into()).map_err(|_| {
+            DomainError::unavailable_because(crate::domain::Cause::described(
+                "the seed is not a P-256 scalar",
+            ))
+        })?;
+        Ok(MemorySigner {
+            key,
+            kid: kid.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl crate::ports::TokenSigner for MemorySigner {
+    fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, DomainError> {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.key.sign(signing_input);
+        Ok(signature.to_bytes().to_vec())
+    }
+
+    async fn public_keys(&self) -> Result<Vec<crate::ports::PublicJwk>, DomainError> {
+        use p256::pkcs8::EncodePublicKey;
+        let der = self
+            .key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|_| DomainError::unavailable())?;
+        Ok(vec![super::kms::es256_jwk(&self.kid, der.as_bytes())?])
     }
 }

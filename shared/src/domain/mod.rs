@@ -8,6 +8,7 @@ mod ids;
 pub mod otp;
 pub mod password;
 pub mod permissions;
+pub mod signin;
 pub mod token;
 mod user;
 

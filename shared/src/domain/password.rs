@@ -17,6 +17,11 @@ pub const HISTORY: usize = 5;
 /// Wrong current-password checks before the user is locked out.
 pub const LOCK_AFTER_FAILURES: u32 = 5;
 
+/// A hash no password is known to match, with the parameters of [`hash`]: a sign-in for an unknown email, or a
+/// user without a password, is verified against it, so that it costs what a wrong password costs.
+pub const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$yMPq7xYVtygDL9SqMAhcaQ$JnduG48OY56UqG1QVbxSktWLwmBERBxMDg00cTZ9HZA";
+
 /// A password in clear, only for as long as it takes to hash or check it. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]

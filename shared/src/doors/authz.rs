@@ -11,13 +11,18 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-use crate::domain::{AccountKey, DomainError, Principal, Role, User};
+use crate::domain::signin::SessionId;
+use crate::domain::{AccountKey, DomainError, Principal, Role, User, UserId};
 use crate::doors::authorizer::jwt::AuthError;
 
 pub const AUTH_STATUS: &str = "authStatus";
 pub const AUTHENTICATED: &str = "authenticated";
 pub const REJECTED: &str = "rejected";
 pub const UNAVAILABLE: &str = "unavailable";
+/// A PRE_AUTH bearer: the password was right, the second factor is still to come. Only the sign-in operations
+/// that complete it accept this verdict; every other operation sees no principal and answers 401.
+pub const PRE_AUTH: &str = "pre_auth";
+pub const SESSION_ID: &str = "sessionId";
 pub const AUTH_ERROR: &str = "authError";
 pub const ACCOUNT_KEYS: &str = "accountKeys";
 
@@ -51,6 +56,27 @@ pub fn authenticated_context_for(user: &User, account_keys: &[String]) -> Map<St
     if !keys.is_empty() {
         context.insert(ACCOUNT_KEYS.into(), keys.join(",").into());
     }
+    context
+}
+
+/// `authenticated_context_for`, with the session the token belongs to, when it names one.
+pub fn authenticated_context_in(
+    user: &User,
+    account_keys: &[String],
+    session: Option<&SessionId>,
+) -> Map<String, Value> {
+    let mut context = authenticated_context_for(user, account_keys);
+    if let Some(session) = session {
+        context.insert(SESSION_ID.into(), session.to_string().into());
+    }
+    context
+}
+
+/// The context for a PRE_AUTH bearer: its user only.
+pub fn pre_auth_context(user: &User) -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert(AUTH_STATUS.into(), PRE_AUTH.into());
+    context.insert("userId".into(), user.id.to_string().into());
     context
 }
 
@@ -110,13 +136,38 @@ fn parse_principal(fields: &HashMap<String, Value>) -> Option<Principal> {
 
 /// The caller, from an HTTP API (v2) or REST API (v1) event: 401 without a verdict, 503 if it could not be made.
 pub fn principal_from_request(request: &Request) -> Result<Principal, DomainError> {
-    let empty = HashMap::new();
-    let fields = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => {
-            context.authorizer.as_ref().map_or(&empty, |a| &a.fields)
-        }
+    principal_from_fields(authorizer_fields(request))
+}
+
+/// The authorizer's context of an HTTP API (v2) or REST API (v1) request; empty when there is none.
+fn authorizer_fields(request: &Request) -> &HashMap<String, Value> {
+    static EMPTY: std::sync::OnceLock<HashMap<String, Value>> = std::sync::OnceLock::new();
+    let empty = || EMPTY.get_or_init(HashMap::new);
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .map_or_else(empty, |a| &a.fields),
         Some(RequestContext::ApiGatewayV1(context)) => &context.authorizer.fields,
-        _ => &empty,
-    };
-    principal_from_fields(fields)
+        _ => empty(),
+    }
+}
+
+/// The user of a PRE_AUTH bearer; any other verdict is a 401 (503 if it could not be made).
+pub fn pre_auth_user_from_request(request: &Request) -> Result<UserId, DomainError> {
+    let fields = authorizer_fields(request);
+    match text(fields, AUTH_STATUS) {
+        Some(PRE_AUTH) => text(fields, "userId")
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| DomainError::Unauthenticated("the bearer token is malformed".into())),
+        Some(UNAVAILABLE) => Err(DomainError::unavailable()),
+        _ => Err(DomainError::Unauthenticated(
+            "a PRE_AUTH access token is required".into(),
+        )),
+    }
+}
+
+/// The session the bearer's token belongs to, if it names one.
+pub fn session_from_request(request: &Request) -> Option<SessionId> {
+    text(authorizer_fields(request), SESSION_ID).and_then(|id| id.parse().ok())
 }

@@ -109,6 +109,15 @@ pub fn with_retry_after(
     response
 }
 
+/// A request header's value, by case-insensitive name.
+pub fn header(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// Runs one authenticated operation of a front door: the caller's verdict first (a refusal becomes the front door's
 /// 401 or 503), then `op`; an error is answered by `render` in the front door's body; one log line carries the
 /// correlation id (the API Gateway request id).
@@ -124,9 +133,28 @@ where
     Fut: Future<Output = Result<Response<Body>, E>>,
     R: FnOnce(&str, &E) -> Response<Body>,
 {
+    serve_as(operation, request, principal_from_request, op, render).await
+}
+
+/// `serve_authenticated`, with the caller established by `identify` (a PRE_AUTH bearer, or nobody for a public
+/// operation) rather than as a signed-in principal.
+pub async fn serve_as<C, E, I, F, Fut, R>(
+    operation: &'static str,
+    request: Request,
+    identify: I,
+    op: F,
+    render: R,
+) -> Response<Body>
+where
+    E: From<DomainError> + std::error::Error,
+    I: FnOnce(&Request) -> Result<C, DomainError>,
+    F: FnOnce(Request, C) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, E>>,
+    R: FnOnce(&str, &E) -> Response<Body>,
+{
     let correlation_id = request_id(&request);
-    let outcome = match principal_from_request(&request) {
-        Ok(principal) => op(request, principal).await,
+    let outcome = match identify(&request) {
+        Ok(caller) => op(request, caller).await,
         Err(error) => Err(E::from(error)),
     };
     match outcome {

@@ -6,7 +6,7 @@ use super::config::Config;
 use super::TokenEngine;
 use crate::domain::token::CodeHasher;
 use crate::domain::{Cause, DomainError};
-use crate::ports::{Messenger, Store};
+use crate::ports::{Messenger, Store, TokenSigner};
 
 #[derive(Clone)]
 pub struct App {
@@ -14,6 +14,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub messenger: Arc<dyn Messenger>,
     pub hasher: Option<CodeHasher>,
+    /// The access-token signing key, where the function issues tokens or publishes the keys.
+    pub signer: Option<Arc<dyn TokenSigner>>,
 }
 
 impl App {
@@ -27,7 +29,25 @@ impl App {
             config,
             store,
             messenger,
+            signer: None,
         }
+    }
+
+    pub fn with_signer(mut self, signer: Arc<dyn TokenSigner>) -> App {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The signing key; answers 503 where the function has none configured.
+    pub fn signer(&self) -> Result<&dyn TokenSigner, DomainError> {
+        self.signer
+            .as_deref()
+            .ok_or_else(|| DomainError::Unavailable {
+                retry_after_secs: 60,
+                cause: Some(Cause::described(
+                    "SIGNING_KEY_ID is not configured for this function",
+                )),
+            })
     }
 
     /// The token engine; answers 503 (and logs) where the function has no hashing secret configured.

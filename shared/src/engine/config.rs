@@ -20,6 +20,10 @@ pub struct Config {
     pub resend_cooldown: Duration,
     pub send_quota: u32,
     pub send_quota_window: Duration,
+    /// The KMS key that signs access tokens (ES256), where this function issues or verifies them.
+    pub signing_key_id: Option<String>,
+    /// During a rotation: the key that signed the tokens still in circulation, published and verified, never used.
+    pub previous_signing_key_id: Option<String>,
 }
 
 #[derive(Clone)]

@@ -57,6 +57,10 @@ fn wording(purpose: TokenPurpose, locale: Locale) -> (&'static str, &'static str
             "New device approval",
             "Your code to approve the new device is {code}. It expires at {expiry}.",
         ),
+        (SignIn, _) => (
+            "Your sign-in code",
+            "Your sign-in code is {code}. It expires at {expiry}. If you are not signing in, change your password.",
+        ),
         (OtpSession, Ru) => ("Код подтверждения", "Ваш код подтверждения: {code}. Код действует до {expiry}."),
         (OtpSession, _) => ("Verification code", "Your verification code is {code}. It is valid until {expiry}."),
     }

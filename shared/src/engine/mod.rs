@@ -3,6 +3,7 @@
 
 mod app;
 pub mod config;
+pub mod issuer;
 pub mod messages;
 #[cfg(test)]
 mod tests;

@@ -65,6 +65,8 @@ impl Config {
             resend_cooldown: Duration::seconds(number("RESEND_COOLDOWN_SECONDS", 60i64)?),
             send_quota: number("SEND_QUOTA", 5u32)?,
             send_quota_window: Duration::seconds(number("SEND_QUOTA_WINDOW_SECONDS", 600i64)?),
+            signing_key_id: optional("SIGNING_KEY_ID"),
+            previous_signing_key_id: optional("PREVIOUS_SIGNING_KEY_ID"),
         })
     }
 }

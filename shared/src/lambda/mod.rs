@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::kms::KmsSigner;
 use crate::adapters::messaging::SnsSesMessenger;
 use crate::domain::token::CodeHasher;
 use crate::doors::authorizer::jwt::TokenVerifier;
@@ -38,6 +39,8 @@ pub enum StartupError {
     HashSecret(&'static str),
     #[error("the HTTPS client: {0}")]
     Http(#[from] HttpsClientError),
+    #[error("the signing key's public keys could not be read")]
+    SigningKeys(#[source] crate::domain::DomainError),
 }
 
 /// How long one SDK call may take in all, retries included.
@@ -117,11 +120,30 @@ impl App {
             aws_sdk_sesv2::Client::new(sdk),
             config.ses_sender.clone(),
         );
-        App::new(config, Arc::new(store), Arc::new(messenger))
+        let signer = config.signing_key_id.clone().map(|key_id| {
+            Arc::new(KmsSigner::new(
+                aws_sdk_kms::Client::new(sdk),
+                key_id,
+                config.previous_signing_key_id.clone(),
+            ))
+        });
+        let app = App::new(config, Arc::new(store), Arc::new(messenger));
+        match signer {
+            Some(signer) => app.with_signer(signer),
+            None => app,
+        }
     }
 
-    pub fn verifier(&self) -> Result<TokenVerifier, StartupError> {
-        Ok(TokenVerifier::new(&self.config.jwt)?)
+    /// The authorizer's verifier: the issuer's public keys, fetched once per cold start, and any development key.
+    pub async fn verifier(&self) -> Result<TokenVerifier, StartupError> {
+        let public_keys = match &self.signer {
+            Some(signer) => signer
+                .public_keys()
+                .await
+                .map_err(StartupError::SigningKeys)?,
+            None => Vec::new(),
+        };
+        Ok(TokenVerifier::new(&self.config.jwt, &public_keys)?)
     }
 }
 

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::items::{DeviceItem, EmailGuardItem, SessionItem, UserItem};
+use super::items::{DeviceItem, EmailGuardItem, SessionItem, SignInItem, UserItem};
 use super::keys::{
     device_pk, email_guard_pk, key, session_pk, start_counter_pk, start_counter_sk, user_pk, GUARD,
     PROFILE, SESSION_SK,
@@ -153,6 +153,13 @@ impl DynamoStore {
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item(&SessionItem::from(session))?))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?)),
+            Companion::OpenSignIn(session) => one(put_new(build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item(&SignInItem::from(session))?))
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?)),

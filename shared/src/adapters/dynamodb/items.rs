@@ -3,12 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
-    account_pk, device_pk, parse_subject_pk, session_pk, subject_pk, tenant_key, token_sk, user_pk,
-    widget_pk, EVERYONE, PROFILE, SESSION_SK,
+    account_pk, device_pk, parse_subject_pk, session_pk, sign_in_sk, subject_pk, tenant_key,
+    token_sk, user_pk, widget_pk, EVERYONE, PROFILE, SESSION_SK,
 };
 use crate::domain::device::DocumentNumber;
 use crate::domain::device::{Account, AccountStatus, Approver, ContactType, Device, DeviceStatus};
 use crate::domain::otp::{OtpSession, Widget, WidgetChannel};
+use crate::domain::signin::SignInSession;
 use crate::domain::token::{Channel, LiveToken, TokenPurpose};
 use crate::domain::{
     AccountKey, DeviceKey, Email, EntityId, MfaStatus, MfaType, PersonName, PhoneNumber, Role,
@@ -416,5 +417,56 @@ impl From<AccountItem> for Account {
             approvers: item.approvers,
             created_at: item.created_at,
         }
+    }
+}
+
+/// A signed-in session (`domain::signin::SignInSession`); `ttl` lets DynamoDB remove it once it has expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: UserId,
+    pub session_id: String,
+    pub refresh_digest: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub used_refresh_digests: Vec<String>,
+    pub created_at: i64,
+    pub ttl: i64,
+    #[serde(default)]
+    pub revoked: bool,
+    pub version: u64,
+}
+
+impl From<&SignInSession> for SignInItem {
+    fn from(session: &SignInSession) -> Self {
+        SignInItem {
+            pk: user_pk(&session.user_id),
+            sk: sign_in_sk(&session.session_id),
+            user_id: session.user_id,
+            session_id: session.session_id.to_string(),
+            refresh_digest: session.refresh_digest.clone(),
+            used_refresh_digests: session.used_refresh_digests.clone(),
+            created_at: session.created_at.unix_timestamp(),
+            ttl: session.expires_at.unix_timestamp(),
+            revoked: session.revoked,
+            version: session.version,
+        }
+    }
+}
+
+impl SignInItem {
+    /// The session; `None` when a stored field does not parse.
+    pub fn into_session(self) -> Option<SignInSession> {
+        Some(SignInSession {
+            user_id: self.user_id,
+            session_id: self.session_id.parse().ok()?,
+            refresh_digest: self.refresh_digest,
+            used_refresh_digests: self.used_refresh_digests,
+            created_at: OffsetDateTime::from_unix_timestamp(self.created_at).ok()?,
+            expires_at: OffsetDateTime::from_unix_timestamp(self.ttl).ok()?,
+            revoked: self.revoked,
+            version: self.version,
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! | item | `pk` | `sk` |
 //! |---|---|---|
 //! | user | `USER#<userId>` | `PROFILE` |
+//! | signed-in session | `USER#<userId>` | `SIGNIN#<sessionId>` |
 //! | email guard | `EMAIL#<lower-case email>` | `GUARD` |
 //! | a subject's token | the subject's partition | `TOKEN#<PURPOSE>` |
 //! | send quota | `QUOTA#<recipient hash>` | `WINDOW#<window>` |
@@ -18,6 +19,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::domain::signin::SessionId;
 use crate::domain::token::{Subject, TokenPurpose};
 use crate::domain::{AccountKey, DeviceKey, Email, EntityId, UserId};
 
@@ -28,6 +30,11 @@ const TOKEN_PREFIX: &str = "TOKEN#";
 
 pub fn user_pk(id: &UserId) -> String {
     format!("USER#{id}")
+}
+
+/// A signed-in session lives in its user's partition: the authorizer reads both in one `BatchGetItem`.
+pub fn sign_in_sk(session: &SessionId) -> String {
+    format!("SIGNIN#{session}")
 }
 
 pub fn email_guard_pk(email: &Email) -> String {
@@ -208,6 +215,7 @@ mod tests {
             (widget_pk("w"), PROFILE.to_owned()),
             (account_pk(&AccountKey::random()), PROFILE.to_owned()),
             (start_counter_pk("h"), start_counter_sk(1)),
+            (user_pk(&user), sign_in_sk(&SessionId::random())),
         ] {
             assert_eq!(parse(&pk, &sk), ItemKey::Other, "{pk} {sk}");
         }

@@ -5,6 +5,7 @@ pub mod items;
 pub mod keys;
 mod qi;
 mod sigma;
+mod signin;
 mod tokens;
 mod users;
 

@@ -1,22 +1,14 @@
-//! Bearer JWTs: HS256 with a shared secret, or RS256 with a public key. The issuer, audience and expiry are checked.
+//! Bearer JWTs: ES256 from the service's own issuer (its KMS key's public keys, by `kid`), and as development or
+//! migration options HS256 with a shared secret or RS256 with a public key. The issuer, audience and expiry are
+//! checked.
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
 use crate::engine::config::JwtConfig;
+use crate::ports::PublicJwk;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Claims {
-    pub sub: String,
-    pub iss: String,
-    pub aud: String,
-    pub exp: i64,
-    pub iat: i64,
-    /// The bank accounts (QI Tech `account_key`s) the bearer may act on; optional.
-    #[serde(default, rename = "accountKeys", skip_serializing_if = "Vec::is_empty")]
-    pub account_keys: Vec<String>,
-}
+pub use crate::domain::signin::Claims;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
@@ -40,11 +32,13 @@ pub struct KeyError(String);
 
 /// Verifies bearer tokens against every configured key.
 pub struct TokenVerifier {
-    keys: Vec<(DecodingKey, Validation)>,
+    /// A key with a `kid` verifies only the tokens that name it.
+    keys: Vec<(Option<String>, DecodingKey, Validation)>,
 }
 
 impl TokenVerifier {
-    pub fn new(config: &JwtConfig) -> Result<TokenVerifier, KeyError> {
+    /// Accepts tokens signed by any of `public_keys` (the issuer's), and by the development keys `config` names.
+    pub fn new(config: &JwtConfig, public_keys: &[PublicJwk]) -> Result<TokenVerifier, KeyError> {
         let validation = |algorithm| {
             let mut validation = Validation::new(algorithm);
             validation.set_issuer(&[&config.issuer]);
@@ -56,6 +50,7 @@ impl TokenVerifier {
         let mut keys = Vec::new();
         if let Some(secret) = &config.hs256_secret {
             keys.push((
+                None,
                 DecodingKey::from_secret(secret.as_bytes()),
                 validation(Algorithm::HS256),
             ));
@@ -63,10 +58,17 @@ impl TokenVerifier {
         if let Some(pem) = &config.rs256_public_key_pem {
             let key =
                 DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError(e.to_string()))?;
-            keys.push((key, validation(Algorithm::RS256)));
+            keys.push((None, key, validation(Algorithm::RS256)));
+        }
+        for jwk in public_keys {
+            let key = DecodingKey::from_ec_components(&jwk.x, &jwk.y)
+                .map_err(|e| KeyError(e.to_string()))?;
+            keys.push((Some(jwk.kid.clone()), key, validation(Algorithm::ES256)));
         }
         if keys.is_empty() {
-            return Err(KeyError("set JWT_SECRET or JWT_PUBLIC_KEY".into()));
+            return Err(KeyError(
+                "set SIGNING_KEY_ID (or, for development, JWT_SECRET or JWT_PUBLIC_KEY)".into(),
+            ));
         }
         Ok(TokenVerifier { keys })
     }
@@ -84,8 +86,9 @@ impl TokenVerifier {
             .ok_or(AuthError::Malformed)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let mut last = AuthError::BadSignature;
-        for (key, validation) in &self.keys {
-            if !validation.algorithms.contains(&header.alg) {
+        for (kid, key, validation) in &self.keys {
+            let names_another_key = kid.is_some() && header.kid != *kid;
+            if !validation.algorithms.contains(&header.alg) || names_another_key {
                 continue;
             }
             match decode::<Claims>(token, key, validation) {
@@ -137,6 +140,7 @@ pub fn sign_hs256_for_accounts(
         iat,
         exp: iat + ttl_secs,
         account_keys: account_keys.to_vec(),
+        ..Claims::default()
     };
     encode(
         &Header::new(Algorithm::HS256),
@@ -166,7 +170,7 @@ mod tests {
     #[test]
     fn accepts_a_good_token_and_names_each_failure() {
         let config = config();
-        let verifier = TokenVerifier::new(&config).unwrap();
+        let verifier = TokenVerifier::new(&config, &[]).unwrap();
         let user = UserId::random();
         let secret = config.hs256_secret.clone().unwrap();
         let good = sign_hs256(&config, &secret, user, now(), 600).unwrap();
@@ -267,7 +271,7 @@ MwIDAQAB
             rs256_public_key_pem: Some(TEST_RSA_PUBLIC_KEY.into()),
             ..config()
         };
-        let verifier = TokenVerifier::new(&config).unwrap();
+        let verifier = TokenVerifier::new(&config, &[]).unwrap();
         let user = UserId::random();
         let claims = Claims {
             sub: user.to_string(),
@@ -275,7 +279,7 @@ MwIDAQAB
             aud: config.audience.clone(),
             iat: now(),
             exp: now() + 600,
-            account_keys: Vec::new(),
+            ..Claims::default()
         };
         let key = EncodingKey::from_rsa_pem(TEST_RSA_PRIVATE_KEY.as_bytes()).unwrap();
         let rs256 = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
@@ -286,10 +290,13 @@ MwIDAQAB
         let secret = config.hs256_secret.clone().unwrap();
         let hs256 = sign_hs256(&config, &secret, user, now(), 600).unwrap();
         assert!(verifier.verify(Some(&format!("Bearer {hs256}"))).is_ok());
-        let rs_only = TokenVerifier::new(&JwtConfig {
-            hs256_secret: None,
-            ..config.clone()
-        })
+        let rs_only = TokenVerifier::new(
+            &JwtConfig {
+                hs256_secret: None,
+                ..config.clone()
+            },
+            &[],
+        )
         .unwrap();
         assert_eq!(
             rs_only.verify(Some(&format!("Bearer {hs256}"))).err(),

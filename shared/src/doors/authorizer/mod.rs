@@ -7,9 +7,12 @@ use serde_json::{json, Map, Value};
 
 pub mod jwt;
 
-use crate::domain::{causes, User, UserStatus};
-use crate::doors::authz::{authenticated_context_for, rejected_context, unavailable_context};
-use crate::ports::UserStore;
+use crate::domain::signin::{Authority, SessionId};
+use crate::domain::{causes, DomainError, User, UserId, UserStatus};
+use crate::doors::authz::{
+    authenticated_context_in, pre_auth_context, rejected_context, unavailable_context,
+};
+use crate::ports::Store;
 use jwt::{AuthError, TokenVerifier};
 
 fn header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
@@ -28,28 +31,50 @@ fn bearer(event: &Value) -> Option<&str> {
         .or_else(|| header(event, "authorization"))
 }
 
-/// A token stays good only while its user exists, is not disabled, and was not disabled after the token was issued.
+/// A token stays good only while its user exists, is neither disabled nor locked out, and was not signed out or
+/// disabled after the token was issued.
 pub fn admits(user: &User, issued_at: i64) -> bool {
     let revoked_after_issue = user
         .tokens_valid_after
         .is_some_and(|valid_after| issued_at < valid_after.unix_timestamp());
-    user.status != UserStatus::Disabled && !revoked_after_issue
+    user.status != UserStatus::Disabled && !user.locked_out && !revoked_after_issue
+}
+
+/// The user the token names, and whether its session (if it names one) is still live: one read either way.
+async fn lookup(
+    store: &dyn Store,
+    user_id: &UserId,
+    session: Option<&SessionId>,
+) -> Result<Option<User>, DomainError> {
+    let Some(session_id) = session else {
+        return store.get_user(user_id).await;
+    };
+    let (user, session) = store.get_user_with_sign_in(user_id, session_id).await?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(user.filter(|_| session.is_some_and(|session| session.is_live(now))))
 }
 
 pub async fn decide(
     verifier: &TokenVerifier,
-    store: &dyn UserStore,
+    store: &dyn Store,
     authorization: Option<&str>,
 ) -> (Option<String>, Map<String, Value>) {
     let (user_id, claims) = match verifier.verify(authorization) {
         Ok(verified) => verified,
         Err(error) => return (None, rejected_context(&error)),
     };
-    match store.get_user(&user_id).await {
-        Ok(Some(user)) if admits(&user, claims.iat) => (
-            Some(user.id.to_string()),
-            authenticated_context_for(&user, &claims.account_keys),
-        ),
+    let session = claims.session_id();
+    if claims.sid.is_some() && session.is_none() {
+        return (None, rejected_context(&AuthError::Malformed));
+    }
+    match lookup(store, &user_id, session.as_ref()).await {
+        Ok(Some(user)) if admits(&user, claims.iat) => match claims.authority() {
+            Authority::PreAuth => (Some(user.id.to_string()), pre_auth_context(&user)),
+            Authority::Full => (
+                Some(user.id.to_string()),
+                authenticated_context_in(&user, &claims.account_keys, session.as_ref()),
+            ),
+        },
         Ok(_) => (None, rejected_context(&AuthError::Revoked)),
         Err(error) => {
             tracing::error!(error = %error, cause = causes(&error), "the user lookup failed");
@@ -59,7 +84,7 @@ pub async fn decide(
 }
 
 /// Answers one authorizer event in the shape its API type expects.
-pub async fn authorize(verifier: &TokenVerifier, store: &dyn UserStore, event: Value) -> Value {
+pub async fn authorize(verifier: &TokenVerifier, store: &dyn Store, event: Value) -> Value {
     let (principal, context) = decide(verifier, store, bearer(&event)).await;
     let field = |key: &str| {
         context

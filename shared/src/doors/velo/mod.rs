@@ -1,6 +1,7 @@
 //! The Velo Payments Users API v2 front door: its wire types, its error body, and its operations.
 
 mod common;
+mod login;
 mod manage;
 mod selfservice;
 mod tokens;
@@ -8,6 +9,7 @@ mod users;
 pub mod wire;
 
 pub use common::check_verification_code;
+pub use login::{authenticate, jwks, logout, validate_access_token};
 pub use manage::{
     delete_user, disable_user, enable_user, list_users, role_update, set_user_status, unlock_user,
     unregister_mfa, user_details_update,
