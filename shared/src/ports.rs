@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::apikey::{ApiKey, ApiKeyId, Application, ApplicationId};
 use crate::domain::device::{Account, Device, DeviceStatus};
 use crate::domain::otp::{OtpSession, Widget};
 use crate::domain::signin::{SessionId, SignInSession};
@@ -279,10 +280,39 @@ pub trait SignInStore: Send + Sync {
     ) -> Result<bool, DomainError>;
 }
 
-/// Everything the service stores.
-pub trait Store: UserStore + TokenStore + SessionStore + DeviceStore + SignInStore {}
+/// Payors' applications and API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Creates an application and claims its name within its payor; a taken name is a conflict.
+    async fn create_application(&self, application: &Application) -> Result<(), DomainError>;
 
-impl<T: UserStore + TokenStore + SessionStore + DeviceStore + SignInStore> Store for T {}
+    async fn get_application(
+        &self,
+        payor: &EntityId,
+        application: &ApplicationId,
+    ) -> Result<Option<Application>, DomainError>;
+
+    /// Creates a key beside its application, in one write that fails with `NotFound("application")` when the
+    /// application is gone.
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), DomainError>;
+
+    /// Strongly consistent: a deleted key is refused at once.
+    async fn get_api_key(&self, key: &ApiKeyId) -> Result<Option<ApiKey>, DomainError>;
+
+    /// Deletes a key: `false` when it was already gone.
+    async fn delete_api_key(&self, key: &ApiKey) -> Result<bool, DomainError>;
+}
+
+/// Everything the service stores.
+pub trait Store:
+    UserStore + TokenStore + SessionStore + DeviceStore + SignInStore + ApiKeyStore
+{
+}
+
+impl<T: UserStore + TokenStore + SessionStore + DeviceStore + SignInStore + ApiKeyStore> Store
+    for T
+{
+}
 
 /// An email as it goes out.
 #[derive(Debug, Clone, PartialEq, Eq)]

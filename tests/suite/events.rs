@@ -86,6 +86,39 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
     ("logout.rest-v1.json", Arrange::Seed, Expect::Status(204)),
     ("jwks.json", Arrange::Seed, Expect::Status(200)),
     ("jwks.rest-v1.json", Arrange::Seed, Expect::Status(200)),
+    // The admin makes an application; the same name in another case is a duplicate.
+    (
+        "create-application.json",
+        Arrange::Seed,
+        Expect::Status(201),
+    ),
+    (
+        "create-application.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(409, "40910001"),
+    ),
+    // No application on a fresh table; then a key without a role.
+    (
+        "create-api-key.json",
+        Arrange::Seed,
+        Expect::Refused(404, "40410001"),
+    ),
+    (
+        "create-api-key.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    // No such key; then a key id that is not a UUID.
+    (
+        "delete-api-key.json",
+        Arrange::Seed,
+        Expect::Refused(404, "40410001"),
+    ),
+    (
+        "delete-api-key.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010002"),
+    ),
     // Both name the seeded admin.
     ("get-user.json", Arrange::Seed, Expect::Status(200)),
     ("get-user.rest-v1.json", Arrange::Seed, Expect::Status(200)),

@@ -30,6 +30,10 @@ async fn sms_user() -> User {
             &[Role::PayorAdmin],
         )
     };
+    stored(user).await
+}
+
+async fn stored(user: User) -> User {
     api_tests::app(&shared_stack().table)
         .await
         .store
@@ -67,6 +71,23 @@ async fn codes(user: &User) -> Vec<String> {
         .filter_map(|sms| sms.message.strip_prefix("Your sign-in code is "))
         .map(|rest| rest.chars().take(6).collect())
         .collect()
+}
+
+/// Runs one of `tests/python/`'s scripts with the suite's Python (`make venv`): its last line of output, as JSON.
+async fn python(script: &str, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(api_tests::root().join(".venv/bin/python"))
+        .arg(api_tests::root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("the suite's Python runs (`make venv`)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json(stdout.lines().last().expect("a summary line"))
 }
 
 fn without_correlation_id(mut body: Value) -> Value {
@@ -273,25 +294,80 @@ async fn fifty_concurrent_sign_ins_send_one_sms_inside_the_cooldown() {
 #[tokio::test]
 async fn velos_own_python_client_signs_in_refreshes_and_signs_out() {
     let user = sms_user().await;
-    let output = tokio::process::Command::new(api_tests::root().join(".venv/bin/python"))
-        .arg(api_tests::root().join("tests/python/velo_login.py"))
-        .args([
+    let seen = python(
+        "velo_login.py",
+        &[
             shared_stack().base_url.as_str(),
             api_tests::endpoint().as_str(),
             user.email.as_str(),
             PASSWORD,
             user.sms_number.as_str(),
-        ])
-        .output()
-        .await
-        .expect("the suite's Python runs (`make venv`)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen = json(stdout.lines().last().expect("a summary line"));
+        ],
+    )
+    .await;
     assert_eq!(seen["user_id"], user.id.to_string());
     assert_eq!(seen["after_logout"], 401);
+}
+
+/// Velo's own client makes an application and an API key as a payor admin, signs in with `client_credentials`, and
+/// lists the payor's users, and only them, with the key's token (`tests/python/velo_api_keys.py`).
+#[tokio::test]
+async fn velos_own_python_client_signs_in_with_an_api_key_and_lists_its_payors_users_only() {
+    let admin = sms_user().await;
+    let payor = admin.entity_id.expect("a payor").to_string();
+    let stranger = stored(user(
+        &unique_email(),
+        UserType::Payor,
+        Some("6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+        &[Role::PayorAdmin],
+    ))
+    .await;
+    let seen = python(
+        "velo_api_keys.py",
+        &[
+            shared_stack().base_url.as_str(),
+            shared_stack().token_for(admin.id).as_str(),
+            payor.as_str(),
+        ],
+    )
+    .await;
+    assert_eq!(seen["entity_ids"], serde_json::json!([payor]));
+    let listed: Vec<&str> = seen["listed"]
+        .as_array()
+        .expect("listed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        listed.contains(&admin.id.to_string().as_str()),
+        "{listed:?}"
+    );
+    assert!(!listed.contains(&stranger.id.to_string().as_str()));
+
+    // The key's item holds the secret's keyed hash only; deleting the key refuses its token at once.
+    let api_key = seen["api_key"].as_str().expect("a key");
+    let items = api_tests::partition(&shared_stack().table, &format!("APIKEY#{api_key}")).await;
+    assert_eq!(items.len(), 1);
+    assert!(items[0].contains_key("secretDigest"));
+    let application = seen["application_id"].as_str().expect("an application");
+    let (status, body, _) = api_tests::call(
+        Method::DELETE,
+        &format!("/v1/payors/{payor}/applications/{application}/keys/{api_key}"),
+        Some(&shared_stack().token_for(admin.id)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(
+        api_tests::partition(&shared_stack().table, &format!("APIKEY#{api_key}"))
+            .await
+            .is_empty()
+    );
+    let key_token = seen["access_token"].as_str().expect("the key's token");
+    let (status, _, _) = api_tests::call(Method::GET, "/v2/users", Some(key_token), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a deleted key's token is refused at once"
+    );
 }

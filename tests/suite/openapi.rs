@@ -23,7 +23,14 @@ fn openapi() -> Value {
 fn is_velo_path(path: &str) -> bool {
     path == "/v2/users"
         || path.starts_with("/v2/users/")
-        || ["/v1/authenticate", "/v1/validate", "/v1/logout"].contains(&path)
+        || [
+            "/v1/authenticate",
+            "/v1/validate",
+            "/v1/logout",
+            "/v1/payors/{payorId}/applications",
+            "/v1/payors/{payorId}/applications/{applicationId}/keys",
+        ]
+        .contains(&path)
 }
 
 /// Response codes as strings: Velo's document writes `200:` (a YAML integer), ours `'200':`.

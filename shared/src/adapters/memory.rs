@@ -10,16 +10,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
 
+use crate::domain::apikey::{ApiKey, ApiKeyId, Application, ApplicationId};
 use crate::domain::device::{Account, Device, DeviceStatus};
 use crate::domain::otp::{OtpSession, Widget};
 use crate::domain::signin::{SessionId, SignInSession};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{
-    AccountKey, DeviceKey, DomainError, Email, FieldError, PhoneNumber, User, UserId,
+    AccountKey, DeviceKey, DomainError, Email, EntityId, FieldError, PhoneNumber, User, UserId,
 };
 use crate::ports::{
-    Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError, SaveError,
-    SessionStore, SignInStore, SortField, TokenStore, UserListing, UserStore,
+    ApiKeyStore, Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError,
+    SaveError, SessionStore, SignInStore, SortField, TokenStore, UserListing, UserStore,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -37,6 +38,8 @@ struct State {
     accounts: HashMap<AccountKey, Account>,
     devices: HashMap<(AccountKey, DeviceKey), Device>,
     sign_ins: HashMap<(UserId, SessionId), SignInSession>,
+    applications: HashMap<(EntityId, ApplicationId), Application>,
+    api_keys: HashMap<ApiKeyId, ApiKey>,
 }
 
 /// Every store port, in one process's memory.
@@ -484,6 +487,60 @@ impl UserStore for MemoryStore {
             .cloned()
             .collect();
         Ok((page, total))
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
+    async fn create_application(&self, application: &Application) -> Result<(), DomainError> {
+        let mut state = self.state();
+        let taken = state.applications.values().any(|existing| {
+            existing.payor_id == application.payor_id
+                && existing.name_key() == application.name_key()
+        });
+        if taken {
+            return Err(DomainError::Conflict(FieldError::new(
+                "name",
+                "the payor already has an application with this name",
+            )));
+        }
+        state.applications.insert(
+            (application.payor_id, application.application_id),
+            application.clone(),
+        );
+        Ok(())
+    }
+
+    async fn get_application(
+        &self,
+        payor: &EntityId,
+        application: &ApplicationId,
+    ) -> Result<Option<Application>, DomainError> {
+        Ok(self
+            .state()
+            .applications
+            .get(&(*payor, *application))
+            .cloned())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), DomainError> {
+        let mut state = self.state();
+        if !state
+            .applications
+            .contains_key(&(key.payor_id, key.application_id))
+        {
+            return Err(DomainError::NotFound("application"));
+        }
+        state.api_keys.insert(key.key_id, key.clone());
+        Ok(())
+    }
+
+    async fn get_api_key(&self, key: &ApiKeyId) -> Result<Option<ApiKey>, DomainError> {
+        Ok(self.state().api_keys.get(key).cloned())
+    }
+
+    async fn delete_api_key(&self, key: &ApiKey) -> Result<bool, DomainError> {
+        Ok(self.state().api_keys.remove(&key.key_id).is_some())
     }
 }
 

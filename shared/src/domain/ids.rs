@@ -88,3 +88,19 @@ mod tests {
             .is_ok());
     }
 }
+
+uuid_newtype!(
+    /// The id of a payor's application (a group of API keys).
+    ApplicationId
+);
+uuid_newtype!(
+    /// An API key's id: the `apiKey` half of its credentials.
+    ApiKeyId
+);
+
+/// The `sub` of an API key's token, parsed as a UUID like every `sub`, is the key's id.
+impl From<UserId> for ApiKeyId {
+    fn from(id: UserId) -> ApiKeyId {
+        ApiKeyId(id.0)
+    }
+}

@@ -1,10 +1,11 @@
 //! The pure core: values that parse on construction, the user aggregate, the permission table and the token rules.
 //! Nothing here performs I/O.
 
+pub mod apikey;
 mod contact;
 pub mod device;
 mod error;
-mod ids;
+pub(crate) mod ids;
 pub mod otp;
 pub mod password;
 pub mod permissions;

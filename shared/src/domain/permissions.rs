@@ -116,6 +116,28 @@ impl Principal {
         }
     }
 
+    /// May the caller manage `payor`'s applications and API keys? A backoffice admin may for any payor, a payor's
+    /// (master) admin for its own; another payor is not found (its existence is not the caller's to learn).
+    pub fn may_manage_payor(&self, payor: &EntityId) -> Result<(), DomainError> {
+        if self.is_backoffice_admin() {
+            return Ok(());
+        }
+        if self.entity_id.as_ref() != Some(payor) || self.user_type != UserType::Payor {
+            return Err(DomainError::NotFound("payor"));
+        }
+        if self
+            .roles
+            .iter()
+            .any(|role| matches!(role, Role::PayorMasterAdmin | Role::PayorAdmin))
+        {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(
+                "only the payor's admins may manage its API keys".into(),
+            ))
+        }
+    }
+
     /// Is `target` within the caller's reach? Users of other entities are not found, not forbidden.
     pub fn may_reach(&self, operation: Operation, target: &User) -> Result<(), DomainError> {
         self.may(operation)?;

@@ -28,7 +28,8 @@ pub const SESSION_TTL: Duration = Duration::hours(12);
 pub const REMEMBERED_REFRESH_TOKENS: usize = 16;
 
 /// An access token's claims. `sid` names the session a full token belongs to (tokens minted by the local tool
-/// have none); `auth` is `PRE_AUTH` on a token that only proves the password.
+/// have none); `auth` is `PRE_AUTH` on a token that only proves the password, `API_KEY` on an API key's (whose
+/// `sub` is the key's id).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub sub: String,
@@ -49,6 +50,7 @@ impl Claims {
     pub fn authority(&self) -> Authority {
         match self.auth.as_deref() {
             Some("PRE_AUTH") => Authority::PreAuth,
+            Some("API_KEY") => Authority::ApiKey,
             _ => Authority::Full,
         }
     }
@@ -65,6 +67,8 @@ pub enum Authority {
     PreAuth,
     /// Signed in.
     Full,
+    /// An API key, acting with its one role on its payor (`client_credentials`).
+    ApiKey,
 }
 
 impl Authority {
@@ -72,6 +76,7 @@ impl Authority {
         match self {
             Authority::PreAuth => "PRE_AUTH",
             Authority::Full => "FULL",
+            Authority::ApiKey => "API_KEY",
         }
     }
 }

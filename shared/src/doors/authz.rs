@@ -11,6 +11,7 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+use crate::domain::apikey::ApiKey;
 use crate::domain::signin::SessionId;
 use crate::domain::{AccountKey, DomainError, Principal, Role, User, UserId};
 use crate::doors::authorizer::jwt::AuthError;
@@ -69,6 +70,17 @@ pub fn authenticated_context_in(
     if let Some(session) = session {
         context.insert(SESSION_ID.into(), session.to_string().into());
     }
+    context
+}
+
+/// The context for an API key: the key's id as the caller, its one role, its payor.
+pub fn api_key_context(key: &ApiKey) -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert(AUTH_STATUS.into(), AUTHENTICATED.into());
+    context.insert("userId".into(), key.key_id.to_string().into());
+    context.insert("roles".into(), key.role.name().into());
+    context.insert("entityId".into(), key.payor_id.to_string().into());
+    context.insert("userType".into(), "PAYOR".into());
     context
 }
 

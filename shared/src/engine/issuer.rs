@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::config::JwtConfig;
 use crate::domain::signin::{Authority, Claims, SessionId, ACCESS_TOKEN_TTL, PRE_AUTH_TTL};
-use crate::domain::{Cause, DomainError, UserId};
+use crate::domain::{Cause, DomainError};
 use crate::ports::TokenSigner;
 
 /// A signed access token and how long it lives.
@@ -20,28 +20,29 @@ pub struct AccessToken {
     pub expires_in: i64,
 }
 
-/// Signs an access token for `user`: PRE_AUTH (no session yet) or full, in `session`.
+/// Signs an access token for `subject` (a user, or an API key): PRE_AUTH (no session yet), full (in `session`), or
+/// an API key's.
 pub async fn issue(
     signer: &dyn TokenSigner,
     jwt: &JwtConfig,
-    user: UserId,
+    subject: uuid::Uuid,
     authority: Authority,
     session: Option<SessionId>,
     now: OffsetDateTime,
 ) -> Result<AccessToken, DomainError> {
     let ttl = match authority {
         Authority::PreAuth => PRE_AUTH_TTL,
-        Authority::Full => ACCESS_TOKEN_TTL,
+        Authority::Full | Authority::ApiKey => ACCESS_TOKEN_TTL,
     };
     let iat = now.unix_timestamp();
     let claims = Claims {
-        sub: user.to_string(),
+        sub: subject.hyphenated().to_string(),
         iss: jwt.issuer.clone(),
         aud: jwt.audience.clone(),
         iat,
         exp: iat + ttl.whole_seconds(),
         sid: session.map(|id| id.to_string()),
-        auth: (authority == Authority::PreAuth).then(|| Authority::PreAuth.as_str().to_owned()),
+        auth: (authority != Authority::Full).then(|| authority.as_str().to_owned()),
         account_keys: Vec::new(),
     };
     let header = json!({ "alg": "ES256", "typ": "JWT", "kid": signer.key_id() });

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
-    account_pk, device_pk, parse_subject_pk, session_pk, sign_in_sk, subject_pk, tenant_key,
-    token_sk, user_pk, widget_pk, EVERYONE, PROFILE, SESSION_SK,
+    account_pk, api_key_pk, application_sk, device_pk, parse_subject_pk, payor_pk, session_pk,
+    sign_in_sk, subject_pk, tenant_key, token_sk, user_pk, widget_pk, EVERYONE, PROFILE,
+    SESSION_SK,
 };
+use crate::domain::apikey::{ApiKey, ApiKeyId, Application, ApplicationId};
 use crate::domain::device::DocumentNumber;
 use crate::domain::device::{Account, AccountStatus, Approver, ContactType, Device, DeviceStatus};
 use crate::domain::otp::{OtpSession, Widget, WidgetChannel};
@@ -467,6 +469,103 @@ impl SignInItem {
             expires_at: OffsetDateTime::from_unix_timestamp(self.ttl).ok()?,
             revoked: self.revoked,
             version: self.version,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationItem {
+    pub pk: String,
+    pub sk: String,
+    pub payor_id: EntityId,
+    pub application_id: ApplicationId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&Application> for ApplicationItem {
+    fn from(application: &Application) -> Self {
+        ApplicationItem {
+            pk: payor_pk(&application.payor_id),
+            sk: application_sk(&application.application_id),
+            payor_id: application.payor_id,
+            application_id: application.application_id,
+            name: application.name.clone(),
+            description: application.description.clone(),
+            created_at: application.created_at.unix_timestamp(),
+        }
+    }
+}
+
+impl ApplicationItem {
+    pub fn into_application(self) -> Option<Application> {
+        Some(Application {
+            payor_id: self.payor_id,
+            application_id: self.application_id,
+            name: self.name,
+            description: self.description,
+            created_at: OffsetDateTime::from_unix_timestamp(self.created_at).ok()?,
+        })
+    }
+}
+
+/// Claims an application's name within its payor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameGuardItem {
+    pub pk: String,
+    pub sk: String,
+    pub application_id: ApplicationId,
+}
+
+/// An API key: the secret's keyed hash, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyItem {
+    pub pk: String,
+    pub sk: String,
+    pub api_key: ApiKeyId,
+    pub payor_id: EntityId,
+    pub application_id: ApplicationId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub role: Role,
+    pub secret_digest: String,
+    pub created_at: i64,
+}
+
+impl From<&ApiKey> for ApiKeyItem {
+    fn from(key: &ApiKey) -> Self {
+        ApiKeyItem {
+            pk: api_key_pk(&key.key_id),
+            sk: PROFILE.into(),
+            api_key: key.key_id,
+            payor_id: key.payor_id,
+            application_id: key.application_id,
+            name: key.name.clone(),
+            description: key.description.clone(),
+            role: key.role,
+            secret_digest: key.secret_digest.clone(),
+            created_at: key.created_at.unix_timestamp(),
+        }
+    }
+}
+
+impl ApiKeyItem {
+    pub fn into_api_key(self) -> Option<ApiKey> {
+        Some(ApiKey {
+            key_id: self.api_key,
+            payor_id: self.payor_id,
+            application_id: self.application_id,
+            name: self.name,
+            description: self.description,
+            role: self.role,
+            secret_digest: self.secret_digest,
+            created_at: OffsetDateTime::from_unix_timestamp(self.created_at).ok()?,
         })
     }
 }

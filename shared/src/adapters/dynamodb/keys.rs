@@ -4,6 +4,9 @@
 //! |---|---|---|
 //! | user | `USER#<userId>` | `PROFILE` |
 //! | signed-in session | `USER#<userId>` | `SIGNIN#<sessionId>` |
+//! | payor application | `PAYOR#<payorId>` | `APP#<applicationId>` |
+//! | application name guard | `PAYOR#<payorId>` | `APPNAME#<lower-case name>` |
+//! | API key | `APIKEY#<apiKey>` | `PROFILE` |
 //! | email guard | `EMAIL#<lower-case email>` | `GUARD` |
 //! | a subject's token | the subject's partition | `TOKEN#<PURPOSE>` |
 //! | send quota | `QUOTA#<recipient hash>` | `WINDOW#<window>` |
@@ -19,6 +22,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::domain::apikey::{ApiKeyId, ApplicationId};
 use crate::domain::signin::SessionId;
 use crate::domain::token::{Subject, TokenPurpose};
 use crate::domain::{AccountKey, DeviceKey, Email, EntityId, UserId};
@@ -35,6 +39,22 @@ pub fn user_pk(id: &UserId) -> String {
 /// A signed-in session lives in its user's partition: the authorizer reads both in one `BatchGetItem`.
 pub fn sign_in_sk(session: &SessionId) -> String {
     format!("SIGNIN#{session}")
+}
+
+pub fn payor_pk(payor: &EntityId) -> String {
+    format!("PAYOR#{payor}")
+}
+
+pub fn application_sk(application: &ApplicationId) -> String {
+    format!("APP#{application}")
+}
+
+pub fn application_name_sk(name_key: &str) -> String {
+    format!("APPNAME#{name_key}")
+}
+
+pub fn api_key_pk(key: &ApiKeyId) -> String {
+    format!("APIKEY#{key}")
 }
 
 pub fn email_guard_pk(email: &Email) -> String {
@@ -216,6 +236,12 @@ mod tests {
             (account_pk(&AccountKey::random()), PROFILE.to_owned()),
             (start_counter_pk("h"), start_counter_sk(1)),
             (user_pk(&user), sign_in_sk(&SessionId::random())),
+            (
+                payor_pk(&EntityId::random()),
+                application_sk(&ApplicationId::random()),
+            ),
+            (payor_pk(&EntityId::random()), application_name_sk("sap")),
+            (api_key_pk(&ApiKeyId::random()), PROFILE.to_owned()),
         ] {
             assert_eq!(parse(&pk, &sk), ItemKey::Other, "{pk} {sk}");
         }

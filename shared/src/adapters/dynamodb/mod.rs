@@ -1,5 +1,6 @@
 //! The DynamoDB adapter of every store port. One table; every invariant is a condition or a transaction.
 
+mod apikeys;
 mod companions;
 pub mod items;
 pub mod keys;
@@ -71,6 +72,23 @@ pub(crate) fn build<T, E: std::error::Error + Send + Sync + 'static>(
 }
 
 impl DynamoStore {
+    /// One item, strongly consistent.
+    pub(super) async fn get_one(
+        &self,
+        item_key: HashMap<String, AttributeValue>,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| unavailable("GetItem", &error))?;
+        Ok(output.item)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
             client,

@@ -26,16 +26,7 @@ fn parse_sign_in(
 #[async_trait]
 impl SignInStore for DynamoStore {
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(email_guard_pk(email), GUARD)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| unavailable("GetItem", &error))?;
-        let Some(raw) = output.item else {
+        let Some(raw) = self.get_one(key(email_guard_pk(email), GUARD)).await? else {
             return Ok(None);
         };
         let guard = parse_item::<EmailGuardItem>(raw)?;

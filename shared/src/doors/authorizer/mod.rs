@@ -7,10 +7,12 @@ use serde_json::{json, Map, Value};
 
 pub mod jwt;
 
+use crate::domain::apikey::ApiKeyId;
 use crate::domain::signin::{Authority, SessionId};
 use crate::domain::{causes, DomainError, User, UserId, UserStatus};
 use crate::doors::authz::{
-    authenticated_context_in, pre_auth_context, rejected_context, unavailable_context,
+    api_key_context, authenticated_context_in, pre_auth_context, rejected_context,
+    unavailable_context,
 };
 use crate::ports::Store;
 use jwt::{AuthError, TokenVerifier};
@@ -67,10 +69,21 @@ pub async fn decide(
     if claims.sid.is_some() && session.is_none() {
         return (None, rejected_context(&AuthError::Malformed));
     }
+    if claims.authority() == Authority::ApiKey {
+        return match store.get_api_key(&ApiKeyId::from(user_id)).await {
+            Ok(Some(key)) => (Some(key.key_id.to_string()), api_key_context(&key)),
+            Ok(None) => (None, rejected_context(&AuthError::Revoked)),
+            Err(error) => {
+                tracing::error!(error = %error, cause = causes(&error), "the API key lookup failed");
+                (None, unavailable_context())
+            }
+        };
+    }
     match lookup(store, &user_id, session.as_ref()).await {
         Ok(Some(user)) if admits(&user, claims.iat) => match claims.authority() {
             Authority::PreAuth => (Some(user.id.to_string()), pre_auth_context(&user)),
-            Authority::Full => (
+            // An API key's token is judged above; a user's token never claims it.
+            Authority::Full | Authority::ApiKey => (
                 Some(user.id.to_string()),
                 authenticated_context_in(&user, &claims.account_keys, session.as_ref()),
             ),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::error_response;
+use crate::domain::apikey::ApiKeyId;
 use crate::domain::password;
 use crate::domain::signin::{
     basic_credentials, sign_in_refused, Authority, Refresh, RefreshToken, SessionId, SignInSession,
@@ -34,6 +35,19 @@ pub struct AuthResponse {
     pub scope: &'static str,
     #[serde(rename = "entityIds")]
     pub entity_ids: Vec<String>,
+}
+
+impl AuthResponse {
+    fn new(token: AccessToken, refresh_token: Option<String>, entity_ids: Vec<String>) -> Self {
+        AuthResponse {
+            access_token: token.token,
+            token_type: "bearer",
+            expires_in: token.expires_in,
+            refresh_token,
+            scope: SCOPE,
+            entity_ids,
+        }
+    }
 }
 
 /// Velo's `AccessTokenResponse`.
@@ -102,8 +116,7 @@ pub async fn authenticate(app: &App, request: Request) -> Response<Body> {
             let answer = match grant.as_str() {
                 "password" => password_grant(app, &request).await?,
                 "refresh_token" => refresh_grant(app, &request).await?,
-                // API keys are not issued yet: no client credentials can be right.
-                "client_credentials" => return Err(sign_in_refused()),
+                "client_credentials" => client_credentials_grant(app, &request).await?,
                 _ => {
                     return Err(DomainError::invalid_query(
                         "grant_type",
@@ -167,28 +180,37 @@ async fn signed_in_user(app: &App, request: &Request) -> Result<User, DomainErro
     Err(DomainError::unavailable())
 }
 
+/// An API key's `Basic base64(apiKey:apiSecret)`: a token with the key's role on its payor, for 1800 s.
+async fn client_credentials_grant(
+    app: &App,
+    request: &Request,
+) -> Result<AuthResponse, DomainError> {
+    let (name, secret) = header(request, "authorization")
+        .and_then(|value| basic_credentials(&value))
+        .unwrap_or_default();
+    let key = match name.parse::<ApiKeyId>() {
+        Ok(id) => app.store.get_api_key(&id).await?,
+        Err(_) => None,
+    };
+    let hasher = app.engine()?.hasher;
+    let key = key
+        .filter(|key| key.accepts(&secret, hasher))
+        .ok_or_else(sign_in_refused)?;
+    let token = signed(app, *key.key_id.as_uuid(), Authority::ApiKey, None).await?;
+    Ok(AuthResponse::new(
+        token,
+        None,
+        vec![key.payor_id.to_string()],
+    ))
+}
+
 async fn password_grant(app: &App, request: &Request) -> Result<AuthResponse, DomainError> {
     let user = signed_in_user(app, request).await?;
     if user.mfa_type == MfaType::Sms {
         send_sign_in_code(app, &user).await?;
     }
-    let token = issue(
-        app.signer()?,
-        &app.config.jwt,
-        user.id,
-        Authority::PreAuth,
-        None,
-        OffsetDateTime::now_utc(),
-    )
-    .await?;
-    Ok(AuthResponse {
-        access_token: token.token,
-        token_type: "bearer",
-        expires_in: token.expires_in,
-        refresh_token: None,
-        scope: SCOPE,
-        entity_ids: entity_ids(&user),
-    })
+    let token = signed(app, *user.id.as_uuid(), Authority::PreAuth, None).await?;
+    Ok(AuthResponse::new(token, None, entity_ids(&user)))
 }
 
 /// Sends the sign-in code to the user's number. Inside the cooldown the code already sent stands: the sign-in
@@ -243,15 +265,18 @@ async fn refresh_grant(app: &App, request: &Request) -> Result<AuthResponse, Dom
         if !app.store.save_sign_in(&session, &next).await? {
             continue;
         }
-        let token = full_token(app, &user, session.session_id).await?;
-        return Ok(AuthResponse {
-            access_token: token.token,
-            token_type: "bearer",
-            expires_in: token.expires_in,
-            refresh_token: Some(next_token.expose()),
-            scope: SCOPE,
-            entity_ids: entity_ids(&user),
-        });
+        let token = signed(
+            app,
+            *user.id.as_uuid(),
+            Authority::Full,
+            Some(session.session_id),
+        )
+        .await?;
+        return Ok(AuthResponse::new(
+            token,
+            Some(next_token.expose()),
+            entity_ids(&user),
+        ));
     }
     Err(DomainError::unavailable())
 }
@@ -264,17 +289,19 @@ fn may_keep_session(user: &User, session: &SignInSession) -> bool {
     user.status == UserStatus::Enabled && !user.locked_out && !ended_after_start
 }
 
-async fn full_token(
+/// An access token for `subject` (a user or an API key), signed now.
+async fn signed(
     app: &App,
-    user: &User,
-    session: SessionId,
+    subject: uuid::Uuid,
+    authority: Authority,
+    session: Option<SessionId>,
 ) -> Result<AccessToken, DomainError> {
     issue(
         app.signer()?,
         &app.config.jwt,
-        user.id,
-        Authority::Full,
-        Some(session),
+        subject,
+        authority,
+        session,
         OffsetDateTime::now_utc(),
     )
     .await
@@ -337,7 +364,13 @@ pub async fn validate_access_token(app: &App, request: Request) -> Response<Body
                 }
                 Err(error) => return Err(error),
             }
-            let token = full_token(app, &user, session.session_id).await?;
+            let token = signed(
+                app,
+                *user.id.as_uuid(),
+                Authority::Full,
+                Some(session.session_id),
+            )
+            .await?;
             tracing::info!(user_id = %user.id, session_id = %session.session_id, "signed in");
             Ok(uncached(json_response(
                 200,

@@ -1,5 +1,6 @@
 //! The Velo Payments Users API v2 front door: its wire types, its error body, and its operations.
 
+mod applications;
 mod common;
 mod login;
 mod manage;
@@ -8,6 +9,7 @@ mod tokens;
 mod users;
 pub mod wire;
 
+pub use applications::{create_api_key, create_application, delete_api_key};
 pub use common::check_verification_code;
 pub use login::{authenticate, jwks, logout, validate_access_token};
 pub use manage::{

@@ -375,3 +375,218 @@ async fn the_jwks_verifies_our_tokens_and_a_token_signed_by_another_key_is_refus
         "the bearer token signature is invalid"
     );
 }
+
+/// A payor admin of a fresh payor, stored.
+async fn payor_admin(app: &MemoryApp) -> User {
+    let user = User {
+        user_type: crate::domain::UserType::Payor,
+        entity_id: Some(crate::domain::EntityId::random()),
+        roles: vec![crate::domain::Role::PayorAdmin],
+        ..admin()
+    };
+    app.store.create_user(&user).await.expect("stored");
+    user
+}
+
+/// `POST /v1/payors/{payor}/applications` `{name}` as `caller`.
+async fn make_application(
+    app: &crate::engine::App,
+    payor: &str,
+    name: &str,
+    caller: &User,
+) -> lambda_http::Response<lambda_http::Body> {
+    crate::doors::velo::create_application(
+        app,
+        as_caller(
+            "POST",
+            &format!("/v1/payors/{payor}/applications"),
+            json!({ "payorId": payor }),
+            Some(json!({ "name": name })),
+            caller,
+        ),
+    )
+    .await
+}
+
+fn as_caller(
+    method: &str,
+    path: &str,
+    params: Value,
+    body: Option<Value>,
+    caller: &User,
+) -> lambda_http::Request {
+    event(method, path, params, &[], body, caller, Map::new())
+}
+
+#[tokio::test]
+async fn an_api_key_signs_in_with_client_credentials_acts_on_its_payor_only_and_dies_with_its_deletion(
+) {
+    let sign_in = sign_in_app().await;
+    let app = &sign_in.app.app;
+    let owner = payor_admin(&sign_in.app).await;
+    let payor = owner.entity_id.expect("a payor").to_string();
+    let other_payor_user = payor_admin(&sign_in.app).await;
+    let applications = format!("/v1/payors/{payor}/applications");
+
+    let created = make_application(app, &payor, "SAP", &owner).await;
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    let application_id = location.rsplit('/').next().expect("an id").to_owned();
+    assert_eq!(location, format!("{applications}/{application_id}"));
+    let duplicate = make_application(app, &payor, "sap", &owner).await;
+    assert_eq!(duplicate.status(), 409);
+    let foreign = make_application(app, &payor, "Other", &other_payor_user).await;
+    assert_eq!(
+        foreign.status(),
+        404,
+        "another payor's admin learns nothing"
+    );
+
+    let keys_path = format!("{applications}/{application_id}/keys");
+    let params = json!({"payorId": payor, "applicationId": application_id});
+    let key = crate::doors::velo::create_api_key(
+        app,
+        as_caller(
+            "POST",
+            &keys_path,
+            params.clone(),
+            Some(json!({"name": "SAP Key 01", "roles": ["payor.admin"]})),
+            &owner,
+        ),
+    )
+    .await;
+    assert_eq!(key.status(), 200);
+    let key = body(&key);
+    let (api_key, api_secret) = (
+        key["apiKey"].as_str().expect("apiKey").to_owned(),
+        key["apiSecret"].as_str().expect("apiSecret").to_owned(),
+    );
+
+    let wrong = super::authenticate(
+        app,
+        authenticate_event(
+            &[("grant_type", "client_credentials")],
+            Some(&basic(&api_key, "not-the-secret")),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    let response = super::authenticate(
+        app,
+        authenticate_event(&[], Some(&basic(&api_key, &api_secret))),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "client_credentials is the default grant"
+    );
+    let answer = body(&response);
+    assert_eq!(answer["entityIds"], json!([payor]));
+    assert!(answer.get("refresh_token").is_none());
+    let token = answer["access_token"].as_str().expect("a token").to_owned();
+    assert_eq!(claims(&token)["auth"], "API_KEY");
+    let verdict = sign_in.verdict(&token).await;
+    assert_eq!(verdict["authStatus"], "authenticated");
+    assert_eq!(verdict["roles"], "velo.payor.admin");
+    assert_eq!(verdict["entityId"], payor);
+
+    let listing = crate::doors::velo::list_users(
+        app,
+        event_with("GET", "/v2/users", json!({}), &[], &[], None, verdict),
+    )
+    .await;
+    assert_eq!(listing.status(), 200);
+    let listed: Vec<Value> = body(&listing)["content"]
+        .as_array()
+        .expect("content")
+        .clone();
+    assert_eq!(listed.len(), 1, "the payor's one user: {listed:?}");
+    assert_eq!(listed[0]["id"], owner.id.to_string());
+
+    let deleted = crate::doors::velo::delete_api_key(
+        app,
+        as_caller(
+            "DELETE",
+            &format!("{keys_path}/{api_key}"),
+            json!({"payorId": payor, "applicationId": application_id, "apiKey": api_key}),
+            None,
+            &owner,
+        ),
+    )
+    .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        sign_in.verdict(&token).await["authStatus"],
+        "rejected",
+        "revoked at once"
+    );
+    let again = super::authenticate(
+        app,
+        authenticate_event(&[], Some(&basic(&api_key, &api_secret))),
+    )
+    .await;
+    assert_eq!(again.status(), 401);
+}
+
+#[tokio::test]
+async fn only_a_payors_admins_manage_its_keys_and_a_key_has_one_payor_role() {
+    let sign_in = sign_in_app().await;
+    let app = &sign_in.app.app;
+    let owner = payor_admin(&sign_in.app).await;
+    let payor = owner.entity_id.expect("a payor").to_string();
+    let support = User {
+        roles: vec![crate::domain::Role::PayorSupport],
+        ..payor_admin(&sign_in.app).await
+    };
+    let support = User {
+        entity_id: owner.entity_id,
+        email: format!("support-{}@example.com", support.id)
+            .parse()
+            .expect("email"),
+        ..support
+    };
+    let applications = format!("/v1/payors/{payor}/applications");
+    let refused = make_application(app, &payor, "SAP", &support).await;
+    assert_eq!(refused.status(), 403);
+    let created = make_application(app, &payor, "SAP", &owner).await;
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    let application_id = location.rsplit('/').next().expect("an id").to_owned();
+    let params = json!({"payorId": payor, "applicationId": application_id});
+    for roles in [
+        json!([]),
+        json!(["payor.admin", "payor.support"]),
+        json!(["backoffice.admin"]),
+    ] {
+        let response = crate::doors::velo::create_api_key(
+            app,
+            as_caller(
+                "POST",
+                &format!("{applications}/{application_id}/keys"),
+                params.clone(),
+                Some(json!({"name": "key", "roles": roles})),
+                &owner,
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{roles}");
+    }
+    let unknown_application = crate::doors::velo::create_api_key(
+        app,
+        as_caller(
+            "POST",
+            "/v1/payors/x/applications/y/keys",
+            json!({"payorId": payor, "applicationId": crate::domain::UserId::random().to_string()}),
+            Some(json!({"name": "key", "roles": ["payor.support"]})),
+            &owner,
+        ),
+    )
+    .await;
+    assert_eq!(unknown_application.status(), 404);
+}
