@@ -374,10 +374,13 @@ async fn logs_are_json_with_the_request_id_and_never_carry_a_clear_token_or_addr
     let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
     let body = &sent.emails_to(&email)[0].body;
     let start = body.find("token=").expect("link") + "token=".len();
-    let secret: String = body[start..]
+    // `<userId>.<secret>`: the secret half is what must appear nowhere.
+    let token: String = body[start..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
         .collect();
+    let secret = token.split_once('.').expect("a link token").1.to_owned();
+    assert_eq!(secret.len(), 43);
 
     let log = std::fs::read_to_string(stack.log_dir.join("invite-user.log")).expect("function log");
     let lines: Vec<Value> = log

@@ -86,6 +86,35 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
     ("logout.rest-v1.json", Arrange::Seed, Expect::Status(204)),
     ("jwks.json", Arrange::Seed, Expect::Status(200)),
     ("jwks.rest-v1.json", Arrange::Seed, Expect::Status(200)),
+    // A link token no invitation holds, then a password too short: one 400 each, nothing changed.
+    (
+        "accept-invitation.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    (
+        "accept-invitation.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    // The seeded admin's email (a link goes out), then an address nobody has: the same 204.
+    ("reset-password.json", Arrange::Seed, Expect::Status(204)),
+    (
+        "reset-password.rest-v1.json",
+        Arrange::Seed,
+        Expect::Status(204),
+    ),
+    // A reset link no user holds, then a body without a password.
+    (
+        "confirm-password-reset.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    (
+        "confirm-password-reset.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
     // The admin makes an application; the same name in another case is a duplicate.
     (
         "create-application.json",

@@ -309,6 +309,28 @@ async fn velos_own_python_client_signs_in_refreshes_and_signs_out() {
     assert_eq!(seen["after_logout"], 401);
 }
 
+/// Velo's own client asks for a password reset (`LoginApi.reset_password`); the emailed link sets a new password,
+/// and the client signs in with it, not with the old one (`tests/python/velo_reset.py`).
+#[tokio::test]
+async fn velos_own_python_client_resets_a_password_and_signs_in_with_the_new_one() {
+    let user = sms_user().await;
+    let seen = python(
+        "velo_reset.py",
+        &[
+            shared_stack().base_url.as_str(),
+            api_tests::endpoint().as_str(),
+            user.email.as_str(),
+            PASSWORD,
+            "a heron waits where the tide turns 77",
+        ],
+    )
+    .await;
+    assert_eq!(
+        seen,
+        serde_json::json!({"confirmed": 204, "old_password": 401, "new_password": 200})
+    );
+}
+
 /// Velo's own client makes an application and an API key as a payor admin, signs in with `client_credentials`, and
 /// lists the payor's users, and only them, with the key's token (`tests/python/velo_api_keys.py`).
 #[tokio::test]

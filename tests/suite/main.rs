@@ -17,6 +17,7 @@ mod login;
 mod openapi;
 mod pipelines;
 mod qi;
+mod redeem;
 mod schemathesis;
 mod sigma;
 mod store;

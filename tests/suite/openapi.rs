@@ -27,6 +27,7 @@ fn is_velo_path(path: &str) -> bool {
             "/v1/authenticate",
             "/v1/validate",
             "/v1/logout",
+            "/v1/password/reset",
             "/v1/payors/{payorId}/applications",
             "/v1/payors/{payorId}/applications/{applicationId}/keys",
         ]

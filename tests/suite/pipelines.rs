@@ -164,10 +164,10 @@ async fn the_stream_fixture_becomes_domain_events_on_the_topic_with_the_type_as_
             "UserInvited",
             "TokenIssued",
             "TokenVerified",
+            "InvitationAccepted",
             "UserEnabled",
             "RolesChanged",
             "UserDetailsChanged",
-            "PasswordChanged",
             "DeviceApproved",
             "OtpSessionStarted",
             "TokenVerified",
@@ -209,11 +209,11 @@ async fn the_stream_fixture_becomes_domain_events_on_the_topic_with_the_type_as_
                "remainingAttempts": 5})
     );
     assert_eq!(
-        captured[4].event["data"],
+        captured[5].event["data"],
         json!({"previousRoles": ["velo.payor.admin"], "roles": ["velo.payor.support"]})
     );
     assert_eq!(
-        captured[5].event["data"],
+        captured[6].event["data"],
         json!({"changedFields": ["lastName"]})
     );
     assert_eq!(
@@ -341,7 +341,9 @@ async fn the_command_fixture_runs_each_message_and_reports_only_the_bad_ones() {
         None,
         &[Role::BackofficeAdmin],
     );
+    // A user that accepted its invitation (it has a password) and was disabled since: enabling brings it back.
     to_enable.status = UserStatus::Disabled;
+    to_enable.password_hash = Some(user_token_domain::domain::password::DECOY_HASH.to_owned());
     let store = &app.store;
     store.create_user(&to_disable).await.expect("user");
     store.create_user(&to_enable).await.expect("user");
@@ -438,10 +440,13 @@ async fn commands_are_checked_like_http_callers() {
 fn token_in(body: &str) -> String {
     body.split("token=")
         .nth(1)
-        .map(|rest| {
-            rest.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect()
+        .and_then(|rest| {
+            let token: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+                .collect();
+            // `<userId>.<secret>`: the user's id is in every user event; the secret must be in none.
+            token.split_once('.').map(|(_, secret)| secret.to_owned())
         })
         .expect("an invitation link")
 }

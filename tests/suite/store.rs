@@ -44,7 +44,7 @@ fn invitation_token(body: &str) -> String {
     let start = body.find("token=").expect("a link in the email") + "token=".len();
     body[start..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
         .collect()
 }
 

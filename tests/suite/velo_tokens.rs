@@ -54,7 +54,7 @@ fn links(email: &str, sent: &local_stack::emulator::Outbox) -> Vec<String> {
             let start = mail.body.find("token=").expect("link") + "token=".len();
             mail.body[start..]
                 .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
                 .collect()
         })
         .collect()

@@ -272,16 +272,17 @@ async fn delete_user_frees_the_email_revokes_tokens_and_then_is_404() {
 #[tokio::test]
 async fn enable_disable_and_unlock_are_idempotent_and_not_for_oneself() {
     let (app, admin) = seeded().await;
-    let target = store(
-        &app,
-        user(
+    // A user that accepted its invitation, so it has a password (one that never went back to PENDING).
+    let accepted = User {
+        password_hash: Some(user_token_domain::domain::password::DECOY_HASH.to_owned()),
+        ..user(
             &unique_email(),
             UserType::Payor,
             Some(ENTITY),
             &[Role::PayorSupport],
-        ),
-    )
-    .await;
+        )
+    };
+    let target = store(&app, accepted).await;
     for name in ["disable-user.json", "disable-user.rest-v1.json"] {
         assert_eq!(
             velo::disable_user(&app, aimed(name, &admin, Some(&target), None))

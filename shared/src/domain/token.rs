@@ -49,6 +49,8 @@ pub enum TokenPurpose {
     OtpSession,
     /// The second factor of a password sign-in, by SMS.
     SignIn,
+    /// The link in a password-reset email.
+    PasswordReset,
 }
 
 impl TokenPurpose {
@@ -60,17 +62,27 @@ impl TokenPurpose {
             TokenPurpose::DeviceApproval => "DEVICE_APPROVAL",
             TokenPurpose::OtpSession => "OTP_SESSION",
             TokenPurpose::SignIn => "SIGN_IN",
+            TokenPurpose::PasswordReset => "PASSWORD_RESET",
         }
     }
 
     pub fn format(self) -> CodeFormat {
         match self {
-            TokenPurpose::Invitation | TokenPurpose::MfaRegistration => CodeFormat::UrlSafe,
+            TokenPurpose::Invitation
+            | TokenPurpose::MfaRegistration
+            | TokenPurpose::PasswordReset => CodeFormat::UrlSafe,
             TokenPurpose::SmsVerification | TokenPurpose::OtpSession | TokenPurpose::SignIn => {
                 CodeFormat::Digits
             }
             TokenPurpose::DeviceApproval => CodeFormat::Alphanumeric,
         }
+    }
+
+    /// Does a wrong candidate count against the code's attempts? Not for a link: 256 random bits cannot be guessed
+    /// in any number of tries, and counting would let anyone who knows a user's id kill its link with a few wrong
+    /// ones.
+    pub fn counts_failures(self) -> bool {
+        self.format() != CodeFormat::UrlSafe
     }
 }
 
@@ -85,6 +97,8 @@ pub enum CodeFormat {
 }
 
 const OTP_LENGTH: usize = 6;
+/// 32 random bytes, base64url without padding.
+const LINK_SECRET_LENGTH: usize = 43;
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// A code in clear. It exists only between generation and sending: no `Serialize`, and `Debug` hides it.
@@ -107,6 +121,26 @@ impl Secret {
             }
         };
         Secret(code)
+    }
+
+    /// A code for `subject`. A link token for a user also names the user, `<userId>.<secret>`, so that the link
+    /// alone finds its token in one read (as a refresh token finds its session).
+    pub fn generate_for(format: CodeFormat, subject: &Subject) -> Secret {
+        let secret = Secret::generate(format);
+        match (format, subject) {
+            (CodeFormat::UrlSafe, Subject::User(id)) => Secret(format!("{id}.{}", secret.0)),
+            _ => secret,
+        }
+    }
+
+    /// The user a link token names; `None` when it is not a well-formed link token of ours.
+    pub fn link_subject(token: &str) -> Option<UserId> {
+        let (id, secret) = token.split_once('.')?;
+        let well_formed = secret.len() == LINK_SECRET_LENGTH
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| id.parse().ok()).flatten()
     }
 
     /// The clear code, for the message that carries it and nothing else.
@@ -269,7 +303,7 @@ impl LiveToken {
         policy: TokenPolicy,
         now: OffsetDateTime,
     ) -> (LiveToken, Secret) {
-        let secret = Secret::generate(purpose.format());
+        let secret = Secret::generate_for(purpose.format(), &subject);
         let token = LiveToken {
             digest: hasher.digest(purpose, &subject.to_string(), &secret),
             subject,
@@ -398,6 +432,34 @@ mod tests {
         let link = Secret::generate(CodeFormat::UrlSafe);
         assert_eq!(URL_SAFE_NO_PAD.decode(link.expose()).unwrap().len(), 32);
         assert_eq!(format!("{link:?}"), "Secret(<redacted>)");
+    }
+
+    #[test]
+    fn a_users_link_names_the_user_and_nothing_else_parses_as_one() {
+        let user = UserId::random();
+        let link = Secret::generate_for(CodeFormat::UrlSafe, &Subject::User(user));
+        assert_eq!(Secret::link_subject(link.expose()), Some(user));
+        let (id, secret) = link.expose().split_once('.').unwrap();
+        assert_eq!((id, secret.len()), (user.to_string().as_str(), 43));
+        let device = Subject::Device(AccountKey::random(), DeviceKey::random());
+        assert_eq!(
+            Secret::generate_for(CodeFormat::UrlSafe, &device)
+                .expose()
+                .len(),
+            43
+        );
+        for bad in [
+            "",
+            "no-dot",
+            &format!("{user}."),
+            &format!("{user}.{}", "a".repeat(42)),
+            &format!("{user}.{}!", "a".repeat(42)),
+            &format!("not-a-uuid.{}", "a".repeat(43)),
+        ] {
+            assert_eq!(Secret::link_subject(bad), None, "{bad}");
+        }
+        assert!(!TokenPurpose::Invitation.counts_failures());
+        assert!(TokenPurpose::SignIn.counts_failures());
     }
 
     #[test]

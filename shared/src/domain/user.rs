@@ -312,7 +312,33 @@ impl User {
             _ => {}
         }
         next.status = status;
-        Ok(Some(next))
+        // Only accepting the invitation sets a first password: a user without one that is enabled again after a
+        // disable has still not accepted it, and goes back to waiting for that.
+        if status == UserStatus::Enabled && self.password_hash.is_none() {
+            next.status = UserStatus::Pending;
+        }
+        Ok((next != *self).then_some(next))
+    }
+
+    /// The user once it has accepted its invitation with a password (already judged strong enough and hashed):
+    /// ENABLED. Only a PENDING user can accept.
+    pub fn accepted_invitation(&self, password_hash: String) -> Option<User> {
+        (self.status == UserStatus::Pending).then(|| User {
+            status: UserStatus::Enabled,
+            ..self.with_password(password_hash)
+        })
+    }
+
+    /// The user after a password reset: the new password, no lock-out, and every session and access token issued
+    /// before `now` ended.
+    pub fn after_password_reset(&self, password_hash: String, now: OffsetDateTime) -> User {
+        let reset = self.with_password(password_hash);
+        User {
+            locked_out: false,
+            locked_out_timestamp: None,
+            tokens_valid_after: Some(now),
+            ..reset
+        }
     }
 
     /// Clears a lock-out; `None` when the user is not locked out.
@@ -507,6 +533,55 @@ mod tests {
         let backoffice =
             User::invite(invite(None, None, vec![Role::BackofficeAdmin]), now).unwrap();
         assert_eq!(backoffice.user_type, UserType::Backoffice);
+    }
+
+    #[test]
+    fn only_accepting_the_invitation_enables_a_pending_user() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let pending = User::invite(invite(None, None, vec![Role::BackofficeAdmin]), now).unwrap();
+        assert!(pending.with_status(UserStatus::Enabled, now).is_err());
+        let disabled = pending
+            .with_status(UserStatus::Disabled, now)
+            .unwrap()
+            .unwrap();
+        let enabled_again = disabled
+            .with_status(UserStatus::Enabled, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(enabled_again.status, UserStatus::Pending);
+        let accepted = pending
+            .accepted_invitation("$argon2id$hash".into())
+            .unwrap();
+        assert_eq!(accepted.status, UserStatus::Enabled);
+        assert_eq!(accepted.password_hash.as_deref(), Some("$argon2id$hash"));
+        assert_eq!(accepted.accepted_invitation("$argon2id$again".into()), None);
+        let back = accepted
+            .with_status(UserStatus::Disabled, now)
+            .unwrap()
+            .unwrap()
+            .with_status(UserStatus::Enabled, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.status, UserStatus::Enabled);
+    }
+
+    #[test]
+    fn a_reset_sets_the_password_clears_the_lock_out_and_ends_sessions() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
+        let mut user = User::invite(invite(None, None, vec![Role::BackofficeAdmin]), now)
+            .unwrap()
+            .accepted_invitation("$argon2id$first".into())
+            .unwrap();
+        for _ in 0..super::super::password::LOCK_AFTER_FAILURES {
+            user = user.after_failed_password(now);
+        }
+        assert!(user.locked_out);
+        let reset = user.after_password_reset("$argon2id$second".into(), now);
+        assert!(!reset.locked_out && reset.locked_out_timestamp.is_none());
+        assert_eq!(reset.failed_password_attempts, 0);
+        assert_eq!(reset.tokens_valid_after, Some(now));
+        assert_eq!(reset.password_hash.as_deref(), Some("$argon2id$second"));
+        assert_eq!(reset.password_history, vec!["$argon2id$first".to_owned()]);
     }
 
     #[test]

@@ -14,8 +14,10 @@ pub struct Config {
     pub ses_sender: Option<Email>,
     pub invite_link_base: String,
     pub mfa_link_base: String,
+    pub password_reset_link_base: String,
     pub otp_ttl: Duration,
     pub invite_ttl: Duration,
+    pub password_reset_ttl: Duration,
     pub max_attempts: u32,
     pub resend_cooldown: Duration,
     pub send_quota: u32,
@@ -41,6 +43,14 @@ impl Config {
     pub fn otp_policy(&self) -> TokenPolicy {
         TokenPolicy {
             ttl: self.otp_ttl,
+            max_attempts: self.max_attempts,
+            cooldown: self.resend_cooldown,
+        }
+    }
+
+    pub fn password_reset_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            ttl: self.password_reset_ttl,
             max_attempts: self.max_attempts,
             cooldown: self.resend_cooldown,
         }

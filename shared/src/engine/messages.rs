@@ -37,32 +37,81 @@ fn wording(purpose: TokenPurpose, locale: Locale) -> (&'static str, &'static str
     use Locale::*;
     use TokenPurpose::*;
     match (purpose, locale) {
-        (Invitation, _) => (
+        (Invitation, En) => (
             "You have been invited",
             "You have been invited to join. Accept the invitation here: {code}\nThis link expires at {expiry}.",
         ),
-        (MfaRegistration, _) => (
+        (Invitation, PtBr) => (
+            "Você foi convidado",
+            "Você foi convidado a participar. Aceite o convite aqui: {code}\nEste link expira em {expiry}.",
+        ),
+        (Invitation, Ru) => (
+            "Вас пригласили",
+            "Вас пригласили присоединиться. Примите приглашение здесь: {code}\nСсылка действует до {expiry}.",
+        ),
+        (MfaRegistration, En) => (
             "Register your MFA device",
             "Register your multi-factor authentication device here: {code}\nThis link expires at {expiry}.",
         ),
-        (SmsVerification, _) => (
+        (MfaRegistration, PtBr) => (
+            "Registre seu dispositivo de MFA",
+            "Registre seu dispositivo de autenticação multifator aqui: {code}\nEste link expira em {expiry}.",
+        ),
+        (MfaRegistration, Ru) => (
+            "Зарегистрируйте устройство MFA",
+            "Зарегистрируйте устройство многофакторной аутентификации здесь: {code}\nСсылка действует до {expiry}.",
+        ),
+        (PasswordReset, En) => (
+            "Reset your password",
+            "Choose a new password here: {code}\nThis link expires at {expiry}. If you did not ask for it, ignore this message.",
+        ),
+        (PasswordReset, PtBr) => (
+            "Redefina sua senha",
+            "Escolha uma nova senha aqui: {code}\nEste link expira em {expiry}. Se você não pediu, ignore esta mensagem.",
+        ),
+        (PasswordReset, Ru) => (
+            "Сброс пароля",
+            "Задайте новый пароль здесь: {code}\nСсылка действует до {expiry}. Если вы не запрашивали сброс, проигнорируйте это сообщение.",
+        ),
+        (SmsVerification, En) => (
             "Your verification code",
             "Your verification code is {code}. It expires at {expiry}.",
+        ),
+        (SmsVerification, PtBr) => (
+            "Seu código de verificação",
+            "Seu código de verificação é {code}. Ele expira em {expiry}.",
+        ),
+        (SmsVerification, Ru) => (
+            "Ваш код подтверждения",
+            "Ваш код подтверждения: {code}. Код действует до {expiry}.",
+        ),
+        (DeviceApproval, En) => (
+            "New device approval",
+            "Your code to approve the new device is {code}. It expires at {expiry}.",
         ),
         (DeviceApproval, PtBr) => (
             "Aprovação de novo dispositivo",
             "Seu código para aprovar o novo dispositivo é {code}. Ele expira em {expiry}.",
         ),
-        (DeviceApproval, _) => (
-            "New device approval",
-            "Your code to approve the new device is {code}. It expires at {expiry}.",
+        (DeviceApproval, Ru) => (
+            "Подтверждение нового устройства",
+            "Ваш код для подтверждения нового устройства: {code}. Код действует до {expiry}.",
         ),
-        (SignIn, _) => (
+        (SignIn, En) => (
             "Your sign-in code",
             "Your sign-in code is {code}. It expires at {expiry}. If you are not signing in, change your password.",
         ),
+        (SignIn, PtBr) => (
+            "Seu código de acesso",
+            "Seu código de acesso é {code}. Ele expira em {expiry}. Se não é você entrando, troque sua senha.",
+        ),
+        (SignIn, Ru) => (
+            "Код для входа",
+            "Ваш код для входа: {code}. Код действует до {expiry}. Если вы не входите, смените пароль.",
+        ),
+        (OtpSession, En) => ("Verification code", "Your verification code is {code}. It is valid until {expiry}."),
+        (OtpSession, PtBr) => ("Código de verificação", "Seu código de verificação é {code}. Ele é válido até {expiry}."),
         (OtpSession, Ru) => ("Код подтверждения", "Ваш код подтверждения: {code}. Код действует до {expiry}."),
-        (OtpSession, _) => ("Verification code", "Your verification code is {code}. It is valid until {expiry}."),
     }
 }
 
@@ -152,5 +201,42 @@ mod tests {
             .text
             .contains(&format!("https://x.test/i?token={}", link.expose())));
         assert!(invite.html.contains("expires at"));
+    }
+
+    #[test]
+    fn every_purpose_has_its_own_words_in_every_locale() {
+        use TokenPurpose::*;
+        let at = OffsetDateTime::UNIX_EPOCH;
+        for purpose in [
+            Invitation,
+            MfaRegistration,
+            SmsVerification,
+            DeviceApproval,
+            OtpSession,
+            SignIn,
+            PasswordReset,
+        ] {
+            let mut seen = Vec::new();
+            for locale in [Locale::En, Locale::PtBr, Locale::Ru] {
+                let code = Secret::generate(purpose.format());
+                let Outgoing::Email(mail) = render(
+                    purpose,
+                    locale,
+                    Channel::Email,
+                    &code,
+                    at,
+                    "https://x.test/?t=",
+                ) else {
+                    panic!("email")
+                };
+                assert!(mail.text.contains(code.expose()), "{purpose:?} {locale:?}");
+                assert!(
+                    mail.text.contains("1970-01-01 00:00 UTC"),
+                    "{purpose:?} {locale:?}"
+                );
+                assert!(!seen.contains(&mail.subject), "{purpose:?} {locale:?}");
+                seen.push(mail.subject);
+            }
+        }
     }
 }

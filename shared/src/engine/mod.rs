@@ -344,6 +344,12 @@ impl TokenEngine<'_> {
                 }
             };
             let accepted = verdict == Verdict::Accept;
+            if !accepted && !purpose.counts_failures() {
+                audit("token.verify_failed", subject, purpose, None, "not counted");
+                return Err(DomainError::IncorrectCode {
+                    remaining_attempts: token.max_attempts - token.failed_attempts,
+                });
+            }
             let companions: &[Companion] = if accepted { &on_accept } else { &[] };
             if self
                 .store

@@ -59,8 +59,11 @@ impl Config {
                 .unwrap_or_else(|| "https://app.example.com/invitation?token=".into()),
             mfa_link_base: optional("MFA_LINK_BASE")
                 .unwrap_or_else(|| "https://app.example.com/mfa-registration?token=".into()),
+            password_reset_link_base: optional("PASSWORD_RESET_LINK_BASE")
+                .unwrap_or_else(|| "https://app.example.com/password-reset?token=".into()),
             otp_ttl,
             invite_ttl: Duration::seconds(number("INVITE_TTL_SECONDS", 7 * 24 * 3600i64)?),
+            password_reset_ttl: Duration::seconds(number("PASSWORD_RESET_TTL_SECONDS", 3600i64)?),
             max_attempts: number("MAX_ATTEMPTS", 5u32)?,
             resend_cooldown: Duration::seconds(number("RESEND_COOLDOWN_SECONDS", 60i64)?),
             send_quota: number("SEND_QUOTA", 5u32)?,

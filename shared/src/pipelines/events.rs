@@ -111,7 +111,15 @@ pub enum DomainEvent {
     MfaUnregistered {
         mfa_type: MfaType,
     },
+    /// A PENDING user accepted its invitation and set its first password (it is also `UserEnabled`).
+    InvitationAccepted {},
+    /// A second factor was registered.
+    MfaRegistered {
+        mfa_type: MfaType,
+    },
     PasswordChanged {},
+    /// A password set with a reset link: every session of the user ended with it.
+    PasswordReset {},
     UserLockedOut {},
     UserUnlocked {},
     TokenIssued(TokenFacts),
@@ -160,7 +168,10 @@ impl DomainEvent {
             DomainEvent::RolesChanged { .. } => "RolesChanged",
             DomainEvent::UserDetailsChanged { .. } => "UserDetailsChanged",
             DomainEvent::MfaUnregistered { .. } => "MfaUnregistered",
+            DomainEvent::InvitationAccepted {} => "InvitationAccepted",
+            DomainEvent::MfaRegistered { .. } => "MfaRegistered",
             DomainEvent::PasswordChanged {} => "PasswordChanged",
+            DomainEvent::PasswordReset {} => "PasswordReset",
             DomainEvent::UserLockedOut {} => "UserLockedOut",
             DomainEvent::UserUnlocked {} => "UserUnlocked",
             DomainEvent::TokenIssued(_) => "TokenIssued",
@@ -224,6 +235,8 @@ struct UserImage {
     details: UserDetails,
     #[serde(default)]
     password_hash: Option<String>,
+    #[serde(default)]
+    tokens_valid_after: Option<String>,
 }
 
 /// The fields whose change is a UserDetailsChanged (by name only).
@@ -406,6 +419,9 @@ fn user_events(change: Change, images: &Images<'_>) -> Result<Vec<DomainEvent>, 
             let old: UserImage = images.before()?;
             let new: UserImage = images.after()?;
             let mut events = Vec::new();
+            if old.status == UserStatus::Pending && new.status == UserStatus::Enabled {
+                events.push(DomainEvent::InvitationAccepted {});
+            }
             if old.status != new.status {
                 match new.status {
                     UserStatus::Enabled => events.push(DomainEvent::UserEnabled {
@@ -438,8 +454,20 @@ fn user_events(change: Change, images: &Images<'_>) -> Result<Vec<DomainEvent>, 
                     mfa_type: new.mfa_type,
                 });
             }
-            if old.password_hash != new.password_hash && new.password_hash.is_some() {
-                events.push(DomainEvent::PasswordChanged {});
+            if old.mfa_status == MfaStatus::Unregistered
+                && new.mfa_status != MfaStatus::Unregistered
+            {
+                events.push(DomainEvent::MfaRegistered {
+                    mfa_type: new.mfa_type,
+                });
+            }
+            // A first password comes with the acceptance; a reset also ends every session (`tokensValidAfter`).
+            if old.password_hash != new.password_hash && old.password_hash.is_some() {
+                events.push(if old.tokens_valid_after != new.tokens_valid_after {
+                    DomainEvent::PasswordReset {}
+                } else {
+                    DomainEvent::PasswordChanged {}
+                });
             }
             match (old.locked_out, new.locked_out) {
                 (false, true) => events.push(DomainEvent::UserLockedOut {}),
@@ -806,6 +834,59 @@ mod tests {
             Some(user("ENABLED", "REGISTERED", false)),
         );
         assert!(types(&unchanged).is_empty());
+        let with = |mut image: Value, fields: Value| {
+            for (name, value) in fields.as_object().expect("fields") {
+                image[name] = value.clone();
+            }
+            image
+        };
+        let accepted = record(
+            "MODIFY",
+            id,
+            "PROFILE",
+            Some(user("PENDING", "UNREGISTERED", false)),
+            Some(with(
+                user("ENABLED", "UNREGISTERED", false),
+                json!({"passwordHash": {"S": "h1"}}),
+            )),
+        );
+        assert_eq!(types(&accepted), ["InvitationAccepted", "UserEnabled"]);
+        let registered = record(
+            "MODIFY",
+            id,
+            "PROFILE",
+            Some(user("ENABLED", "UNREGISTERED", false)),
+            Some(user("ENABLED", "REGISTERED", false)),
+        );
+        assert_eq!(types(&registered), ["MfaRegistered"]);
+        let changed = record(
+            "MODIFY",
+            id,
+            "PROFILE",
+            Some(with(
+                user("ENABLED", "REGISTERED", false),
+                json!({"passwordHash": {"S": "h1"}}),
+            )),
+            Some(with(
+                user("ENABLED", "REGISTERED", false),
+                json!({"passwordHash": {"S": "h2"}}),
+            )),
+        );
+        assert_eq!(types(&changed), ["PasswordChanged"]);
+        let reset = record(
+            "MODIFY",
+            id,
+            "PROFILE",
+            Some(with(
+                user("ENABLED", "REGISTERED", true),
+                json!({"passwordHash": {"S": "h1"}}),
+            )),
+            Some(with(
+                user("ENABLED", "REGISTERED", false),
+                json!({"passwordHash": {"S": "h2"}, "tokensValidAfter": {"S": "2026-12-07T10:00:00Z"}}),
+            )),
+        );
+        assert_eq!(types(&reset), ["PasswordReset", "UserUnlocked"]);
         let created = record(
             "INSERT",
             "DEVICE#a#d",

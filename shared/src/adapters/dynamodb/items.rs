@@ -66,8 +66,13 @@ pub struct UserItem {
     pub locked_out_timestamp: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_valid_after: Option<i64>,
+    /// RFC 3339 to the nanosecond: a session opened just after a password reset is told from one opened just before.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub tokens_valid_after: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -105,7 +110,7 @@ impl From<&User> for UserItem {
             locked_out: user.locked_out,
             locked_out_timestamp: user.locked_out_timestamp,
             created_at: user.created_at,
-            tokens_valid_after: user.tokens_valid_after.map(OffsetDateTime::unix_timestamp),
+            tokens_valid_after: user.tokens_valid_after,
             password_hash: user.password_hash.clone(),
             password_history: user.password_history.clone(),
             failed_password_attempts: user.failed_password_attempts,
@@ -138,9 +143,7 @@ impl From<UserItem> for User {
             locked_out: item.locked_out,
             locked_out_timestamp: item.locked_out_timestamp,
             created_at: item.created_at,
-            tokens_valid_after: item
-                .tokens_valid_after
-                .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok()),
+            tokens_valid_after: item.tokens_valid_after,
             password_hash: item.password_hash,
             password_history: item.password_history,
             failed_password_attempts: item.failed_password_attempts,
@@ -433,7 +436,8 @@ pub struct SignInItem {
     pub refresh_digest: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub used_refresh_digests: Vec<String>,
-    pub created_at: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
     pub ttl: i64,
     #[serde(default)]
     pub revoked: bool,
@@ -449,7 +453,7 @@ impl From<&SignInSession> for SignInItem {
             session_id: session.session_id.to_string(),
             refresh_digest: session.refresh_digest.clone(),
             used_refresh_digests: session.used_refresh_digests.clone(),
-            created_at: session.created_at.unix_timestamp(),
+            created_at: session.created_at,
             ttl: session.expires_at.unix_timestamp(),
             revoked: session.revoked,
             version: session.version,
@@ -465,7 +469,7 @@ impl SignInItem {
             session_id: self.session_id.parse().ok()?,
             refresh_digest: self.refresh_digest,
             used_refresh_digests: self.used_refresh_digests,
-            created_at: OffsetDateTime::from_unix_timestamp(self.created_at).ok()?,
+            created_at: self.created_at,
             expires_at: OffsetDateTime::from_unix_timestamp(self.ttl).ok()?,
             revoked: self.revoked,
             version: self.version,

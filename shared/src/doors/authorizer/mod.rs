@@ -33,27 +33,35 @@ fn bearer(event: &Value) -> Option<&str> {
         .or_else(|| header(event, "authorization"))
 }
 
-/// A token stays good only while its user exists, is neither disabled nor locked out, and was not signed out or
-/// disabled after the token was issued.
-pub fn admits(user: &User, issued_at: i64) -> bool {
-    let revoked_after_issue = user
-        .tokens_valid_after
-        .is_some_and(|valid_after| issued_at < valid_after.unix_timestamp());
+/// A token stays good only while its user exists, is neither disabled nor locked out, and was not signed out,
+/// disabled or reset after the token was issued. `session_began` is when the token's session opened, exact; a token
+/// from no session has only its `iat`, to the second.
+pub fn admits(user: &User, issued_at: i64, session_began: Option<time::OffsetDateTime>) -> bool {
+    let revoked_after_issue = user.tokens_valid_after.is_some_and(|valid_after| {
+        issued_at < valid_after.unix_timestamp()
+            || session_began.is_some_and(|began| began < valid_after)
+    });
     user.status != UserStatus::Disabled && !user.locked_out && !revoked_after_issue
 }
 
-/// The user the token names, and whether its session (if it names one) is still live: one read either way.
+/// The user the token names, and when its session (if it names one, and it is still live) began: one read either
+/// way. A session that has ended is no user.
 async fn lookup(
     store: &dyn Store,
     user_id: &UserId,
     session: Option<&SessionId>,
-) -> Result<Option<User>, DomainError> {
+) -> Result<Option<(User, Option<time::OffsetDateTime>)>, DomainError> {
     let Some(session_id) = session else {
-        return store.get_user(user_id).await;
+        return Ok(store.get_user(user_id).await?.map(|user| (user, None)));
     };
     let (user, session) = store.get_user_with_sign_in(user_id, session_id).await?;
     let now = time::OffsetDateTime::now_utc();
-    Ok(user.filter(|_| session.is_some_and(|session| session.is_live(now))))
+    Ok(match (user, session) {
+        (Some(user), Some(session)) if session.is_live(now) => {
+            Some((user, Some(session.created_at)))
+        }
+        _ => None,
+    })
 }
 
 pub async fn decide(
@@ -80,7 +88,7 @@ pub async fn decide(
         };
     }
     match lookup(store, &user_id, session.as_ref()).await {
-        Ok(Some(user)) if admits(&user, claims.iat) => match claims.authority() {
+        Ok(Some((user, began))) if admits(&user, claims.iat, began) => match claims.authority() {
             Authority::PreAuth => (Some(user.id.to_string()), pre_auth_context(&user)),
             // An API key's token is judged above; a user's token never claims it.
             Authority::Full | Authority::ApiKey => (

@@ -4,6 +4,7 @@
 use lambda_http::Request;
 
 use super::wire::VerificationCode;
+use crate::domain::password;
 use crate::domain::permissions::Access;
 use crate::domain::token::{SendMode, Subject, TokenPurpose};
 use crate::domain::{DomainError, MfaStatus, MfaType, Operation, Principal, User, UserId};
@@ -80,6 +81,19 @@ where
 {
     let user = reachable_user(app, caller, id, operation).await?;
     change_read_user(app, caller, user, operation, change).await
+}
+
+/// The refusal of a new password that is too weak or was used recently, at `field`.
+pub(super) fn weak_password(field: &str, strength: password::Strength) -> DomainError {
+    let reason = strength.warning.unwrap_or_else(|| "is too weak".into());
+    DomainError::invalid_body(
+        field,
+        format!(
+            "must score at least {} (scored {}): {reason}",
+            password::MIN_SCORE,
+            strength.score
+        ),
+    )
 }
 
 /// Accepts the caller's SMS one-time code once, where Velo asks for a `verificationCode`.

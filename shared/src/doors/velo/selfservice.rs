@@ -3,7 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
-use super::common::{change_user, unregister_mfa_of};
+use super::common::{change_user, unregister_mfa_of, weak_password};
 use super::serve;
 use super::wire::{
     PasswordRequest, PayeeUserSelfUpdateRequest, SelfMfaTypeUnregisterRequest,
@@ -105,15 +105,7 @@ pub async fn update_password_self(app: &App, request: Request) -> Response<Body>
                     Some(body.old_password.expose()),
                 );
                 if !strength.acceptable() {
-                    let reason = strength.warning.unwrap_or_else(|| "is too weak".into());
-                    return Err(DomainError::invalid_body(
-                        "newPassword",
-                        format!(
-                            "must score at least {} (scored {}): {reason}",
-                            password::MIN_SCORE,
-                            strength.score
-                        ),
-                    ));
+                    return Err(weak_password("newPassword", strength));
                 }
                 let changed = user.with_password(password::hash(&body.new_password)?);
                 match app.store.save_user(&user, &changed).await {
