@@ -348,6 +348,7 @@ pub fn user(
         password_hash: None,
         password_history: Vec::new(),
         failed_password_attempts: 0,
+        totp: user_token_domain::domain::totp::TotpFactor::default(),
         version: 1,
     }
 }

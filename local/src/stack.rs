@@ -139,6 +139,7 @@ pub fn seed_admin() -> Result<User, StackError> {
         ),
         password_history: Vec::new(),
         failed_password_attempts: 0,
+        totp: user_token_domain::domain::totp::TotpFactor::default(),
         version: 1,
     })
 }

@@ -54,6 +54,12 @@ pub enum Companion {
     RemoveSession(OtpSession),
     /// Opens a signed-in session (with the consumption of the code that proved the second factor).
     OpenSignIn(SignInSession),
+    /// Consumes a live link token as it was judged (unconsumed, unexpired at `at`, the same digest): a link redeemed
+    /// together with another write.
+    ConsumeToken {
+        token: LiveToken,
+        at: OffsetDateTime,
+    },
 }
 
 impl Companion {
@@ -77,6 +83,9 @@ impl Companion {
                 DomainError::Conflict(FieldError::new("requestId", "the session exists"))
             }
             Companion::OpenSignIn(_) => DomainError::unavailable(),
+            Companion::ConsumeToken { .. } => {
+                DomainError::invalid_body("token", "the link was used or has expired")
+            }
             Companion::RemoveUser(_)
             | Companion::UpdateUser { .. }
             | Companion::RevertUser { .. }
@@ -200,6 +209,15 @@ pub trait UserStore: Send + Sync {
     /// Saves `after` over `before` (at `before`'s version); a changed email moves its guard, and a taken address
     /// is a conflict.
     async fn save_user(&self, before: &User, after: &User) -> Result<(), SaveError>;
+
+    /// `save_user` (the email unchanged), together with `with`, all or nothing: `Stale` when the user moved on, the
+    /// companion's conflict when one of `with` does not hold.
+    async fn save_user_with(
+        &self,
+        before: &User,
+        after: &User,
+        with: &[Companion],
+    ) -> Result<(), SaveError>;
 
     /// Deletes the user, frees its email and revokes its live tokens, all or nothing.
     async fn delete_user(&self, user: &User) -> Result<(), SaveError>;

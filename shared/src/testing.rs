@@ -79,6 +79,7 @@ pub fn admin() -> User {
         password_hash: None,
         password_history: Vec::new(),
         failed_password_attempts: 0,
+        totp: crate::domain::totp::TotpFactor::default(),
         version: 1,
     }
 }

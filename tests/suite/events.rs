@@ -97,6 +97,28 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
         Arrange::Seed,
         Expect::Refused(400, "40010001"),
     ),
+    // No PRE_AUTH token and no link, then a link no user holds.
+    (
+        "register-mfa.json",
+        Arrange::Seed,
+        Expect::Refused(401, "40110001"),
+    ),
+    (
+        "register-mfa.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    // A link no user holds, then a code too short to be one.
+    (
+        "confirm-mfa.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
+    (
+        "confirm-mfa.rest-v1.json",
+        Arrange::Seed,
+        Expect::Refused(400, "40010001"),
+    ),
     // The seeded admin's email (a link goes out), then an address nobody has: the same 204.
     ("reset-password.json", Arrange::Seed, Expect::Status(204)),
     (

@@ -1,4 +1,4 @@
-//! No secret leaks: every kind of code or token issued through the gateway is absent, in clear, from every function
+//! No secret leaks: every kind of code, token, link and TOTP secret issued through the gateway is absent, in clear, from every function
 //! log line and every table item.
 
 use api_tests::{all_items, shared_stack, unique_email, unique_phone};
@@ -97,6 +97,81 @@ async fn no_code_or_token_issued_through_the_gateway_is_in_any_log_or_table_item
     );
     assert_eq!(started.await.expect("otp").status(), 201);
 
+    // Registering factors: a TOTP user's secret and its code, an SMS user's enrolment code; and a reset link.
+    let password = "quiet lanterns over the harbour 1906";
+    let hash = user_token_domain::domain::password::hash(
+        &password.to_owned().try_into().expect("password"),
+    )
+    .expect("hash");
+    let factor_user = |mfa_type| user_token_domain::domain::User {
+        mfa_type,
+        mfa_status: user_token_domain::domain::MfaStatus::Unregistered,
+        password_hash: Some(hash.clone()),
+        ..api_tests::user(
+            &unique_email(),
+            user_token_domain::domain::UserType::Backoffice,
+            None,
+            &[user_token_domain::domain::Role::BackofficeAdmin],
+        )
+    };
+    let (totp_user, sms_user) = (
+        factor_user(user_token_domain::domain::MfaType::Totp),
+        factor_user(user_token_domain::domain::MfaType::Sms),
+    );
+    store.create_user(&totp_user).await.expect("stored");
+    store.create_user(&sms_user).await.expect("stored");
+    let pre_auth = |user: &user_token_domain::domain::User| {
+        let request = client
+            .post(format!(
+                "{}/v1/authenticate?grant_type=password",
+                stack.base_url
+            ))
+            .basic_auth(user.email.as_str(), Some(password))
+            .send();
+        async move {
+            let answer: serde_json::Value =
+                request.await.expect("sign-in").json().await.expect("JSON");
+            answer["access_token"]
+                .as_str()
+                .expect("a PRE_AUTH token")
+                .to_owned()
+        }
+    };
+    let register = |bearer: String| {
+        client
+            .post(format!("{}/v1/mfa/register", stack.base_url))
+            .bearer_auth(bearer)
+            .json(&json!({}))
+            .send()
+    };
+    let totp_bearer = pre_auth(&totp_user).await;
+    let registration: serde_json::Value = register(totp_bearer.clone())
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("JSON");
+    let totp_secret = registration["secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned();
+    let totp_code = user_token_domain::domain::totp::TotpSecret::from_base32(&totp_secret)
+        .expect("base32")
+        .code_at(time::OffsetDateTime::now_utc());
+    let confirmed = client
+        .post(format!("{}/v1/mfa/register/confirm", stack.base_url))
+        .bearer_auth(&totp_bearer)
+        .json(&json!({"otp": totp_code}))
+        .send();
+    assert_eq!(confirmed.await.expect("confirm").status(), 200);
+    let sms_bearer = pre_auth(&sms_user).await;
+    assert_eq!(register(sms_bearer).await.expect("register").status(), 200);
+    let reset = client
+        .post(format!("{}/v1/password/reset", stack.base_url))
+        .json(&json!({"email": registrant.email.as_str()}))
+        .send();
+    assert_eq!(reset.await.expect("reset").status(), 204);
+
     let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
     // A link's token is `<userId>.<secret>`: the user's id is no secret, the rest is.
     let link = after(&sent.emails_to(&email)[0].body, "token=", 80, |c| {
@@ -106,6 +181,21 @@ async fn no_code_or_token_issued_through_the_gateway_is_in_any_log_or_table_item
     .map(|(_, secret)| secret.to_owned())
     .expect("a link token");
     assert_eq!(link.len(), 43);
+    let reset_link = after(
+        &sent.emails_to(registrant.email.as_str())[0].body,
+        "token=",
+        80,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.',
+    )
+    .split_once('.')
+    .map(|(_, secret)| secret.to_owned())
+    .expect("a reset link");
+    let enrolment_code = after(
+        &sent.sms_to(sms_user.sms_number.as_str())[0].message,
+        "sign-in is ",
+        6,
+        |c| c.is_ascii_digit(),
+    );
     let sms_code = after(&sent.sms_to(&phone)[0].message, "is ", 6, |c| {
         c.is_ascii_digit()
     });
@@ -126,6 +216,10 @@ async fn no_code_or_token_issued_through_the_gateway_is_in_any_log_or_table_item
         ("SMS code", &sms_code),
         ("OTP", &otp_code),
         ("device token", &device_token),
+        ("password-reset link", &reset_link),
+        ("MFA enrolment code", &enrolment_code),
+        ("TOTP secret", &totp_secret),
+        ("TOTP code", &totp_code),
     ] {
         assert!(!contains_word(&logs, secret), "the {what} is in a log line");
         assert!(

@@ -13,7 +13,9 @@ use api_tests::{
 };
 use local_stack::emulator::outbox;
 use local_stack::stack::SEED_ADMIN_ID;
+use time::OffsetDateTime;
 use user_token_domain::domain::token::{Subject, TokenPurpose};
+use user_token_domain::domain::totp::TotpSecret;
 use user_token_domain::domain::{
     password, MfaType, Principal, Role, User, UserId, UserStatus, UserType,
 };
@@ -34,13 +36,17 @@ fn admin_token() -> String {
 
 /// Invites an SMS payor admin through the gateway: its id.
 async fn invite(email: &str, number: &str) -> UserId {
+    invite_with(email, number, "SMS").await
+}
+
+async fn invite_with(email: &str, number: &str, mfa_type: &str) -> UserId {
     let (status, body, _) = call(
         Method::POST,
         "/v2/users/invite",
         Some(&admin_token()),
         Some(json!({
             "email": email,
-            "mfaType": "SMS",
+            "mfaType": mfa_type,
             "smsNumber": number,
             "primaryContactNumber": number,
             "roles": ["velo.payor.admin"],
@@ -136,7 +142,7 @@ async fn sign_in(email: &str, secret: &str, number: &str) -> Value {
 }
 
 #[tokio::test]
-async fn an_invited_user_accepts_the_emailed_link_then_signs_in_and_reads_itself() {
+async fn an_invited_user_accepts_the_emailed_link_then_its_password_signs_in() {
     let (email, number) = (unique_email(), unique_number());
     let id = invite(&email, &number).await;
     let sent = links(&email).await;
@@ -176,19 +182,27 @@ async fn an_invited_user_accepts_the_emailed_link_then_signs_in_and_reads_itself
         "consumed with the change"
     );
 
-    let signed_in = sign_in(&email, FIRST, &number).await;
-    assert_eq!(signed_in["user_info"]["user_id"], id.to_string());
-    let (status, me, _) = call(
-        Method::GET,
-        "/v2/users/self",
-        signed_in["access_token"].as_str(),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{me}");
+    // The password now signs in, to the first step: a PRE_AUTH token to register a factor with (see `lifecycle`).
+    let (status, pre_auth) = authenticate("grant_type=password", &email, FIRST).await;
+    assert_eq!(status, StatusCode::OK, "{pre_auth}");
+    let claims = pre_auth["access_token"]
+        .as_str()
+        .and_then(|token| token.split('.').nth(1))
+        .and_then(|payload| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+        .expect("a JWT");
     assert_eq!(
-        (me["id"].as_str(), me["status"].as_str()),
-        (Some(id.to_string().as_str()), Some("ENABLED"))
+        (claims["sub"].as_str(), claims["auth"].as_str()),
+        (Some(id.to_string().as_str()), Some("PRE_AUTH"))
+    );
+    assert!(
+        sign_in_codes(&number).await.is_empty(),
+        "no factor registered: no sign-in code"
     );
 
     let (status, again) = post(
@@ -463,4 +477,153 @@ async fn a_reset_for_an_unknown_email_answers_byte_for_byte_as_for_a_real_one() 
         .expect("read")
         .expect("the reset token");
     assert!(!token.consumed && token.version == 1);
+}
+
+/// The codes that went to `number` to register it, oldest first.
+async fn enrolment_codes(number: &str) -> Vec<String> {
+    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
+    sent.sms_to(number)
+        .iter()
+        .filter_map(|sms| {
+            sms.message
+                .strip_prefix("Your code to register this number for sign-in is ")
+        })
+        .map(|rest| rest.chars().take(6).collect())
+        .collect()
+}
+
+/// Invite, accept, first sign-in, register the factor, confirm: the confirmation's `AccessTokenResponse` reads
+/// the user as ENABLED and REGISTERED; then sign out, and sign in again with the factor.
+async fn lifecycle(mfa_type: &str) {
+    let (email, number) = (unique_email(), unique_number());
+    let id = invite_with(&email, &number, mfa_type).await;
+    let link = links(&email).await.remove(0);
+    let (status, body) = post(
+        "/v1/invitations/accept",
+        json!({"token": link, "password": FIRST}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let (status, pre_auth) = authenticate("grant_type=password", &email, FIRST).await;
+    assert_eq!(status, StatusCode::OK, "{pre_auth}");
+    assert!(
+        sign_in_codes(&number).await.is_empty(),
+        "no factor yet: no sign-in code"
+    );
+    let pre_auth = pre_auth["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let (status, registration, _) = call(
+        Method::POST,
+        "/v1/mfa/register",
+        Some(&pre_auth),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{registration}");
+    assert_eq!(registration["mfaType"], mfa_type);
+    let totp = registration["secret"]
+        .as_str()
+        .map(|base32| TotpSecret::from_base32(base32).expect("base32"));
+    let code = match &totp {
+        Some(secret) => {
+            let uri = registration["otpauthUri"].as_str().expect("a URI");
+            assert!(uri.contains(&email.replace('@', "%40")), "{uri}");
+            secret.code_at(OffsetDateTime::now_utc())
+        }
+        None => {
+            let codes = enrolment_codes(&number).await;
+            assert_eq!(codes.len(), 1, "one code went to the number");
+            codes[0].clone()
+        }
+    };
+    let (status, signed_in, _) = call(
+        Method::POST,
+        "/v1/mfa/register/confirm",
+        Some(&pre_auth),
+        Some(json!({ "otp": code })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    assert_eq!(
+        signed_in["user_info"]["mfa_details"],
+        json!({"mfa_type": mfa_type, "verified": true})
+    );
+    let access = signed_in["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let (status, me, _) = call(Method::GET, "/v2/users/self", Some(&access), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(
+        (
+            me["id"].as_str(),
+            me["status"].as_str(),
+            me["mfaStatus"].as_str()
+        ),
+        (
+            Some(id.to_string().as_str()),
+            Some("ENABLED"),
+            Some("REGISTERED")
+        )
+    );
+    let stored = store()
+        .await
+        .store
+        .get_user(&id)
+        .await
+        .expect("read")
+        .expect("user");
+    if let Some(secret) = &totp {
+        let sealed = stored.totp.secret.clone().expect("the sealed secret");
+        assert!(!sealed.contains(&secret.base32()), "never in clear");
+    }
+
+    let (status, _, _) = call(Method::POST, "/v1/logout", Some(&access), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(Method::GET, "/v2/users/self", Some(&access), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "signed out");
+
+    let again = match &totp {
+        Some(secret) => {
+            let (status, pre_auth) = authenticate("grant_type=password", &email, FIRST).await;
+            assert_eq!(status, StatusCode::OK, "{pre_auth}");
+            // The step just used is spent: the next one's code, inside the one step of drift allowed.
+            let next = secret.code_at(OffsetDateTime::now_utc() + time::Duration::seconds(30));
+            let (status, answer, _) = call(
+                Method::POST,
+                "/v1/validate",
+                pre_auth["access_token"].as_str(),
+                Some(json!({ "otp": next })),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer
+        }
+        None => sign_in(&email, FIRST, &number).await,
+    };
+    let (status, me, _) = call(
+        Method::GET,
+        "/v2/users/self",
+        again["access_token"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, me["mfaStatus"].as_str()),
+        (StatusCode::OK, Some("REGISTERED")),
+        "{me}"
+    );
+}
+
+#[tokio::test]
+async fn invite_accept_sign_in_register_sms_then_sign_in_again_with_the_sms_code() {
+    lifecycle("SMS").await;
+}
+
+#[tokio::test]
+async fn invite_accept_sign_in_register_totp_then_sign_in_again_with_a_totp_code() {
+    lifecycle("TOTP").await;
 }

@@ -33,6 +33,8 @@ const OPERATION_FUNCTIONS: &[(&str, &str)] = &[
     ("resetPassword", "reset-password"),
     ("confirmPasswordReset", "confirm-password-reset"),
     ("acceptInvitation", "accept-invitation"),
+    ("registerMfa", "register-mfa"),
+    ("confirmMfa", "confirm-mfa"),
     ("getJwks", "jwks"),
     ("payorCreateApplicationV1", "create-application"),
     ("payorCreateApiKeyV1", "create-api-key"),

@@ -184,6 +184,19 @@ impl State {
                 }
                 self.sign_ins.insert(key, session.clone());
             }
+            Companion::ConsumeToken { token, at } => {
+                let id = (token.subject.clone(), token.purpose);
+                match self.tokens.get_mut(&id) {
+                    Some(stored)
+                        if stored.digest == token.digest
+                            && !stored.consumed
+                            && stored.expires_at > *at =>
+                    {
+                        stored.consumed = true;
+                    }
+                    _ => return refused(),
+                }
+            }
         }
         Ok(())
     }
@@ -447,6 +460,28 @@ impl UserStore for MemoryStore {
                 ..after.clone()
             };
             state.users.insert(next.id, next);
+            Ok(())
+        })
+    }
+
+    async fn save_user_with(
+        &self,
+        before: &User,
+        after: &User,
+        with: &[Companion],
+    ) -> Result<(), SaveError> {
+        if before.email.key() != after.email.key() {
+            return Err(SaveError::Failed(DomainError::unavailable()));
+        }
+        self.transact(|state| {
+            if state.users.get(&before.id).map(|u| u.version) != Some(before.version) {
+                return Err(SaveError::Stale);
+            }
+            state.apply_all(&[Companion::UpdateUser {
+                before: before.clone(),
+                after: after.clone(),
+            }])?;
+            state.apply_all(with)?;
             Ok(())
         })
     }

@@ -11,6 +11,7 @@ pub mod password;
 pub mod permissions;
 pub mod signin;
 pub mod token;
+pub mod totp;
 mod user;
 
 pub use contact::{Email, PhoneNumber};

@@ -294,6 +294,7 @@ mod tests {
             password_hash: None,
             password_history: Vec::new(),
             failed_password_attempts: 0,
+            totp: crate::domain::totp::TotpFactor::default(),
             version: 1,
         }
     }

@@ -51,6 +51,8 @@ pub enum TokenPurpose {
     SignIn,
     /// The link in a password-reset email.
     PasswordReset,
+    /// The code that proves a number while an SMS factor is registered.
+    MfaEnrolment,
 }
 
 impl TokenPurpose {
@@ -63,6 +65,7 @@ impl TokenPurpose {
             TokenPurpose::OtpSession => "OTP_SESSION",
             TokenPurpose::SignIn => "SIGN_IN",
             TokenPurpose::PasswordReset => "PASSWORD_RESET",
+            TokenPurpose::MfaEnrolment => "MFA_ENROLMENT",
         }
     }
 
@@ -71,9 +74,10 @@ impl TokenPurpose {
             TokenPurpose::Invitation
             | TokenPurpose::MfaRegistration
             | TokenPurpose::PasswordReset => CodeFormat::UrlSafe,
-            TokenPurpose::SmsVerification | TokenPurpose::OtpSession | TokenPurpose::SignIn => {
-                CodeFormat::Digits
-            }
+            TokenPurpose::SmsVerification
+            | TokenPurpose::OtpSession
+            | TokenPurpose::SignIn
+            | TokenPurpose::MfaEnrolment => CodeFormat::Digits,
             TokenPurpose::DeviceApproval => CodeFormat::Alphanumeric,
         }
     }

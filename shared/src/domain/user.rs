@@ -219,6 +219,8 @@ pub struct User {
     /// Hashes of previous passwords, newest first, at most `password::HISTORY - 1`.
     pub password_history: Vec<String>,
     pub failed_password_attempts: u32,
+    /// The TOTP factor: its sealed secret (registered, or awaiting confirmation), and its check history.
+    pub totp: super::totp::TotpFactor,
     /// Optimistic concurrency: every write is conditioned on the version it read.
     pub version: u64,
 }
@@ -284,6 +286,7 @@ impl User {
             password_hash: None,
             password_history: Vec::new(),
             failed_password_attempts: 0,
+            totp: crate::domain::totp::TotpFactor::default(),
             version: 1,
         })
     }

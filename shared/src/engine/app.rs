@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::config::Config;
 use super::TokenEngine;
 use crate::domain::token::CodeHasher;
+use crate::domain::totp::SecretEnvelope;
 use crate::domain::{Cause, DomainError};
 use crate::ports::{Messenger, Store, TokenSigner};
 
@@ -14,6 +15,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub messenger: Arc<dyn Messenger>,
     pub hasher: Option<CodeHasher>,
+    /// Seals TOTP secrets at rest, under a key derived from the same secret as the hasher's.
+    pub envelope: Option<SecretEnvelope>,
     /// The access-token signing key, where the function issues tokens or publishes the keys.
     pub signer: Option<Arc<dyn TokenSigner>>,
 }
@@ -26,6 +29,11 @@ impl App {
                 .token_hash_secret
                 .as_deref()
                 .and_then(|secret| CodeHasher::new(secret.as_bytes()).ok()),
+            envelope: config
+                .token_hash_secret
+                .as_deref()
+                .filter(|secret| secret.len() >= CodeHasher::MIN_KEY_BYTES)
+                .map(|secret| SecretEnvelope::new(secret.as_bytes())),
             config,
             store,
             messenger,
@@ -46,6 +54,18 @@ impl App {
                 retry_after_secs: 60,
                 cause: Some(Cause::described(
                     "SIGNING_KEY_ID is not configured for this function",
+                )),
+            })
+    }
+
+    /// The envelope of TOTP secrets; answers 503 where the function has no hashing secret configured.
+    pub fn envelope(&self) -> Result<&SecretEnvelope, DomainError> {
+        self.envelope
+            .as_ref()
+            .ok_or_else(|| DomainError::Unavailable {
+                retry_after_secs: 60,
+                cause: Some(Cause::described(
+                    "TOKEN_HASH_SECRET is not configured for this function",
                 )),
             })
     }

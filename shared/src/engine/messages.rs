@@ -73,6 +73,18 @@ fn wording(purpose: TokenPurpose, locale: Locale) -> (&'static str, &'static str
             "Сброс пароля",
             "Задайте новый пароль здесь: {code}\nСсылка действует до {expiry}. Если вы не запрашивали сброс, проигнорируйте это сообщение.",
         ),
+        (MfaEnrolment, En) => (
+            "Confirm your number",
+            "Your code to register this number for sign-in is {code}. It expires at {expiry}.",
+        ),
+        (MfaEnrolment, PtBr) => (
+            "Confirme seu número",
+            "Seu código para registrar este número para acesso é {code}. Ele expira em {expiry}.",
+        ),
+        (MfaEnrolment, Ru) => (
+            "Подтвердите номер",
+            "Ваш код для регистрации этого номера для входа: {code}. Код действует до {expiry}.",
+        ),
         (SmsVerification, En) => (
             "Your verification code",
             "Your verification code is {code}. It expires at {expiry}.",
@@ -215,6 +227,7 @@ mod tests {
             OtpSession,
             SignIn,
             PasswordReset,
+            MfaEnrolment,
         ] {
             let mut seen = Vec::new();
             for locale in [Locale::En, Locale::PtBr, Locale::Ru] {

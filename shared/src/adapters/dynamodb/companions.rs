@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::items::{DeviceItem, EmailGuardItem, SessionItem, SignInItem, UserItem};
 use super::keys::{
-    device_pk, email_guard_pk, key, session_pk, start_counter_pk, start_counter_sk, user_pk, GUARD,
-    PROFILE, SESSION_SK,
+    device_pk, email_guard_pk, key, session_pk, start_counter_pk, start_counter_sk, token_key,
+    user_pk, GUARD, PROFILE, SESSION_SK,
 };
 use super::{build, item, DynamoStore};
 use crate::domain::device::DeviceStatus;
@@ -156,6 +156,26 @@ impl DynamoStore {
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?)),
+            Companion::ConsumeToken { token, at } => {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(token_key(&token.subject, token.purpose)))
+                    .update_expression("SET #consumed = :true, #consumedAt = :now")
+                    .condition_expression(
+                        "#digest = :digest AND #consumed = :false AND #expires > :now",
+                    )
+                    .expression_attribute_names("#consumed", "consumed")
+                    .expression_attribute_names("#consumedAt", "consumedAt")
+                    .expression_attribute_names("#digest", "digest")
+                    .expression_attribute_names("#expires", "expiresAt")
+                    .expression_attribute_values(":true", AttributeValue::Bool(true))
+                    .expression_attribute_values(":false", AttributeValue::Bool(false))
+                    .expression_attribute_values(":digest", AttributeValue::S(token.digest.clone()))
+                    .expression_attribute_values(":now", n(at.unix_timestamp()));
+                one(TransactWriteItem::builder()
+                    .update(build(update.build())?)
+                    .build())
+            }
             Companion::OpenSignIn(session) => one(put_new(build(
                 Put::builder()
                     .table_name(&self.table)

@@ -13,6 +13,7 @@ use crate::domain::device::{Account, AccountStatus, Approver, ContactType, Devic
 use crate::domain::otp::{OtpSession, Widget, WidgetChannel};
 use crate::domain::signin::SignInSession;
 use crate::domain::token::{Channel, LiveToken, TokenPurpose};
+use crate::domain::totp::TotpFactor;
 use crate::domain::{
     AccountKey, DeviceKey, Email, EntityId, MfaStatus, MfaType, PersonName, PhoneNumber, Role,
     User, UserId, UserStatus, UserType,
@@ -79,12 +80,19 @@ pub struct UserItem {
     pub password_history: Vec<String>,
     #[serde(default)]
     pub failed_password_attempts: u32,
+    /// Sealed secrets only (AES-256-GCM), never the secret in clear.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub totp: TotpFactor,
     pub version: u64,
     /// Listing indexes: by tenant or everyone, sorted by email or by last name.
     pub tenant: String,
     pub everyone: String,
     pub email_sort: String,
     pub last_name_sort: String,
+}
+
+fn is_default(totp: &TotpFactor) -> bool {
+    *totp == TotpFactor::default()
 }
 
 impl From<&User> for UserItem {
@@ -114,6 +122,7 @@ impl From<&User> for UserItem {
             password_hash: user.password_hash.clone(),
             password_history: user.password_history.clone(),
             failed_password_attempts: user.failed_password_attempts,
+            totp: user.totp.clone(),
             version: user.version,
             tenant: tenant_key(user.entity_id.as_ref()),
             everyone: EVERYONE.to_owned(),
@@ -147,6 +156,7 @@ impl From<UserItem> for User {
             password_hash: item.password_hash,
             password_history: item.password_history,
             failed_password_attempts: item.failed_password_attempts,
+            totp: item.totp,
             version: item.version,
         }
     }

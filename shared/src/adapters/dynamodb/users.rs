@@ -14,7 +14,7 @@ use super::tokens::{cancellation_codes, parse_token};
 use super::{build, item, parse_item, unavailable, DynamoStore};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{Cause, DomainError, FieldError, User, UserId, UserStatus};
-use crate::ports::{SaveError, SortField, UserListing, UserStore};
+use crate::ports::{Companion, SaveError, SortField, UserListing, UserStore};
 
 pub(super) fn email_taken() -> DomainError {
     DomainError::Conflict(FieldError::new(
@@ -33,10 +33,13 @@ fn parse_user(raw: HashMap<String, AttributeValue>) -> Result<User, DomainError>
         })
 }
 
-const TOKEN_PURPOSES_OF_A_USER: [TokenPurpose; 3] = [
+const TOKEN_PURPOSES_OF_A_USER: [TokenPurpose; 6] = [
     TokenPurpose::Invitation,
     TokenPurpose::MfaRegistration,
     TokenPurpose::SmsVerification,
+    TokenPurpose::SignIn,
+    TokenPurpose::PasswordReset,
+    TokenPurpose::MfaEnrolment,
 ];
 
 impl DynamoStore {
@@ -149,6 +152,55 @@ impl UserStore for DynamoStore {
                     Err(SaveError::Stale)
                 } else if failed(2) {
                     Err(SaveError::Failed(email_taken()))
+                } else {
+                    Err(SaveError::Failed(unavailable("TransactWriteItems", &error)))
+                }
+            }
+        }
+    }
+
+    async fn save_user_with(
+        &self,
+        before: &User,
+        after: &User,
+        with: &[Companion],
+    ) -> Result<(), SaveError> {
+        if before.email.key() != after.email.key() {
+            return Err(SaveError::Failed(DomainError::unavailable_because(
+                Cause::described("save_user_with does not move an email"),
+            )));
+        }
+        let next = User {
+            version: before.version + 1,
+            ..after.clone()
+        };
+        let companions = self.companion_writes(with)?;
+        let conflicts: Vec<DomainError> = companions.iter().map(|(_, c)| c.clone()).collect();
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(self.versioned_put(&next, before.version)?);
+        for (write, _) in companions {
+            transaction = transaction.transact_items(write);
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let codes = cancellation_codes(&error);
+                let failed = |i: usize| {
+                    codes.get(i).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
+                };
+                if failed(0)
+                    || codes
+                        .iter()
+                        .any(|c| c.as_deref() == Some("TransactionConflict"))
+                {
+                    Err(SaveError::Stale)
+                } else if let Some(conflict) = (1..codes.len())
+                    .find(|&i| failed(i))
+                    .and_then(|i| conflicts.get(i - 1))
+                {
+                    Err(SaveError::Failed(conflict.clone()))
                 } else {
                     Err(SaveError::Failed(unavailable("TransactWriteItems", &error)))
                 }

@@ -12,6 +12,7 @@ use crate::domain::signin::{
     basic_credentials, sign_in_refused, Authority, Refresh, RefreshToken, SessionId, SignInSession,
 };
 use crate::domain::token::{SendMode, Subject, TokenPurpose};
+use crate::domain::totp::TotpVerdict;
 use crate::domain::{DomainError, Email, MfaStatus, MfaType, User, UserId, UserStatus};
 use crate::doors::authz::{
     pre_auth_user_from_request, principal_from_request, session_from_request,
@@ -206,7 +207,8 @@ async fn client_credentials_grant(
 
 async fn password_grant(app: &App, request: &Request) -> Result<AuthResponse, DomainError> {
     let user = signed_in_user(app, request).await?;
-    if user.mfa_type == MfaType::Sms {
+    // A user with no factor registered yet registers one next (`POST /v1/mfa/register`), with this token.
+    if user.mfa_type == MfaType::Sms && user.mfa_status != MfaStatus::Unregistered {
         send_sign_in_code(app, &user).await?;
     }
     let token = signed(app, *user.id.as_uuid(), Authority::PreAuth, None).await?;
@@ -338,6 +340,10 @@ pub async fn validate_access_token(app: &App, request: Request) -> Response<Body
             let user = user
                 .filter(|user| user.status == UserStatus::Enabled && !user.locked_out)
                 .ok_or_else(sign_in_refused)?;
+            if user.mfa_type == MfaType::Totp && user.mfa_status != MfaStatus::Unregistered {
+                let (session, refresh) = totp_sign_in(app, user.clone(), &body.otp).await?;
+                return signed_in_answer(app, &user, &session, &refresh).await;
+            }
             let engine = app.engine()?;
             let (session, refresh) =
                 SignInSession::open(user.id, engine.hasher, OffsetDateTime::now_utc());
@@ -357,44 +363,107 @@ pub async fn validate_access_token(app: &App, request: Request) -> Response<Body
                     | DomainError::AttemptsExhausted
                     | DomainError::CodeExpired
                     | DomainError::NotFound(_),
-                ) => {
-                    return Err(DomainError::Unauthenticated(
-                        "the one-time code was not accepted".into(),
-                    ))
-                }
+                ) => return Err(code_refused()),
                 Err(error) => return Err(error),
             }
-            let token = signed(
-                app,
-                *user.id.as_uuid(),
-                Authority::Full,
-                Some(session.session_id),
-            )
-            .await?;
-            tracing::info!(user_id = %user.id, session_id = %session.session_id, "signed in");
-            Ok(uncached(json_response(
-                200,
-                &AccessTokenResponse {
-                    access_token: token.token,
-                    token_type: "bearer",
-                    refresh_token: refresh.expose(),
-                    expires_in: token.expires_in,
-                    scope: SCOPE,
-                    user_info: UserInfo {
-                        user_id: user.id.to_string(),
-                        user_type: user.user_type.as_str(),
-                        mfa_details: MfaDetails {
-                            mfa_type: user.mfa_type,
-                            verified: user.mfa_status != MfaStatus::Unregistered,
-                        },
-                    },
-                    entity_ids: entity_ids(&user),
-                },
-            )))
+            signed_in_answer(app, &user, &session, &refresh).await
         },
         error_response,
     )
     .await
+}
+
+/// The refusal of a second factor that was not accepted, whatever the reason.
+fn code_refused() -> DomainError {
+    DomainError::Unauthenticated("the one-time code was not accepted".into())
+}
+
+/// A TOTP user's second factor: a code of its registered secret (one step of drift, each step once, wrong codes
+/// capped as for every code). A right one opens a session in the write that records the step.
+async fn totp_sign_in(
+    app: &App,
+    mut user: User,
+    otp: &str,
+) -> Result<(SignInSession, RefreshToken), DomainError> {
+    let engine = app.engine()?;
+    let envelope = app.envelope()?;
+    for _ in 0..RETRIES {
+        let secret = user
+            .totp
+            .secret
+            .as_deref()
+            .and_then(|sealed| envelope.open(&user.id, sealed))
+            .ok_or_else(code_refused)?;
+        let now = OffsetDateTime::now_utc();
+        let window = app.config.otp_ttl;
+        let verdict = user
+            .totp
+            .judge(&secret, otp, now, app.config.max_attempts, window);
+        let after = User {
+            totp: user.totp.after(verdict, now, window),
+            ..user.clone()
+        };
+        let saved = match verdict {
+            TotpVerdict::Exhausted => return Err(code_refused()),
+            TotpVerdict::Reject => app.store.save_user(&user, &after).await.map(|()| None),
+            TotpVerdict::Accept { .. } => {
+                let (session, refresh) = SignInSession::open(user.id, engine.hasher, now);
+                app.store
+                    .save_user_with(&user, &after, &[Companion::OpenSignIn(session.clone())])
+                    .await
+                    .map(|()| Some((session, refresh)))
+            }
+        };
+        match saved {
+            Ok(Some(signed_in)) => return Ok(signed_in),
+            Ok(None) => return Err(code_refused()),
+            Err(SaveError::Stale) => {
+                user = app
+                    .store
+                    .get_user(&user.id)
+                    .await?
+                    .ok_or_else(sign_in_refused)?;
+            }
+            Err(SaveError::Failed(error)) => return Err(error),
+        }
+    }
+    Err(DomainError::unavailable())
+}
+
+/// Velo's `AccessTokenResponse` for a session just opened: a full access token of it, and its first refresh token.
+pub(super) async fn signed_in_answer(
+    app: &App,
+    user: &User,
+    session: &SignInSession,
+    refresh: &RefreshToken,
+) -> Result<Response<Body>, DomainError> {
+    let token = signed(
+        app,
+        *user.id.as_uuid(),
+        Authority::Full,
+        Some(session.session_id),
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, session_id = %session.session_id, "signed in");
+    Ok(uncached(json_response(
+        200,
+        &AccessTokenResponse {
+            access_token: token.token,
+            token_type: "bearer",
+            refresh_token: refresh.expose(),
+            expires_in: token.expires_in,
+            scope: SCOPE,
+            user_info: UserInfo {
+                user_id: user.id.to_string(),
+                user_type: user.user_type.as_str(),
+                mfa_details: MfaDetails {
+                    mfa_type: user.mfa_type,
+                    verified: user.mfa_status != MfaStatus::Unregistered,
+                },
+            },
+            entity_ids: entity_ids(user),
+        },
+    )))
 }
 
 /// `POST /v1/logout`: ends the session of the bearer's token, so the authorizer refuses its access tokens and its

@@ -4,6 +4,7 @@ mod applications;
 mod common;
 mod login;
 mod manage;
+mod mfa;
 mod redeem;
 mod selfservice;
 mod tokens;
@@ -17,6 +18,7 @@ pub use manage::{
     delete_user, disable_user, enable_user, list_users, role_update, set_user_status, unlock_user,
     unregister_mfa, user_details_update,
 };
+pub use mfa::{confirm_mfa, register_mfa};
 pub use redeem::{accept_invitation, confirm_password_reset, reset_password};
 pub use selfservice::{
     unregister_mfa_self, update_password_self, user_details_update_self, validate_password_self,
