@@ -108,7 +108,7 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
         Arrange::Seed,
         Expect::Refused(400, "40010001"),
     ),
-    // A link no user holds, then a code too short to be one.
+    // A link no user holds, then (with a link) a code too short to be one.
     (
         "confirm-mfa.json",
         Arrange::Seed,

@@ -54,6 +54,13 @@ enum Proof {
     Link(LiveToken),
 }
 
+/// Neither proof: a 401, before anything in the body is judged.
+fn no_credentials() -> DomainError {
+    DomainError::Unauthenticated(
+        "a PRE_AUTH access token or an MFA-registration link is required".into(),
+    )
+}
+
 fn link_refused() -> DomainError {
     DomainError::invalid_body(
         "token",
@@ -91,11 +98,7 @@ async fn registrant(
                 })?;
             (user, Proof::SigningIn)
         }
-        (None, None) => {
-            return Err(DomainError::Unauthenticated(
-                "a PRE_AUTH access token or an MFA-registration link is required".into(),
-            ))
-        }
+        (None, None) => return Err(no_credentials()),
     };
     if user.status != UserStatus::Enabled || user.locked_out {
         return Err(DomainError::Forbidden(
@@ -127,7 +130,12 @@ pub async fn register_mfa(app: &App, request: Request) -> Response<Body> {
         request,
         pre_auth_of,
         |request, pre_auth| async move {
-            let body: RegisterRequest = json_body(&request)?;
+            let body: Result<RegisterRequest, _> = json_body(&request);
+            let linked = body.as_ref().is_ok_and(|body| body.token.is_some());
+            if pre_auth.is_none() && !linked {
+                return Err(no_credentials());
+            }
+            let body = body?;
             let (user, _) = registrant(app, pre_auth, body.token.as_deref()).await?;
             let answer = match user.mfa_type {
                 MfaType::Sms => {
@@ -196,7 +204,12 @@ pub async fn confirm_mfa(app: &App, request: Request) -> Response<Body> {
         request,
         pre_auth_of,
         |request, pre_auth| async move {
-            let body: ConfirmRequest = json_body(&request)?;
+            let body: Result<ConfirmRequest, _> = json_body(&request);
+            let linked = body.as_ref().is_ok_and(|body| body.token.is_some());
+            if pre_auth.is_none() && !linked {
+                return Err(no_credentials());
+            }
+            let body = body?;
             if !(6..=64).contains(&body.otp.chars().count()) {
                 return Err(DomainError::invalid_body(
                     "otp",
