@@ -60,6 +60,10 @@ pub enum Companion {
         token: LiveToken,
         at: OffsetDateTime,
     },
+    /// Takes a claim that can be taken once (the first admin's invitation).
+    ClaimOnce(String),
+    /// Gives back `ClaimOnce`, where what it was taken for did not happen.
+    ReleaseOnce(String),
 }
 
 impl Companion {
@@ -83,6 +87,10 @@ impl Companion {
                 DomainError::Conflict(FieldError::new("requestId", "the session exists"))
             }
             Companion::OpenSignIn(_) => DomainError::unavailable(),
+            Companion::ClaimOnce(_) => DomainError::Conflict(FieldError::new(
+                "email",
+                "the first admin was already invited",
+            )),
             Companion::ConsumeToken { .. } => {
                 DomainError::invalid_body("token", "the link was used or has expired")
             }
@@ -91,7 +99,8 @@ impl Companion {
             | Companion::RevertUser { .. }
             | Companion::RemoveDevice(_)
             | Companion::UncountStart { .. }
-            | Companion::RemoveSession(_) => DomainError::unavailable(),
+            | Companion::RemoveSession(_)
+            | Companion::ReleaseOnce(_) => DomainError::unavailable(),
         }
     }
 }

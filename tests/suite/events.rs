@@ -58,6 +58,11 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
         Arrange::Seed,
         Expect::Batch("the_command_fixture_runs_each_message_and_reports_only_the_bad_ones"),
     ),
+    (
+        "bootstrap-admin.json",
+        Arrange::Seed,
+        Expect::Batch("the_first_admin_is_invited_once_then_accepts_and_is_enabled"),
+    ),
     // A fresh token for the seeded admin replaces `<run make token>`.
     ("authorizer.json", Arrange::Seed, Expect::Authorized),
     ("authorizer.rest-v1.json", Arrange::Seed, Expect::Authorized),

@@ -755,3 +755,114 @@ async fn a_stream_batch_that_keeps_failing_is_retried_from_the_failed_record_the
             .and_then(|d| d.sequence_number()))
     );
 }
+
+/// `bootstrap-admin` on a fresh deployment's empty table: of two concurrent runs exactly one invites the first
+/// admin (the claim is taken in the invitation's transaction), a later run is refused, and the emailed link makes the
+/// admin ENABLED. On a table that already has a backoffice user (the seeded one) it is refused at once.
+#[tokio::test]
+async fn the_first_admin_is_invited_once_then_accepts_and_is_enabled() {
+    let table = fresh_table().await;
+    let (first, second) = (
+        host("BootstrapAdminFunction", &table, &[]).await,
+        host("BootstrapAdminFunction", &table, &[]).await,
+    );
+    let email = unique_email();
+    let mut request = fixture("bootstrap-admin.json");
+    request["email"] = json!(email);
+    let mut rival = request.clone();
+    rival["email"] = json!(unique_email());
+    let (one, other) = tokio::join!(first.invoke(&request), second.invoke(&rival));
+    let answers = [one.expect("answers"), other.expect("answers")];
+    let invited: Vec<&Value> = answers
+        .iter()
+        .filter(|answer| answer["outcome"] == "invited")
+        .collect();
+    assert_eq!(invited.len(), 1, "exactly one first admin: {answers:?}");
+    let refused = answers
+        .iter()
+        .find(|answer| answer["outcome"] == "refused")
+        .expect("the other run is refused");
+    assert!(
+        refused["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{refused}"
+    );
+    let user_id: user_token_domain::domain::UserId = invited[0]["userId"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the admin's id");
+    let later = first.invoke(&request).await.expect("answers");
+    assert_eq!(later["outcome"], "refused", "{later}");
+
+    let app = api_tests::app(&table).await;
+    let users: Vec<_> = all_items(&table)
+        .await
+        .into_iter()
+        .filter(|item| {
+            item.get("sk")
+                == Some(&aws_sdk_dynamodb::types::AttributeValue::S(
+                    "PROFILE".into(),
+                ))
+        })
+        .collect();
+    assert_eq!(users.len(), 1, "one user in the table");
+    let admin = app
+        .store
+        .get_user(&user_id)
+        .await
+        .expect("read")
+        .expect("the admin");
+    assert_eq!(
+        (admin.status, admin.roles.as_slice(), admin.user_type),
+        (
+            UserStatus::Pending,
+            &[Role::BackofficeAdmin][..],
+            UserType::Backoffice
+        )
+    );
+    let invitee = admin.email.as_str().to_owned();
+    let sent = outbox(&endpoint()).await.expect("outbox");
+    let mails = sent.emails_to(&invitee);
+    assert_eq!(mails.len(), 1, "one invitation email");
+    let link = mails[0]
+        .body
+        .split("token=")
+        .nth(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect::<String>()
+        })
+        .expect("a link");
+    let accepted = user_token_domain::doors::velo::accept_invitation(
+        &app,
+        api_tests::event("accept-invitation.json", |event| {
+            event["body"] = json!(
+                json!({"token": link, "password": "quiet lanterns over the harbour 1906"})
+                    .to_string()
+            )
+        }),
+    )
+    .await;
+    assert_eq!(accepted.status(), 204);
+    let enabled = app
+        .store
+        .get_user(&user_id)
+        .await
+        .expect("read")
+        .expect("the admin");
+    assert_eq!(enabled.status, UserStatus::Enabled);
+
+    let seeded = fresh_table().await;
+    api_tests::app(&seeded)
+        .await
+        .store
+        .create_user(&local_stack::stack::seed_admin().expect("the seed admin"))
+        .await
+        .expect("seeded");
+    let on_seeded = host("BootstrapAdminFunction", &seeded, &[]).await;
+    let answer = on_seeded
+        .invoke(&fixture("bootstrap-admin.json"))
+        .await
+        .expect("answers");
+    assert_eq!(answer["outcome"], "refused", "{answer}");
+}

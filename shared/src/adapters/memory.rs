@@ -40,6 +40,7 @@ struct State {
     sign_ins: HashMap<(UserId, SessionId), SignInSession>,
     applications: HashMap<(EntityId, ApplicationId), Application>,
     api_keys: HashMap<ApiKeyId, ApiKey>,
+    claims: std::collections::HashSet<String>,
 }
 
 /// Every store port, in one process's memory.
@@ -183,6 +184,14 @@ impl State {
                     return refused();
                 }
                 self.sign_ins.insert(key, session.clone());
+            }
+            Companion::ClaimOnce(name) => {
+                if !self.claims.insert(name.clone()) {
+                    return refused();
+                }
+            }
+            Companion::ReleaseOnce(name) => {
+                self.claims.remove(name);
             }
             Companion::ConsumeToken { token, at } => {
                 let id = (token.subject.clone(), token.purpose);

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::items::{DeviceItem, EmailGuardItem, SessionItem, SignInItem, UserItem};
 use super::keys::{
-    device_pk, email_guard_pk, key, session_pk, start_counter_pk, start_counter_sk, token_key,
-    user_pk, GUARD, PROFILE, SESSION_SK,
+    device_pk, email_guard_pk, key, once_pk, session_pk, start_counter_pk, start_counter_sk,
+    token_key, user_pk, CLAIM, GUARD, PROFILE, SESSION_SK,
 };
 use super::{build, item, DynamoStore};
 use crate::domain::device::DeviceStatus;
@@ -156,6 +156,21 @@ impl DynamoStore {
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?)),
+            Companion::ClaimOnce(name) => one(put_new(build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(key(once_pk(name), CLAIM)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?)),
+            Companion::ReleaseOnce(name) => one(TransactWriteItem::builder()
+                .delete(build(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(once_pk(name), CLAIM)))
+                        .build(),
+                )?)
+                .build()),
             Companion::ConsumeToken { token, at } => {
                 let update = Update::builder()
                     .table_name(&self.table)

@@ -15,6 +15,7 @@
 //! | Sigma widget | `WIDGET#<widgetId>` | `PROFILE` |
 //! | Sigma session | `OTP#<requestId>` | `SESSION` |
 //! | Sigma start counter | `OTP_START#<recipient hash>` | `MINUTE#<minute>` |
+//! | one-time claim | `ONCE#<name>` | `CLAIM` |
 //!
 //! A token shares its subject's partition (a user's, a device's, a session's), so one `BatchGetItem` reads both.
 
@@ -28,6 +29,12 @@ use crate::domain::token::{Subject, TokenPurpose};
 use crate::domain::{AccountKey, DeviceKey, Email, EntityId, UserId};
 
 pub const PROFILE: &str = "PROFILE";
+pub const CLAIM: &str = "CLAIM";
+
+/// The item that records a one-time claim, such as the first admin's invitation.
+pub fn once_pk(name: &str) -> String {
+    format!("ONCE#{name}")
+}
 pub const GUARD: &str = "GUARD";
 pub const SESSION_SK: &str = "SESSION";
 const TOKEN_PREFIX: &str = "TOKEN#";
