@@ -95,6 +95,24 @@ impl SendRequest {
         }
     }
 
+    /// The invitation of a new (PENDING) user: its link by email, and the user created with the first code (and
+    /// removed again if the email cannot be sent).
+    pub fn invitation(user: &crate::domain::User, config: &Config) -> SendRequest {
+        SendRequest::new(
+            Subject::User(user.id),
+            TokenPurpose::Invitation,
+            SendMode::Issue,
+            None,
+            Recipient::Email(user.email.clone()),
+            config.invitation_policy(),
+        )
+        .with_link(config.invite_link_base.clone())
+        .with_companions(
+            vec![Companion::CreateUser(user.clone())],
+            vec![Companion::RemoveUser(user.clone())],
+        )
+    }
+
     /// Recipients in order of preference, each giving way to the next when it cannot be served.
     pub fn cascading(mut self, candidates: Vec<Recipient>) -> SendRequest {
         self.candidates = candidates;

@@ -6,11 +6,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::domain::token::{SendMode, Subject, TokenPurpose};
 use crate::domain::{
     DomainError, Email, InviteUser, MfaType, PersonName, PhoneNumber, Role, User, UserType,
 };
-use crate::engine::{App, Recipient, SendRequest};
+use crate::engine::{App, SendRequest};
 use crate::ports::{Companion, SortField, UserListing};
 
 /// The name of the one-time claim the first invitation takes.
@@ -79,25 +78,11 @@ async fn invite_first_admin(app: &App, event: Value) -> Result<User, DomainError
         },
         OffsetDateTime::now_utc(),
     )?;
-    let send = SendRequest::new(
-        Subject::User(user.id),
-        TokenPurpose::Invitation,
-        SendMode::Issue,
-        None,
-        Recipient::Email(user.email.clone()),
-        app.config.invitation_policy(),
-    )
-    .with_link(app.config.invite_link_base.clone())
-    .with_companions(
-        vec![
-            Companion::ClaimOnce(BOOTSTRAP_CLAIM.into()),
-            Companion::CreateUser(user.clone()),
-        ],
-        vec![
-            Companion::RemoveUser(user.clone()),
-            Companion::ReleaseOnce(BOOTSTRAP_CLAIM.into()),
-        ],
-    );
+    let mut send = SendRequest::invitation(&user, &app.config);
+    send.companions
+        .insert(0, Companion::ClaimOnce(BOOTSTRAP_CLAIM.into()));
+    send.undo
+        .push(Companion::ReleaseOnce(BOOTSTRAP_CLAIM.into()));
     app.engine()?.send(send).await?;
     Ok(user)
 }

@@ -40,6 +40,31 @@ pub(super) fn cancellation_codes<R>(
     }
 }
 
+/// Why a transaction was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cancellation {
+    /// Another transaction on the same items came first: read again.
+    Raced,
+    /// The condition of the item at this index (the first that failed) does not hold.
+    Condition(usize),
+    /// Anything else: the outcome is the error's.
+    Other,
+}
+
+pub(super) fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Cancellation {
+    let codes = cancellation_codes(error);
+    if codes
+        .iter()
+        .any(|code| code.as_deref() == Some("TransactionConflict"))
+    {
+        return Cancellation::Raced;
+    }
+    codes
+        .iter()
+        .position(|code| code.as_deref() == Some("ConditionalCheckFailed"))
+        .map_or(Cancellation::Other, Cancellation::Condition)
+}
+
 impl DynamoStore {
     /// Up to 100 items in one strongly consistent `BatchGetItem`, each found or not, in the order of `keys`.
     pub async fn get_many<const N: usize>(
@@ -321,26 +346,14 @@ impl TokenStore for DynamoStore {
             }
             return match transaction.send().await {
                 Ok(_) => Ok(true),
-                Err(error) => {
-                    let codes = cancellation_codes(&error);
-                    let failed = |i: usize| {
-                        codes.get(i).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
-                    };
-                    if failed(0)
-                        || codes
-                            .iter()
-                            .any(|c| c.as_deref() == Some("TransactionConflict"))
-                    {
-                        Ok(false)
-                    } else if let Some(conflict) = (1..codes.len())
-                        .find(|&i| failed(i))
-                        .and_then(|i| conflicts.get(i - 1))
-                    {
-                        Err(conflict.clone())
-                    } else {
-                        Err(unavailable("TransactWriteItems", &error))
-                    }
-                }
+                Err(error) => match cancellation(&error) {
+                    Cancellation::Raced | Cancellation::Condition(0) => Ok(false),
+                    Cancellation::Condition(i) => Err(conflicts
+                        .get(i - 1)
+                        .cloned()
+                        .unwrap_or_else(|| unavailable("TransactWriteItems", &error))),
+                    Cancellation::Other => Err(unavailable("TransactWriteItems", &error)),
+                },
             };
         }
         let update = self

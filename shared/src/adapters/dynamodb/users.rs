@@ -10,7 +10,7 @@ use super::keys::{
     INDEX_ALL_BY_EMAIL, INDEX_ALL_BY_LAST_NAME, INDEX_TENANT_BY_EMAIL, INDEX_TENANT_BY_LAST_NAME,
     PROFILE,
 };
-use super::tokens::{cancellation_codes, parse_token};
+use super::tokens::{cancellation, cancellation_codes, parse_token, Cancellation};
 use super::{build, item, parse_item, unavailable, DynamoStore};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{Cause, DomainError, FieldError, User, UserId, UserStatus};
@@ -138,24 +138,12 @@ impl UserStore for DynamoStore {
         }
         match transaction.send().await {
             Ok(_) => Ok(()),
-            Err(error) => {
-                let codes = cancellation_codes(&error);
-                let failed = |i: usize| {
-                    codes.get(i).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
-                };
-                if failed(0)
-                    || failed(1)
-                    || codes
-                        .iter()
-                        .any(|c| c.as_deref() == Some("TransactionConflict"))
-                {
-                    Err(SaveError::Stale)
-                } else if failed(2) {
-                    Err(SaveError::Failed(email_taken()))
-                } else {
-                    Err(SaveError::Failed(unavailable("TransactWriteItems", &error)))
-                }
-            }
+            // The profile, then (when the email moves) the old guard and the new one.
+            Err(error) => Err(match cancellation(&error) {
+                Cancellation::Raced | Cancellation::Condition(0 | 1) => SaveError::Stale,
+                Cancellation::Condition(_) => SaveError::Failed(email_taken()),
+                Cancellation::Other => SaveError::Failed(unavailable("TransactWriteItems", &error)),
+            }),
         }
     }
 
@@ -185,26 +173,16 @@ impl UserStore for DynamoStore {
         }
         match transaction.send().await {
             Ok(_) => Ok(()),
-            Err(error) => {
-                let codes = cancellation_codes(&error);
-                let failed = |i: usize| {
-                    codes.get(i).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
-                };
-                if failed(0)
-                    || codes
-                        .iter()
-                        .any(|c| c.as_deref() == Some("TransactionConflict"))
-                {
-                    Err(SaveError::Stale)
-                } else if let Some(conflict) = (1..codes.len())
-                    .find(|&i| failed(i))
-                    .and_then(|i| conflicts.get(i - 1))
-                {
-                    Err(SaveError::Failed(conflict.clone()))
-                } else {
-                    Err(SaveError::Failed(unavailable("TransactWriteItems", &error)))
-                }
-            }
+            Err(error) => Err(match cancellation(&error) {
+                Cancellation::Raced | Cancellation::Condition(0) => SaveError::Stale,
+                Cancellation::Condition(i) => SaveError::Failed(
+                    conflicts
+                        .get(i - 1)
+                        .cloned()
+                        .unwrap_or_else(|| unavailable("TransactWriteItems", &error)),
+                ),
+                Cancellation::Other => SaveError::Failed(unavailable("TransactWriteItems", &error)),
+            }),
         }
     }
 

@@ -6,11 +6,9 @@ use time::OffsetDateTime;
 use super::common::{check_verification_code, reachable_user, user_id_param};
 use super::serve;
 use super::wire::{InviteUserRequest, UserResponse};
-use crate::domain::token::{SendMode, Subject, TokenPurpose};
 use crate::domain::{DomainError, InviteUser, Operation, Principal, User, UserId};
 use crate::doors::http::{empty_response, json_body, json_response};
-use crate::engine::{App, Recipient, SendRequest};
-use crate::ports::Companion;
+use crate::engine::{App, SendRequest};
 
 /// inviteUser: a PENDING user, its email claimed, and its invitation token, in one transaction; the invitation
 /// link goes out by email, and if it cannot, all three are removed again. Shared by the HTTP operation and the
@@ -41,21 +39,9 @@ pub async fn invite(
     if let Some(code) = &verification_code {
         check_verification_code(app, caller, code).await?;
     }
-    let engine = app.engine()?;
-    let send = SendRequest::new(
-        Subject::User(user.id),
-        TokenPurpose::Invitation,
-        SendMode::Issue,
-        None,
-        Recipient::Email(user.email.clone()),
-        app.config.invitation_policy(),
-    )
-    .with_link(app.config.invite_link_base.clone())
-    .with_companions(
-        vec![Companion::CreateUser(user.clone())],
-        vec![Companion::RemoveUser(user.clone())],
-    );
-    engine.send(send).await?;
+    app.engine()?
+        .send(SendRequest::invitation(&user, &app.config))
+        .await?;
     tracing::info!(user_id = %user.id, email = %user.email.masked(), "user invited");
     Ok(user.id)
 }
