@@ -292,6 +292,14 @@ pub trait SignInStore: Send + Sync {
     /// The user that holds `email`, if any.
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError>;
 
+    /// The user that holds `email`, if any, and its token for `purpose`: the email's guard, then the user and the
+    /// token in one strongly consistent read.
+    async fn find_user_by_email_with_token(
+        &self,
+        email: &Email,
+        purpose: TokenPurpose,
+    ) -> Result<(Option<User>, Option<LiveToken>), DomainError>;
+
     /// The user and one of its sessions, in one strongly consistent read (the authorizer's one read).
     async fn get_user_with_sign_in(
         &self,

@@ -30,6 +30,8 @@ pub enum CallKind {
     Write,
     Transaction,
     Send,
+    /// A KMS `Sign`: the signature of an access token.
+    Sign,
     Other,
 }
 
@@ -44,6 +46,7 @@ impl Call {
             }
             ("dynamodb", "TransactWriteItems") => CallKind::Transaction,
             ("sns", "Publish") | ("ses", "SendEmail") => CallKind::Send,
+            ("kms", "Sign") => CallKind::Sign,
             _ => CallKind::Other,
         }
     }

@@ -29,12 +29,22 @@ use crate::stack::{
 
 const ENTITY: &str = "7fffa261-ac68-49e6-b605-d24a444d9206";
 
+/// How a request authenticates.
+#[derive(Clone)]
+enum Auth {
+    Bearer(Arc<str>),
+    /// `Authorization: Basic base64(name:secret)`: an email and a password, or an API key and its secret.
+    Basic(String, String),
+    /// None: a public operation, or credentials in the request itself (a refresh token).
+    None,
+}
+
 /// One HTTP request through the gateway, and the status it must get.
 struct Call {
     method: Method,
     path: String,
     body: Option<Value>,
-    token: Arc<str>,
+    auth: Auth,
     expect: u16,
     /// The argon2id operations it makes: deliberate work, timed in this run and kept apart from the overhead.
     key_stretches: u32,
@@ -45,14 +55,40 @@ fn call(method: Method, path: String, body: Option<Value>, token: &Arc<str>, exp
         method,
         path,
         body,
-        token: token.clone(),
+        auth: Auth::Bearer(token.clone()),
         expect,
         key_stretches: 0,
     }
 }
 
+/// A request with credentials other than a bearer token (or none).
+fn call_with(method: Method, path: String, body: Option<Value>, auth: Auth, expect: u16) -> Call {
+    Call {
+        method,
+        path,
+        body,
+        auth,
+        expect,
+        key_stretches: 0,
+    }
+}
+
+/// An answer's body, and its `Location` header (a 201's only content).
+struct Answer {
+    body: Value,
+    location: Option<String>,
+}
+
+impl std::ops::Index<&str> for Answer {
+    type Output = Value;
+
+    fn index(&self, field: &str) -> &Value {
+        &self.body[field]
+    }
+}
+
 /// The six-character code or token in a message (digits, or QI's upper-case letters and digits).
-fn code_in(message: &str) -> Option<String> {
+pub(super) fn code_in(message: &str) -> Option<String> {
     message
         .split(|c: char| !c.is_ascii_alphanumeric())
         .find(|word| {
@@ -72,7 +108,16 @@ struct Warm<'a> {
     dynamodb: aws_sdk_dynamodb::Client,
     admin: Arc<str>,
     n: usize,
-    results: Vec<(String, Class, WarmReport)>,
+    results: Vec<Measured>,
+}
+
+/// One function's warm run: its binary, the scenario when it has several (the grant of `authenticate`), its class
+/// and its figures.
+pub(super) struct Measured {
+    pub binary: String,
+    pub scenario: Option<&'static str>,
+    pub class: Class,
+    pub warm: WarmReport,
 }
 
 impl Warm<'_> {
@@ -110,23 +155,33 @@ impl Warm<'_> {
             .map(Arc::from)
     }
 
-    async fn send(&self, call: &Call) -> Result<(u16, Value), String> {
-        let mut request = self
-            .client
-            .request(
-                call.method.clone(),
-                format!("{}{}", self.stack.base_url(), call.path),
-            )
-            .bearer_auth(&*call.token);
+    async fn send(&self, call: &Call) -> Result<(u16, Answer), String> {
+        let mut request = self.client.request(
+            call.method.clone(),
+            format!("{}{}", self.stack.base_url(), call.path),
+        );
+        request = match &call.auth {
+            Auth::Bearer(token) => request.bearer_auth(&**token),
+            Auth::Basic(name, secret) => request.basic_auth(name, Some(secret)),
+            Auth::None => request,
+        };
         if let Some(body) = &call.body {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let bytes = response.bytes().await.map_err(|e| e.to_string())?;
         Ok((
             status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Answer {
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                location,
+            },
         ))
     }
 
@@ -134,26 +189,40 @@ impl Warm<'_> {
     async fn prepare(&self, calls: &[Call]) -> Result<Vec<Value>, String> {
         let mut answers = Vec::new();
         for call in calls {
-            let (status, body) = self.send(call).await?;
+            let (status, answer) = self.send(call).await?;
             if status != call.expect {
                 return Err(format!(
-                    "preparing with {} {}: {status} {body}",
-                    call.method, call.path
+                    "preparing with {} {}: {status} {}",
+                    call.method, call.path, answer.body
                 ));
             }
-            answers.push(body);
+            answers.push(answer.body);
         }
         Ok(answers)
     }
 
-    /// The timed run of one function through the gateway; returns the answers' bodies.
+    /// The timed run of one function through the gateway; returns the answers.
     async fn measure(
         &mut self,
         binary: &str,
         class: Class,
         calls: Vec<Call>,
-    ) -> Result<Vec<Value>, String> {
-        eprintln!("bench: {binary}");
+    ) -> Result<Vec<Answer>, String> {
+        self.measure_scenario(binary, None, class, calls).await
+    }
+
+    /// `measure`, for one of several scenarios of a function, each reported on its own row.
+    async fn measure_scenario(
+        &mut self,
+        binary: &str,
+        scenario: Option<&'static str>,
+        class: Class,
+        calls: Vec<Call>,
+    ) -> Result<Vec<Answer>, String> {
+        match scenario {
+            Some(scenario) => eprintln!("bench: {binary} ({scenario})"),
+            None => eprintln!("bench: {binary}"),
+        }
         let recorder = &self.bench.recorder;
         let mut samples = Vec::with_capacity(calls.len());
         let mut unexpected = Vec::new();
@@ -161,11 +230,14 @@ impl Warm<'_> {
         for call in &calls {
             let mark = recorder.mark();
             let started = Instant::now();
-            let (status, body) = self.send(call).await?;
+            let (status, answer) = self.send(call).await?;
             let latency = started.elapsed();
             let made = recorder.since(mark);
             if status != call.expect && unexpected.len() < 3 {
-                unexpected.push(format!("{} {}: {status} {body}", call.method, call.path));
+                unexpected.push(format!(
+                    "{} {}: {status} {}",
+                    call.method, call.path, answer.body
+                ));
             }
             samples.push(Sample {
                 latency,
@@ -173,14 +245,15 @@ impl Warm<'_> {
                 work: self.bench.key_stretch.steady * call.key_stretches,
                 calls: handler_calls(&made, binary),
             });
-            answers.push(body);
+            answers.push(answer);
         }
         let rss = self.host(binary)?.pid().and_then(peak_rss);
-        self.results.push((
-            binary.to_owned(),
+        self.results.push(Measured {
+            binary: binary.to_owned(),
+            scenario,
             class,
-            summarise(&samples, unexpected, rss),
-        ));
+            warm: summarise(&samples, unexpected, rss),
+        });
         Ok(answers)
     }
 
@@ -202,16 +275,28 @@ impl Warm<'_> {
             .map(Value::to_string)
             .collect();
         let rss = host.pid().and_then(peak_rss);
-        self.results.push((
-            host.name.clone(),
+        self.results.push(Measured {
+            binary: host.name.clone(),
+            scenario: None,
             class,
-            summarise(&samples, unexpected, rss),
-        ));
+            warm: summarise(&samples, unexpected, rss),
+        });
         Ok(())
     }
 
     /// `count` users stored directly, each a copy of `base` with its own id, email and phone.
     async fn users(&self, prefix: &str, base: &User, count: usize) -> Result<Vec<User>, String> {
+        self.users_on(prefix, base, count, "+1555").await
+    }
+
+    /// `users`, their numbers `<phones>` and seven digits: a range of their own, to find what was sent to each.
+    async fn users_on(
+        &self,
+        prefix: &str,
+        base: &User,
+        count: usize,
+        phones: &str,
+    ) -> Result<Vec<User>, String> {
         let mut users = Vec::with_capacity(count);
         for i in 0..count {
             let user = User {
@@ -219,7 +304,7 @@ impl Warm<'_> {
                 email: format!("bench-{prefix}-{i}@example.com")
                     .parse()
                     .map_err(|_| "email")?,
-                sms_number: format!("+1555{:07}", i).parse().map_err(|_| "phone")?,
+                sms_number: format!("{phones}{i:07}").parse().map_err(|_| "phone")?,
                 ..base.clone()
             };
             self.store
@@ -260,7 +345,7 @@ fn payee(template: &User) -> Result<User, String> {
 
 /// Every function, measured through the gateway (or, for the authorizer and the pipeline functions, straight
 /// through its Runtime API), in an order where each run prepares what a later one needs.
-pub(super) async fn run_all(bench: &Bench) -> Result<Vec<(String, Class, WarmReport)>, String> {
+pub(super) async fn run_all(bench: &Bench) -> Result<Vec<Measured>, String> {
     let table = format!("bench-warm-{}", uuid::Uuid::new_v4().simple());
     prepare_table(
         &bench.template,
@@ -304,6 +389,8 @@ pub(super) async fn run_all(bench: &Bench) -> Result<Vec<(String, Class, WarmRep
         results: Vec::new(),
     };
     velo(&mut warm).await?;
+    login(&mut warm).await?;
+    api_keys(&mut warm).await?;
     qi(&mut warm).await?;
     sigma(&mut warm).await?;
     direct(&mut warm, &table).await?;
@@ -553,6 +640,243 @@ async fn velo(warm: &mut Warm<'_>) -> Result<(), String> {
                     "/v2/users/self/password".into(),
                     Some(json!({"oldPassword": passphrase(i), "newPassword": passphrase(i + 1)})),
                     &writer_token,
+                    204,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Velo's Login API as its clients use it, on `n` fresh SMS users (payor admins, each on its own number): each signs
+/// in with its password (a PRE_AUTH token, and a code by SMS), then with the code that went out (a session), then
+/// refreshes once with the refresh token that answered (each is single-use), then signs out with the access token the
+/// refresh answered. Each step is measured over all `n`, on what the step before it answered.
+async fn login(warm: &mut Warm<'_>) -> Result<(), String> {
+    let n = warm.n;
+    let passphrase = "a heron standing in the reeds at noon";
+    let hash = password::hash(
+        &passphrase
+            .to_owned()
+            .try_into()
+            .map_err(|_| "password".to_owned())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let base = seed_admin().map_err(|e| e.to_string())?;
+    let signer = User {
+        locked_out: false,
+        locked_out_timestamp: None,
+        mfa_type: MfaType::Sms,
+        password_hash: Some(hash),
+        ..payor(&base)?
+    };
+    let signers = warm.users_on("signin", &signer, n, "+1556").await?;
+
+    // One argon2id verification each (the user's one hash), as validate-password-self. All `n` are measured: each
+    // sign-in is the start of the chain the later steps run on, so a tenth would mean preparing the rest with the
+    // same work, untimed.
+    let pre_auth = warm
+        .measure_scenario(
+            "authenticate",
+            Some("password"),
+            Class::SignIn,
+            signers
+                .iter()
+                .map(|user| Call {
+                    key_stretches: 1,
+                    ..call_with(
+                        Method::POST,
+                        "/v1/authenticate?grant_type=password".into(),
+                        None,
+                        Auth::Basic(user.email.as_str().to_owned(), passphrase.to_owned()),
+                        200,
+                    )
+                })
+                .collect(),
+        )
+        .await?;
+    let sent = outbox(&warm.bench.endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    let codes: Vec<Option<String>> = signers
+        .iter()
+        .map(|user| {
+            sent.sms_to(user.sms_number.as_str())
+                .last()
+                .and_then(|sms| code_in(&sms.message))
+        })
+        .collect();
+    let missing = codes.iter().filter(|code| code.is_none()).count();
+    if missing > 0 {
+        return Err(format!("{missing} of {n} sign-in codes did not go out"));
+    }
+    let signed_in = warm
+        .measure(
+            "validate-access-token",
+            Class::SignIn,
+            pre_auth
+                .iter()
+                .zip(&codes)
+                .map(|(answer, code)| {
+                    call(
+                        Method::POST,
+                        "/v1/validate".into(),
+                        Some(json!({"otp": code})),
+                        &Arc::from(answer["access_token"].as_str().unwrap_or_default()),
+                        200,
+                    )
+                })
+                .collect(),
+        )
+        .await?;
+    let refreshed = warm
+        .measure_scenario(
+            "authenticate",
+            Some("refresh_token"),
+            Class::SignIn,
+            signed_in
+                .iter()
+                .map(|answer| {
+                    call_with(
+                        Method::POST,
+                        format!(
+                            "/v1/authenticate?grant_type=refresh_token&refresh_token={}",
+                            answer["refresh_token"].as_str().unwrap_or_default()
+                        ),
+                        None,
+                        Auth::None,
+                        200,
+                    )
+                })
+                .collect(),
+        )
+        .await?;
+    warm.measure(
+        "logout",
+        Class::Change,
+        refreshed
+            .iter()
+            .map(|answer| {
+                call(
+                    Method::POST,
+                    "/v1/logout".into(),
+                    None,
+                    &Arc::from(answer["access_token"].as_str().unwrap_or_default()),
+                    204,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    warm.measure(
+        "jwks",
+        Class::Read,
+        (0..n)
+            .map(|_| {
+                call_with(
+                    Method::GET,
+                    "/.well-known/jwks.json".into(),
+                    None,
+                    Auth::None,
+                    200,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Velo's applications and API keys, by the seeded admin on one payor: `n` applications (each name new), a key for
+/// each, a client_credentials sign-in with each key, then each key deleted.
+async fn api_keys(warm: &mut Warm<'_>) -> Result<(), String> {
+    let n = warm.n;
+    let admin = warm.admin.clone();
+    let applications = format!("/v1/payors/{ENTITY}/applications");
+    let created = warm
+        .measure(
+            "create-application",
+            Class::Change,
+            (0..n)
+                .map(|i| {
+                    call(
+                        Method::POST,
+                        applications.clone(),
+                        Some(json!({"name": format!("Bench application {i}"),
+                                    "description": "An application of the bench"})),
+                        &admin,
+                        201,
+                    )
+                })
+                .collect(),
+        )
+        .await?;
+    // Each answer's Location names its application.
+    let application_paths: Vec<String> = created
+        .iter()
+        .map(|answer| answer.location.clone().unwrap_or_default())
+        .collect();
+    if let Some(i) = application_paths
+        .iter()
+        .position(|path| !path.starts_with(&applications))
+    {
+        return Err(format!(
+            "create-application answer {i} has no Location: {:?}",
+            application_paths[i]
+        ));
+    }
+    let keys = warm
+        .measure(
+            "create-api-key",
+            Class::Change,
+            application_paths
+                .iter()
+                .enumerate()
+                .map(|(i, path)| {
+                    call(
+                        Method::POST,
+                        format!("{path}/keys"),
+                        Some(json!({"name": format!("Bench key {i}"),
+                                    "description": "A key of the bench", "roles": ["payor.admin"]})),
+                        &admin,
+                        200,
+                    )
+                })
+                .collect(),
+        )
+        .await?;
+    let field = |answer: &Answer, name: &str| answer[name].as_str().unwrap_or_default().to_owned();
+    // The secret is checked as a keyed hash (HMAC-SHA256), not argon2id: no key stretching.
+    warm.measure_scenario(
+        "authenticate",
+        Some("client_credentials"),
+        Class::SignIn,
+        keys.iter()
+            .map(|answer| {
+                call_with(
+                    Method::POST,
+                    "/v1/authenticate?grant_type=client_credentials".into(),
+                    None,
+                    Auth::Basic(field(answer, "apiKey"), field(answer, "apiSecret")),
+                    200,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    warm.measure(
+        "delete-api-key",
+        Class::Change,
+        application_paths
+            .iter()
+            .zip(&keys)
+            .map(|(path, answer)| {
+                call(
+                    Method::DELETE,
+                    format!("{path}/keys/{}", field(answer, "apiKey")),
+                    None,
+                    &admin,
                     204,
                 )
             })

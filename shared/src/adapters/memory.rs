@@ -599,6 +599,27 @@ impl SignInStore for MemoryStore {
             .cloned())
     }
 
+    async fn find_user_by_email_with_token(
+        &self,
+        email: &Email,
+        purpose: TokenPurpose,
+    ) -> Result<(Option<User>, Option<LiveToken>), DomainError> {
+        let state = self.state();
+        let Some(user) = state
+            .guards
+            .get(&email.key())
+            .and_then(|id| state.users.get(id))
+            .cloned()
+        else {
+            return Ok((None, None));
+        };
+        let token = state
+            .tokens
+            .get(&(Subject::User(user.id), purpose))
+            .cloned();
+        Ok((Some(user), token))
+    }
+
     async fn get_user_with_sign_in(
         &self,
         user: &UserId,

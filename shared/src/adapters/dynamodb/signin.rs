@@ -8,6 +8,7 @@ use super::items::{EmailGuardItem, SignInItem, UserItem};
 use super::keys::{email_guard_pk, key, sign_in_sk, user_pk, GUARD, PROFILE};
 use super::{item, parse_item, unavailable, DynamoStore};
 use crate::domain::signin::{SessionId, SignInSession};
+use crate::domain::token::{LiveToken, TokenPurpose};
 use crate::domain::{Cause, DomainError, Email, User, UserId};
 use crate::ports::{SignInStore, UserStore};
 
@@ -35,6 +36,23 @@ impl SignInStore for DynamoStore {
             .get_user(&guard.user_id)
             .await?
             .filter(|user| user.email.key() == email.key()))
+    }
+
+    async fn find_user_by_email_with_token(
+        &self,
+        email: &Email,
+        purpose: TokenPurpose,
+    ) -> Result<(Option<User>, Option<LiveToken>), DomainError> {
+        let Some(raw) = self.get_one(key(email_guard_pk(email), GUARD)).await? else {
+            return Ok((None, None));
+        };
+        let guard = parse_item::<EmailGuardItem>(raw)?;
+        let (user, token) = self.get_user_with_token(&guard.user_id, purpose).await?;
+        // The guard and the profile are written together; a profile whose email moved on is not this email's.
+        match user.filter(|user| user.email.key() == email.key()) {
+            Some(user) => Ok((Some(user), token)),
+            None => Ok((None, None)),
+        }
     }
 
     async fn get_user_with_sign_in(

@@ -11,7 +11,7 @@ use crate::domain::password;
 use crate::domain::signin::{
     basic_credentials, sign_in_refused, Authority, Refresh, RefreshToken, SessionId, SignInSession,
 };
-use crate::domain::token::{SendMode, Subject, TokenPurpose};
+use crate::domain::token::{LiveToken, SendMode, Subject, TokenPurpose};
 use crate::domain::totp::TotpVerdict;
 use crate::domain::{DomainError, Email, MfaStatus, MfaType, User, UserId, UserStatus};
 use crate::doors::authz::{
@@ -133,14 +133,22 @@ pub async fn authenticate(app: &App, request: Request) -> Response<Body> {
 }
 
 /// The user whose email and password the `Authorization: Basic` header carries, if the password is right and the
-/// user may sign in. Every refusal is the same, and costs one argon2id verification whatever it was.
-async fn signed_in_user(app: &App, request: &Request) -> Result<User, DomainError> {
+/// user may sign in, with its pending sign-in code (read with it, for the code to send). Every refusal is the same,
+/// and costs one argon2id verification whatever it was.
+async fn signed_in_user(
+    app: &App,
+    request: &Request,
+) -> Result<(User, Option<LiveToken>), DomainError> {
     let (name, secret) = header(request, "authorization")
         .and_then(|value| basic_credentials(&value))
         .unwrap_or_default();
-    let user = match name.parse::<Email>() {
-        Ok(email) => app.store.find_user_by_email(&email).await?,
-        Err(_) => None,
+    let (user, mut current) = match name.parse::<Email>() {
+        Ok(email) => {
+            app.store
+                .find_user_by_email_with_token(&email, TokenPurpose::SignIn)
+                .await?
+        }
+        Err(_) => (None, None),
     };
     let Some(mut user) = user else {
         password::matches(&secret, password::DECOY_HASH);
@@ -160,20 +168,21 @@ async fn signed_in_user(app: &App, request: &Request) -> Result<User, DomainErro
         };
         let Some(after) = after else {
             return if right && may_sign_in {
-                Ok(user)
+                Ok((user, current))
             } else {
                 Err(sign_in_refused())
             };
         };
         match app.store.save_user(&user, &after).await {
-            Ok(()) if right => return Ok(after),
+            Ok(()) if right => return Ok((after, current)),
             Ok(()) => return Err(sign_in_refused()),
             Err(SaveError::Stale) => {
-                user = app
+                let (fresh, token) = app
                     .store
-                    .get_user(&user.id)
-                    .await?
-                    .ok_or_else(sign_in_refused)?;
+                    .get_user_with_token(&user.id, TokenPurpose::SignIn)
+                    .await?;
+                user = fresh.ok_or_else(sign_in_refused)?;
+                current = token;
             }
             Err(SaveError::Failed(error)) => return Err(error),
         }
@@ -206,23 +215,23 @@ async fn client_credentials_grant(
 }
 
 async fn password_grant(app: &App, request: &Request) -> Result<AuthResponse, DomainError> {
-    let user = signed_in_user(app, request).await?;
+    let (user, current) = signed_in_user(app, request).await?;
     // A user with no factor registered yet registers one next (`POST /v1/mfa/register`), with this token.
     if user.mfa_type == MfaType::Sms && user.mfa_status != MfaStatus::Unregistered {
-        send_sign_in_code(app, &user).await?;
+        send_sign_in_code(app, &user, current).await?;
     }
     let token = signed(app, *user.id.as_uuid(), Authority::PreAuth, None).await?;
     Ok(AuthResponse::new(token, None, entity_ids(&user)))
 }
 
-/// Sends the sign-in code to the user's number. Inside the cooldown the code already sent stands: the sign-in
-/// goes on, and nothing more is sent.
-async fn send_sign_in_code(app: &App, user: &User) -> Result<(), DomainError> {
+/// Sends the sign-in code to the user's number, replacing `current` (read with the user). Inside the cooldown the
+/// code already sent stands: the sign-in goes on, and nothing more is sent.
+async fn send_sign_in_code(
+    app: &App,
+    user: &User,
+    current: Option<LiveToken>,
+) -> Result<(), DomainError> {
     let subject = Subject::User(user.id);
-    let (_, current) = app
-        .store
-        .get_user_with_token(&user.id, TokenPurpose::SignIn)
-        .await?;
     let send = SendRequest::new(
         subject,
         TokenPurpose::SignIn,
