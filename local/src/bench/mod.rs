@@ -66,7 +66,15 @@ pub enum Class {
     SignIn,
     Authorizer,
     Pipeline,
+    /// Run once per deployment (`bootstrap-admin`): a warm run would be refused, so it is measured cold, on the empty
+    /// table it is meant for, with its calls and memory from those runs.
+    Once,
     Floor,
+}
+
+/// The class of a function measured only cold, if it is one.
+fn cold_only(binary: &str) -> Option<Class> {
+    (binary == "bootstrap-admin").then_some(Class::Once)
 }
 
 /// The calls of one request, by kind.
@@ -227,6 +235,10 @@ struct ColdStart {
     /// The first answer's HTTP status (none for the authorizer and the pipelines): a run's that was not a 2xx if
     /// one was not, else the first run's.
     status: Option<u16>,
+    /// The most calls of each kind one run's request made.
+    calls: CallCounts,
+    /// The highest peak RSS of a run.
+    rss: Option<u64>,
 }
 
 fn raw_time(calls: &[Call]) -> Duration {
@@ -350,6 +362,10 @@ impl Bench {
             None => serde_json::json!({"hello": "world"}),
         };
         let mut status: Option<u16> = None;
+        let mut calls = CallCounts::default();
+        let mut rss: Option<u64> = None;
+        // A function run once per deployment runs on the table it is meant for: an empty one.
+        let seeded = function.is_none_or(|function| cold_only(&function.binary).is_none());
         for run in 0..self.options.cold_runs {
             let table = format!("bench-cold-{}", uuid::Uuid::new_v4().simple());
             prepare_table(
@@ -357,7 +373,7 @@ impl Bench {
                 &self.endpoint,
                 &table,
                 &self.parameters,
-                true,
+                seeded,
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -369,11 +385,9 @@ impl Bench {
             let body = axum::body::Bytes::from(event.to_string());
             let mark = self.recorder.mark();
             let started = Instant::now();
+            let proxy_name = format!("cold {run}");
             let host = match function {
-                Some(function) => {
-                    self.launch(function, &table, &format!("cold {run}"))
-                        .await?
-                }
+                Some(function) => self.launch(function, &table, &proxy_name).await?,
                 None => self.launch_floor().await?,
             };
             let answer = host
@@ -381,15 +395,23 @@ impl Bench {
                 .await
                 .map_err(|e| format!("{}: cold start: {e}", host.name))?;
             let total = started.elapsed();
-            let answered = serde_json::from_slice::<Value>(&answer)
-                .ok()
-                .and_then(|answer| answer["statusCode"].as_u64())
+            let answer = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
+            if function.is_some_and(|function| cold_only(&function.binary).is_some())
+                && answer["outcome"] != "invited"
+            {
+                return Err(format!("{}: cold start answered {answer}", host.name));
+            }
+            let answered = answer["statusCode"]
+                .as_u64()
                 .and_then(|code| u16::try_from(code).ok());
             let success = |code: u16| (200..300).contains(&code);
             if status.is_none() || (status.is_some_and(success) && !answered.is_some_and(success)) {
                 status = answered.or(status);
             }
-            let raw = raw_time(&self.recorder.since(mark));
+            let made = self.recorder.since(mark);
+            let raw = raw_time(&made);
+            calls = calls.most(handler_calls(&made, &proxy_name));
+            rss = rss.max(host.pid().and_then(peak_rss));
             totals.push(total);
             raws.push(raw);
             drop(host);
@@ -409,6 +431,8 @@ impl Bench {
             own: Spread::of(&owns),
             work: (operations > 0).then(|| Spread::of(&works)),
             status,
+            calls,
+            rss,
         })
     }
 
@@ -607,6 +631,11 @@ async fn run(options: Options, endpoint: &str, python: &Path) -> Result<bool, St
             report.cold_emulator_ms = Some(cold.emulator);
             report.cold_work_ms = cold.work.map(|work| work.median);
             report.cold_status = cold.status;
+            if let Some(class) = cold_only(&function.binary) {
+                report.class = Some(class);
+                report.cold_calls = Some(cold.calls);
+                report.cold_rss_bytes = cold.rss;
+            }
         }
     }
 

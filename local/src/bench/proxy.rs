@@ -45,7 +45,7 @@ impl Call {
                 CallKind::Write
             }
             ("dynamodb", "TransactWriteItems") => CallKind::Transaction,
-            ("sns", "Publish") | ("ses", "SendEmail") => CallKind::Send,
+            ("sns", "Publish" | "PublishBatch") | ("ses", "SendEmail") => CallKind::Send,
             ("kms", "Sign") => CallKind::Sign,
             _ => CallKind::Other,
         }

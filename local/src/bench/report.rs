@@ -113,6 +113,11 @@ pub struct FunctionReport {
     pub cold_own_ms: Option<Spread>,
     /// The HTTP status the sample event got in the cold runs (a run's that was not a 2xx, if any).
     pub cold_status: Option<u16>,
+    /// For a function measured only cold (class `once`): the most calls of a run's request, and its peak RSS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_calls: Option<CallCounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_rss_bytes: Option<u64>,
     pub warm: Option<WarmReport>,
     pub misses: Vec<String>,
 }
@@ -167,6 +172,9 @@ fn class_budget(class: Class) -> Option<CallBudget> {
         Class::Change | Class::Resend => Some(budget(1, 0, 1, 1, 0)),
         // The user, session or key in one read, at most one write, and the access token's signature.
         Class::SignIn => Some(budget(1, 0, 1, 0, 1)),
+        // Whether any backoffice user exists (a listing's page and count), then the claim, the user, its email's
+        // guard and the invitation in one transaction, and the email.
+        Class::Once => Some(budget(0, 2, 1, 1, 0)),
         Class::Pipeline | Class::Floor => None,
     }
 }
@@ -177,6 +185,8 @@ fn call_budget(report: &FunctionReport) -> Option<CallBudget> {
         // An email names no item: its guard is read first, then the user with its pending sign-in code; the new
         // code is written and sent by SMS, and the PRE_AUTH token signed.
         ("authenticate", Some("password")) => Some(budget(2, 0, 1, 1, 1)),
+        // The same two reads from an email: its guard, then the user; the link is written and sent by email.
+        ("reset-password", _) => Some(budget(2, 0, 1, 1, 0)),
         _ => report.class.and_then(class_budget),
     }
 }
@@ -200,6 +210,19 @@ impl Budgets {
                     own.median, self.cold_own_vs_floor, floor_cold.median
                 ));
             }
+        }
+        if let (Some(Class::Once), Some(calls)) = (report.class, report.cold_calls) {
+            if report
+                .cold_rss_bytes
+                .is_none_or(|rss| rss > self.peak_rss_bytes)
+            {
+                misses.push(format!(
+                    "peak RSS {:?} over {} bytes",
+                    report.cold_rss_bytes, self.peak_rss_bytes
+                ));
+            }
+            misses.extend(call_misses(report, &calls));
+            return misses;
         }
         let Some(warm) = &report.warm else {
             misses.push("not measured warm".into());
@@ -232,22 +255,28 @@ impl Budgets {
                 warm.work_p50_ms
             ));
         }
-        let calls = warm.calls;
-        if calls.scans > 0 {
-            misses.push("a Scan".into());
-        }
-        if let Some(budget) = call_budget(report) {
-            if calls.reads > budget.reads
-                || calls.queries > budget.queries
-                || calls.writes + calls.transactions > budget.writes
-                || calls.sends > budget.sends
-                || calls.signs > budget.signs
-            {
-                misses.push(format!("calls per request {}", describe(&calls)));
-            }
-        }
+        misses.extend(call_misses(report, &warm.calls));
         misses
     }
+}
+
+/// A Scan, or more calls of a kind than the function's budget.
+fn call_misses(report: &FunctionReport, calls: &CallCounts) -> Vec<String> {
+    let mut misses = Vec::new();
+    if calls.scans > 0 {
+        misses.push("a Scan".into());
+    }
+    if let Some(budget) = call_budget(report) {
+        if calls.reads > budget.reads
+            || calls.queries > budget.queries
+            || calls.writes + calls.transactions > budget.writes
+            || calls.sends > budget.sends
+            || calls.signs > budget.signs
+        {
+            misses.push(format!("calls per request {}", describe(calls)));
+        }
+    }
+    misses
 }
 
 fn describe(calls: &CallCounts) -> String {
@@ -365,6 +394,7 @@ pub fn render(
                 .map_or("–".into(), |work| format!("{work:.1}")),
             spread(&report.cold_own_ms),
             warm.peak_rss_bytes
+                .or(report.cold_rss_bytes)
                 .map_or("–".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
             warm.p50_ms,
             warm.p99_ms,
@@ -375,7 +405,7 @@ pub fn render(
                 "–".into()
             },
             warm.overhead.map_or("–".into(), |o| format!("{o:.2}")),
-            describe(&warm.calls),
+            describe(&report.cold_calls.unwrap_or(warm.calls)),
             if report.misses.is_empty() {
                 "ok".to_owned()
             } else {

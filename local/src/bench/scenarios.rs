@@ -20,7 +20,7 @@ use user_token_domain::ports::{DeviceStore as _, SessionStore as _, UserStore as
 
 use super::report::WarmReport;
 use super::{handler_calls, measure_host, peak_rss, raw_time, summarise, Bench, Class, Sample};
-use crate::emulator::outbox;
+use crate::emulator::{outbox, Outbox};
 use crate::runtime_api::FunctionHost;
 use crate::stack::{
     prepare_table, seed_admin, Stack, StackOptions, SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY,
@@ -390,6 +390,7 @@ pub(super) async fn run_all(bench: &Bench) -> Result<Vec<Measured>, String> {
     };
     velo(&mut warm).await?;
     login(&mut warm).await?;
+    redeem(&mut warm).await?;
     api_keys(&mut warm).await?;
     qi(&mut warm).await?;
     sigma(&mut warm).await?;
@@ -781,6 +782,172 @@ async fn login(warm: &mut Warm<'_>) -> Result<(), String> {
                     Auth::None,
                     200,
                 )
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The token of the last link that went to `email` (`…?token=<userId>.<secret>`).
+fn link_token_to(sent: &Outbox, email: &str) -> Option<String> {
+    let mail = sent.emails_to(email).into_iter().last()?;
+    let start = mail.body.find("?token=")? + "?token=".len();
+    let token: String = mail.body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    Some(token.trim_end_matches('.').to_owned())
+}
+
+/// A new user's way in, on `m` invitees (a tenth of the requests: each costs two argon2id operations, one to accept
+/// and one to sign in, and every step runs on what the step before it answered): each accepts its invitation with
+/// the token its email carried, signs in with its new password (untimed), registers SMS as its second factor with
+/// that PRE_AUTH token and confirms it with the code that went out (a session). Then each asks for a password reset
+/// and confirms it with the link its email carried.
+async fn redeem(warm: &mut Warm<'_>) -> Result<(), String> {
+    let m = (warm.n / 10).max(1);
+    let admin = warm.admin.clone();
+    let email = |i: usize| format!("bench-redeem-{i}@example.com");
+    let phone = |i: usize| format!("+1557{i:07}");
+    let invites: Vec<Call> = (0..m)
+        .map(|i| {
+            call(
+                Method::POST,
+                "/v2/users/invite".into(),
+                Some(json!({"email": email(i), "mfaType": "SMS", "smsNumber": phone(i),
+                            "primaryContactNumber": phone(i), "roles": ["velo.payor.admin"],
+                            "firstName": "Ada", "lastName": "Lovelace", "entityId": ENTITY})),
+                &admin,
+                204,
+            )
+        })
+        .collect();
+    warm.prepare(&invites).await?;
+    let links = |sent: &Outbox, what: &str| -> Result<Vec<String>, String> {
+        (0..m)
+            .map(|i| {
+                link_token_to(sent, &email(i))
+                    .ok_or_else(|| format!("no {what} link went to {}", email(i)))
+            })
+            .collect()
+    };
+    let sent = outbox(&warm.bench.endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    let invitations = links(&sent, "invitation")?;
+    let first = |i: usize| format!("a kestrel hovering over field {i} at dawn");
+    let second = |i: usize| format!("the tide turns slowly at harbour {i} tonight");
+    let redemption = |token: &str, password: String| Call {
+        key_stretches: 1,
+        ..call_with(
+            Method::POST,
+            String::new(),
+            Some(json!({"token": token, "password": password})),
+            Auth::None,
+            204,
+        )
+    };
+    warm.measure(
+        "accept-invitation",
+        Class::Change,
+        invitations
+            .iter()
+            .enumerate()
+            .map(|(i, token)| Call {
+                path: "/v1/invitations/accept".into(),
+                ..redemption(token, first(i))
+            })
+            .collect(),
+    )
+    .await?;
+    let sign_ins: Vec<Call> = (0..m)
+        .map(|i| {
+            call_with(
+                Method::POST,
+                "/v1/authenticate?grant_type=password".into(),
+                None,
+                Auth::Basic(email(i), first(i)),
+                200,
+            )
+        })
+        .collect();
+    let pre_auth: Vec<Arc<str>> = warm
+        .prepare(&sign_ins)
+        .await?
+        .iter()
+        .map(|answer| Arc::from(answer["access_token"].as_str().unwrap_or_default()))
+        .collect();
+    warm.measure(
+        "register-mfa",
+        Class::Change,
+        pre_auth
+            .iter()
+            .map(|token| call(Method::POST, "/v1/mfa/register".into(), Some(json!({})), token, 200))
+            .collect(),
+    )
+    .await?;
+    let sent = outbox(&warm.bench.endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    let codes: Vec<String> = (0..m)
+        .map(|i| {
+            sent.sms_to(&phone(i))
+                .last()
+                .and_then(|sms| code_in(&sms.message))
+                .ok_or_else(|| format!("no registration code went to {}", phone(i)))
+        })
+        .collect::<Result<_, _>>()?;
+    warm.measure(
+        "confirm-mfa",
+        Class::SignIn,
+        pre_auth
+            .iter()
+            .zip(&codes)
+            .map(|(token, code)| {
+                call(
+                    Method::POST,
+                    "/v1/mfa/register/confirm".into(),
+                    Some(json!({"otp": code})),
+                    token,
+                    200,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    warm.measure(
+        "reset-password",
+        Class::Change,
+        (0..m)
+            .map(|i| {
+                call_with(
+                    Method::POST,
+                    "/v1/password/reset".into(),
+                    Some(json!({"email": email(i)})),
+                    Auth::None,
+                    204,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    let sent = outbox(&warm.bench.endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    let resets = links(&sent, "password-reset")?;
+    if let Some(i) = (0..m).find(|&i| resets[i] == invitations[i]) {
+        return Err(format!("no password-reset link went to {}", email(i)));
+    }
+    warm.measure(
+        "confirm-password-reset",
+        Class::Change,
+        resets
+            .iter()
+            .enumerate()
+            .map(|(i, token)| Call {
+                path: "/v1/password/reset/confirm".into(),
+                ..redemption(token, second(i))
             })
             .collect(),
     )

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::domain::{DomainError, Email, PhoneNumber};
 use crate::pipelines::events::{Envelope, EventSink, PublishError};
@@ -107,35 +107,58 @@ impl EventPublisher {
 
 #[async_trait]
 impl EventSink for EventPublisher {
-    async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
-        let failed = |reason: String| PublishError {
-            event_id: envelope.event_id.clone(),
-            reason,
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), (usize, PublishError)> {
+        let failed = |at: usize, reason: String| {
+            let event_id = envelopes
+                .get(at)
+                .map(|envelope| envelope.event_id.clone())
+                .unwrap_or_default();
+            (at, PublishError { event_id, reason })
         };
-        let message = serde_json::to_string(envelope).map_err(|e| failed(e.to_string()))?;
-        let mut request = self
+        let fifo = self.topic_arn.ends_with(".fifo");
+        let mut entries = Vec::with_capacity(envelopes.len());
+        for (at, envelope) in envelopes.iter().enumerate() {
+            let message = serde_json::to_string(envelope).map_err(|e| failed(at, e.to_string()))?;
+            // An entry's id only has to be unique within its request: its position names it.
+            let mut entry = PublishBatchRequestEntry::builder()
+                .id(at.to_string())
+                .message(message);
+            for (name, value) in [
+                ("eventType", envelope.event.event_type()),
+                ("eventId", envelope.event_id.as_str()),
+                ("subjectType", envelope.subject.kind()),
+            ] {
+                let attribute = string_attribute(value)
+                    .ok_or_else(|| failed(at, format!("message attribute {name}")))?;
+                entry = entry.message_attributes(name, attribute);
+            }
+            if fifo {
+                entry = entry
+                    .message_group_id(envelope.subject.key())
+                    .message_deduplication_id(&envelope.event_id);
+            }
+            entries.push(entry.build().map_err(|e| failed(at, e.to_string()))?);
+        }
+        let output = self
             .sns
-            .publish()
+            .publish_batch()
             .topic_arn(&self.topic_arn)
-            .message(message);
-        for (name, value) in [
-            ("eventType", envelope.event.event_type()),
-            ("eventId", envelope.event_id.as_str()),
-            ("subjectType", envelope.subject.kind()),
-        ] {
-            let attribute = string_attribute(value)
-                .ok_or_else(|| failed(format!("message attribute {name}")))?;
-            request = request.message_attributes(name, attribute);
-        }
-        if self.topic_arn.ends_with(".fifo") {
-            request = request
-                .message_group_id(envelope.subject.key())
-                .message_deduplication_id(&envelope.event_id);
-        }
-        request
+            .set_publish_batch_request_entries(Some(entries))
             .send()
             .await
-            .map(|_| ())
-            .map_err(|error| failed(format!("{error:?}")))
+            .map_err(|error| failed(0, format!("{error:?}")))?;
+        // Entries are judged one by one: the first that failed is where the retry starts.
+        let first_failed = output
+            .failed()
+            .iter()
+            .filter_map(|entry| Some((entry.id().parse::<usize>().ok()?, entry)))
+            .min_by_key(|(at, _)| *at);
+        match first_failed {
+            Some((at, entry)) => Err(failed(
+                at,
+                format!("{}: {}", entry.code(), entry.message().unwrap_or_default()),
+            )),
+            None => Ok(()),
+        }
     }
 }

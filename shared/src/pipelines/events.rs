@@ -650,55 +650,75 @@ pub struct PublishError {
     pub reason: String,
 }
 
+/// The most events one `PublishBatch` call carries (SNS's limit).
+pub const PUBLISH_BATCH_LIMIT: usize = 10;
+
 /// Where events go: an SNS topic (`adapters::messaging::EventPublisher`).
 #[async_trait::async_trait]
 pub trait EventSink: Send + Sync {
-    async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError>;
+    /// Publishes up to `PUBLISH_BATCH_LIMIT` events in one call. On failure, the position of the first event that is
+    /// not known to be published (those before it are).
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), (usize, PublishError)>;
 }
 
-/// The `publish-events` handler. Records are handled in order; the first one whose events cannot all be published
-/// is reported by its sequence number, and the records after it are left for the retry, which starts there (so no
-/// event overtakes an earlier one of the same shard). A record that cannot be decoded is logged and skipped: no retry
-/// would change it.
+/// The `publish-events` handler. Events are published in order, `PUBLISH_BATCH_LIMIT` to a call; the record of the
+/// first event that cannot be published is reported by its sequence number, and the records after it are left for
+/// the retry, which starts there (so no event overtakes an earlier one of the same shard; events of that record or
+/// later that did go out go out again, which the topic's subscribers drop by event id). A record that cannot be
+/// decoded is logged and skipped: no retry would change it.
 pub async fn publish_stream(publisher: &dyn EventSink, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    let mut published = 0usize;
+    // Each event, and the record it came from.
+    let mut envelopes: Vec<Envelope> = Vec::new();
+    let mut records: Vec<&EventRecord> = Vec::new();
     for record in &event.records {
-        let envelopes = match events_of(record) {
-            Ok(envelopes) => envelopes,
-            Err(error) => {
-                tracing::error!(
-                    event_id = %error.event_id,
-                    reason = %error.reason,
-                    "stream record skipped: it cannot be decoded"
-                );
-                continue;
+        match events_of(record) {
+            Ok(of_record) => {
+                records.extend(of_record.iter().map(|_| record));
+                envelopes.extend(of_record);
             }
+            Err(error) => tracing::error!(
+                event_id = %error.event_id,
+                reason = %error.reason,
+                "stream record skipped: it cannot be decoded"
+            ),
+        }
+    }
+    let mut published = 0usize;
+    for (chunk, owners) in envelopes
+        .chunks(PUBLISH_BATCH_LIMIT)
+        .zip(records.chunks(PUBLISH_BATCH_LIMIT))
+    {
+        let outcome = publisher.publish(chunk).await;
+        let sent = match &outcome {
+            Ok(()) => chunk.len(),
+            Err((at, _)) => (*at).min(chunk.len()),
         };
-        for envelope in &envelopes {
-            if let Err(error) = publisher.publish(envelope).await {
-                tracing::warn!(
-                    event_id = %error.event_id,
-                    reason = %error.reason,
-                    "publish failed; the batch resumes from this record"
-                );
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                tracing::info!(
-                    records = event.records.len(),
-                    published,
-                    "stream batch partly published"
-                );
-                return response;
-            }
+        for envelope in &chunk[..sent] {
             tracing::info!(
                 event_id = %envelope.event_id,
                 event_type = envelope.event.event_type(),
                 subject = %envelope.subject.key(),
                 "event published"
             );
-            published += 1;
+        }
+        published += sent;
+        if let Err((at, error)) = outcome {
+            tracing::warn!(
+                event_id = %error.event_id,
+                reason = %error.reason,
+                "publish failed; the batch resumes from this record"
+            );
+            let record = owners.get(at).or(owners.first());
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.and_then(|record| record.change.sequence_number.clone());
+            response.batch_item_failures.push(failure);
+            tracing::info!(
+                records = event.records.len(),
+                published,
+                "stream batch partly published"
+            );
+            return response;
         }
     }
     tracing::info!(
@@ -928,5 +948,76 @@ mod tests {
         );
         assert!(types(&quota).is_empty());
         assert!(events_of(&record("INSERT", id, "PROFILE", None, Some(json!({})))).is_err());
+    }
+
+    /// A sink that records each call's size and refuses, in its call `fail_on`, the event at `fail_at`.
+    struct FailingSink {
+        calls: std::sync::Mutex<Vec<usize>>,
+        fail_on: usize,
+        fail_at: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl EventSink for FailingSink {
+        async fn publish(&self, envelopes: &[Envelope]) -> Result<(), (usize, PublishError)> {
+            let mut calls = self.calls.lock().expect("calls");
+            calls.push(envelopes.len());
+            if calls.len() == self.fail_on {
+                return Err((
+                    self.fail_at,
+                    PublishError {
+                        event_id: envelopes[self.fail_at].event_id.clone(),
+                        reason: "refused".into(),
+                    },
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    fn devices(count: usize) -> Event {
+        let records = (0..count)
+            .map(|i| {
+                let mut created = record(
+                    "INSERT",
+                    &format!("DEVICE#a#d{i}"),
+                    "PROFILE",
+                    None,
+                    Some(device("pending_2fa_approval")),
+                );
+                created.change.sequence_number = Some(format!("{}", 100 + i));
+                created
+            })
+            .collect();
+        let mut event: Event = serde_json::from_value(json!({"Records": []})).expect("an event");
+        event.records = records;
+        event
+    }
+
+    #[tokio::test]
+    async fn events_go_out_ten_to_a_call_and_a_refusal_reports_the_record_of_the_first_unpublished_event() {
+        let sink = FailingSink {
+            calls: Default::default(),
+            fail_on: 0,
+            fail_at: 0,
+        };
+        let response = publish_stream(&sink, devices(12)).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*sink.calls.lock().expect("calls"), [10, 2]);
+
+        let sink = FailingSink {
+            calls: Default::default(),
+            fail_on: 2,
+            fail_at: 1,
+        };
+        let response = publish_stream(&sink, devices(25)).await;
+        let reported: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|failure| failure.item_identifier.clone())
+            .collect();
+        // Call 2 carries events 10..20; its second (record 11) is the first not published.
+        assert_eq!(reported, [Some("111".to_owned())]);
+        assert_eq!(*sink.calls.lock().expect("calls"), [10, 10]);
     }
 }
