@@ -52,6 +52,8 @@ pub enum Companion {
     CreateSession(OtpSession),
     /// Undoes `CreateSession`.
     RemoveSession(OtpSession),
+    /// Holds only while the Sigma session (its request id) is open: a code check confirms an open session or none.
+    SessionOpen(String),
     /// Opens a signed-in session (with the consumption of the code that proved the second factor).
     OpenSignIn(SignInSession),
     /// Consumes a live link token as it was judged (unconsumed, unexpired at `at`, the same digest): a link redeemed
@@ -87,6 +89,9 @@ impl Companion {
                 DomainError::Conflict(FieldError::new("requestId", "the session exists"))
             }
             Companion::OpenSignIn(_) => DomainError::unavailable(),
+            Companion::SessionOpen(_) => {
+                DomainError::Conflict(FieldError::new("requestId", "the session is closed"))
+            }
             Companion::ClaimOnce(_) => DomainError::Conflict(FieldError::new(
                 "email",
                 "the first admin was already invited",
@@ -249,8 +254,14 @@ pub trait SessionStore: Send + Sync {
         request_id: &str,
     ) -> Result<(Option<OtpSession>, Option<LiveToken>), DomainError>;
 
-    /// Closes a session once: `false` if it was already closed (or is gone).
-    async fn close_session(&self, request_id: &str, now: i64) -> Result<bool, DomainError>;
+    /// Closes a session once, provided its code is still as `seen` (consumed or not; none if there was none), so
+    /// that what the closing answers about the session is what the session was when it closed.
+    async fn close_session(
+        &self,
+        request_id: &str,
+        now: i64,
+        seen: Option<&LiveToken>,
+    ) -> Result<Closing, DomainError>;
 }
 
 /// QI Tech's accounts and devices.
@@ -284,6 +295,16 @@ pub trait DeviceStore: Send + Sync {
         from: Option<DeviceStatus>,
         now: OffsetDateTime,
     ) -> Result<bool, DomainError>;
+}
+
+/// What closing a Sigma session came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    Closed,
+    /// It was closed before (or is gone).
+    AlreadyClosed,
+    /// Its code changed since it was read (a check confirmed it): read it again.
+    CodeChanged,
 }
 
 /// Signed-in sessions, each stored beside its user.

@@ -1131,3 +1131,49 @@ async fn a_full_session_over_http() {
     assert_eq!(status, 401);
     assert_eq!(anonymous["type"], "UnauthorizedException");
 }
+
+/// `complete` racing a right `checkCode`: whichever commits first, the session reads afterwards as `complete`
+/// answered (a session closed unconfirmed is never confirmed later), and the code check agrees.
+#[tokio::test]
+async fn a_complete_racing_a_right_check_is_answered_as_the_session_then_stays() {
+    let app = app_on_fresh_table(|_| {}).await;
+    for round in 0..12 {
+        let phone = unique_phone();
+        let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+        let code = codes_to(&phone).await.remove(0);
+        let complete_event = session_event("otp-complete.json", &request_id);
+        // Either one first: each reads the session, then writes, so each write lands after both reads.
+        let (closed, checked) = if round % 2 == 0 {
+            tokio::join!(
+                sigma::complete(&app, request(&complete_event)),
+                check_code(&app, &request_id, &code),
+            )
+        } else {
+            let (checked, closed) = tokio::join!(
+                check_code(&app, &request_id, &code),
+                sigma::complete(&app, request(&complete_event)),
+            );
+            (closed, checked)
+        };
+        assert_eq!(closed.status(), 201, "{:?}", body(&closed));
+        let confirmed = body(&closed)["success"]
+            .as_bool()
+            .expect("complete answers success");
+        let mut status = session_event("otp-status.json", &request_id);
+        with_recipient_query(&mut status, &phone);
+        let later = sigma::status(&app, request(&status)).await;
+        assert_eq!(
+            (later.status().as_u16(), body(&later)),
+            (200, json!({ "success": confirmed }))
+        );
+        if confirmed {
+            assert_eq!(
+                (checked.status().as_u16(), body(&checked)),
+                (201, json!({"success": true}))
+            );
+        } else {
+            assert_eq!(checked.status(), 409, "{:?}", body(&checked));
+            assert_eq!(kind(&checked), "SessionClosedException");
+        }
+    }
+}

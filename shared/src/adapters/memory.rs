@@ -19,7 +19,7 @@ use crate::domain::{
     AccountKey, DeviceKey, DomainError, Email, EntityId, FieldError, PhoneNumber, User, UserId,
 };
 use crate::ports::{
-    ApiKeyStore, Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError,
+    ApiKeyStore, Closing, Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError,
     SaveError, SessionStore, SignInStore, SortField, TokenStore, UserListing, UserStore,
 };
 
@@ -177,6 +177,15 @@ impl State {
                     return refused();
                 }
                 self.sessions.remove(&session.request_id);
+            }
+            Companion::SessionOpen(request_id) => {
+                let open = self
+                    .sessions
+                    .get(request_id)
+                    .is_some_and(|session| session.closed_at.is_none());
+                if !open {
+                    return refused();
+                }
             }
             Companion::OpenSignIn(session) => {
                 let key = (session.user_id, session.session_id);
@@ -687,15 +696,32 @@ impl SessionStore for MemoryStore {
         ))
     }
 
-    async fn close_session(&self, request_id: &str, now: i64) -> Result<bool, DomainError> {
+    async fn close_session(
+        &self,
+        request_id: &str,
+        now: i64,
+        seen: Option<&LiveToken>,
+    ) -> Result<Closing, DomainError> {
         let mut state = self.state();
-        match state.sessions.get_mut(request_id) {
-            Some(session) if session.closed_at.is_none() => {
-                session.closed_at = OffsetDateTime::from_unix_timestamp(now).ok();
-                Ok(true)
-            }
-            _ => Ok(false),
+        let subject = Subject::OtpSession(request_id.to_owned());
+        let consumed = state
+            .tokens
+            .get(&(subject, TokenPurpose::OtpSession))
+            .map(|token| token.consumed);
+        if !state
+            .sessions
+            .get(request_id)
+            .is_some_and(|session| session.closed_at.is_none())
+        {
+            return Ok(Closing::AlreadyClosed);
         }
+        if consumed != seen.map(|token| token.consumed) {
+            return Ok(Closing::CodeChanged);
+        }
+        if let Some(session) = state.sessions.get_mut(request_id) {
+            session.closed_at = OffsetDateTime::from_unix_timestamp(now).ok();
+        }
+        Ok(Closing::Closed)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Companion writes (`ports::Companion`) as the transaction items that carry them, each with the error its failed
 //! condition means.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
 use time::OffsetDateTime;
 
 use super::items::{DeviceItem, EmailGuardItem, SessionItem, SignInItem, UserItem};
@@ -198,6 +200,18 @@ impl DynamoStore {
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?)),
+            Companion::SessionOpen(request_id) => one(TransactWriteItem::builder()
+                .condition_check(build(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(session_pk(request_id), SESSION_SK)))
+                        .condition_expression(
+                            "attribute_exists(pk) AND attribute_not_exists(#closed)",
+                        )
+                        .expression_attribute_names("#closed", "closedAt")
+                        .build(),
+                )?)
+                .build()),
             Companion::RemoveSession(session) => {
                 let delete = Delete::builder()
                     .table_name(&self.table)

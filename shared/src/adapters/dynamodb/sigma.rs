@@ -1,17 +1,17 @@
 //! Sigma's widgets and sessions. A session is one item next to its one live code, in one partition.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::items::{SessionItem, WidgetItem};
 use super::keys::{key, session_pk, token_key, widget_pk, PROFILE, SESSION_SK};
-use super::tokens::parse_token;
-use super::{item, parse_item, unavailable, DynamoStore};
+use super::tokens::{cancellation, parse_token, Cancellation};
+use super::{build, item, parse_item, unavailable, DynamoStore};
 use crate::domain::otp::{OtpSession, Widget};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{Cause, DomainError, FieldError};
-use crate::ports::SessionStore;
+use crate::ports::{Closing, SessionStore};
 
 #[async_trait]
 impl SessionStore for DynamoStore {
@@ -80,28 +80,52 @@ impl SessionStore for DynamoStore {
         Ok((session, token.and_then(parse_token)))
     }
 
-    async fn close_session(&self, request_id: &str, now: i64) -> Result<bool, DomainError> {
-        let outcome = self
-            .client
-            .update_item()
+    async fn close_session(
+        &self,
+        request_id: &str,
+        now: i64,
+        seen: Option<&LiveToken>,
+    ) -> Result<Closing, DomainError> {
+        let close = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(session_pk(request_id), SESSION_SK)))
             .update_expression("SET #closed = :now")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(#closed)")
             .expression_attribute_names("#closed", "closedAt")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
+        let subject = Subject::OtpSession(request_id.to_owned());
+        let code = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(token_key(&subject, TokenPurpose::OtpSession)));
+        let code = match seen {
+            Some(token) => code
+                .condition_expression("#consumed = :consumed")
+                .expression_attribute_names("#consumed", "consumed")
+                .expression_attribute_values(":consumed", AttributeValue::Bool(token.consumed)),
+            None => code.condition_expression("attribute_not_exists(pk)"),
+        };
+        let outcome = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(build(close.build())?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(build(code.build())?)
+                    .build(),
+            )
             .send()
             .await;
         match outcome {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable("UpdateItem", &error)),
+            Ok(_) => Ok(Closing::Closed),
+            Err(error) => match cancellation(&error) {
+                Cancellation::Condition(0) => Ok(Closing::AlreadyClosed),
+                Cancellation::Condition(_) | Cancellation::Raced => Ok(Closing::CodeChanged),
+                Cancellation::Other => Err(unavailable("TransactWriteItems", &error)),
+            },
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::domain::token::{Channel, LiveToken, SendMode, TokenPurpose};
 use crate::domain::{Cause, DomainError, Email, PhoneNumber, Principal};
 use crate::doors::http::{json_body, json_response, path_param, query_param};
 use crate::engine::{App, Recipient, SendRequest};
-use crate::ports::Companion;
+use crate::ports::{Closing, Companion};
 
 /// At most this many starts per recipient in one calendar minute.
 pub const START_LIMIT_PER_MINUTE: u32 = 3;
@@ -28,6 +28,9 @@ const SESSION_RETENTION_SECS: i64 = 24 * 3600;
 /// Codes are six decimal digits (the engine's `OtpSession` format).
 const CODE_TYPE: &str = "numeric";
 const PURPOSE: TokenPurpose = TokenPurpose::OtpSession;
+/// A close reads the session again when a check changed its code in between; each try is a change by another
+/// request, so a few suffice.
+const CLOSE_TRIES: usize = 3;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -325,12 +328,21 @@ pub async fn check_code(app: &App, request: Request) -> Response<Body> {
         let (session, token) = load(app, &request_id, &caller).await?;
         still_open(&session, token.as_ref())?;
         let token = token.ok_or(SigmaError::CodeExpired)?;
+        // Accepted only while the session is open: a `complete` that came first ends it for good.
+        let open = Companion::SessionOpen(request_id.clone());
         engine
-            .verify(Some(token), &session.subject(), PURPOSE, &body.code)
+            .verify_with(
+                Some(token),
+                &session.subject(),
+                PURPOSE,
+                &body.code,
+                vec![open],
+            )
             .await
             .map_err(|error| match error {
                 // Consumed by a concurrent check that was right.
                 DomainError::NotFound(_) => SigmaError::SessionAlreadyConfirmed,
+                DomainError::Conflict(_) => SigmaError::SessionClosed,
                 other => other.into(),
             })?;
         tracing::info!(request_id, "otp session confirmed");
@@ -392,22 +404,35 @@ pub async fn status(app: &App, request: Request) -> Response<Body> {
     .await
 }
 
+/// Closes the session, answering whether it was confirmed when it closed: the close holds only if the code is still
+/// as read, so a check that confirms it in between is seen (read again), never answered `false` and `true` later.
 async fn close(
     app: &App,
     request_id: &str,
-    session: &OtpSession,
-    token: Option<&LiveToken>,
+    mut session: OtpSession,
+    mut token: Option<LiveToken>,
+    caller: &Principal,
 ) -> Result<Response<Body>, SigmaError> {
-    if session.closed_at.is_some() {
-        return Err(SigmaError::SessionClosed);
+    for _ in 0..CLOSE_TRIES {
+        if session.closed_at.is_some() {
+            return Err(SigmaError::SessionClosed);
+        }
+        let was_confirmed = confirmed(token.as_ref());
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        match app
+            .store
+            .close_session(request_id, now, token.as_ref())
+            .await?
+        {
+            Closing::Closed => {
+                tracing::info!(request_id, confirmed = was_confirmed, "otp session closed");
+                return Ok(success(201, was_confirmed));
+            }
+            Closing::AlreadyClosed => return Err(SigmaError::SessionClosed),
+            Closing::CodeChanged => (session, token) = load(app, request_id, caller).await?,
+        }
     }
-    let was_confirmed = confirmed(token);
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    if !app.store.close_session(request_id, now).await? {
-        return Err(SigmaError::SessionClosed);
-    }
-    tracing::info!(request_id, confirmed = was_confirmed, "otp session closed");
-    Ok(success(201, was_confirmed))
+    Err(DomainError::unavailable().into())
 }
 
 /// `POST /api/n/otp-handler/{requestId}/checkStatusAndComplete?recipient=`: the server-side final check. Answers
@@ -423,7 +448,7 @@ pub async fn check_status_and_complete(app: &App, request: Request) -> Response<
             if !same_recipient(&claimed, &stored_recipient(&session)?) {
                 return Err(SigmaError::PhoneNumberMismatch);
             }
-            close(app, &request_id, &session, token.as_ref()).await
+            close(app, &request_id, session, token, &caller).await
         },
     )
     .await
@@ -434,7 +459,7 @@ pub async fn complete(app: &App, request: Request) -> Response<Body> {
     serve("otpComplete", request, |request, caller, _| async move {
         let request_id = request_id_param(&request)?;
         let (session, token) = load(app, &request_id, &caller).await?;
-        close(app, &request_id, &session, token.as_ref()).await
+        close(app, &request_id, session, token, &caller).await
     })
     .await
 }

@@ -48,8 +48,9 @@ struct RegisterResponse {
 
 /// How the registrant proved who it is.
 enum Proof {
-    /// A PRE_AUTH token: confirming completes the sign-in.
-    SigningIn,
+    /// A PRE_AUTH token: confirming completes the sign-in. With it, the user's pending enrolment code, read in the
+    /// same read as the user.
+    SigningIn { enrolment: Option<LiveToken> },
     /// A live MFA-registration link, consumed with the confirmation.
     Link(LiveToken),
 }
@@ -92,11 +93,13 @@ async fn registrant(
             (user, Proof::Link(token))
         }
         (None, Some(id)) => {
-            let user =
-                app.store.get_user(&id).await?.ok_or_else(|| {
-                    DomainError::Unauthenticated("the user no longer exists".into())
-                })?;
-            (user, Proof::SigningIn)
+            let (user, enrolment) = app
+                .store
+                .get_user_with_token(&id, TokenPurpose::MfaEnrolment)
+                .await?;
+            let user = user
+                .ok_or_else(|| DomainError::Unauthenticated("the user no longer exists".into()))?;
+            (user, Proof::SigningIn { enrolment })
         }
         (None, None) => return Err(no_credentials()),
     };
@@ -229,7 +232,7 @@ pub async fn confirm_mfa(app: &App, request: Request) -> Response<Body> {
                 let mut with = Vec::new();
                 let mut session = None;
                 match &proof {
-                    Proof::SigningIn => {
+                    Proof::SigningIn { .. } => {
                         let opened = SignInSession::open(user.id, engine.hasher, now);
                         with.push(Companion::OpenSignIn(opened.0.clone()));
                         session = Some(opened);
@@ -241,10 +244,14 @@ pub async fn confirm_mfa(app: &App, request: Request) -> Response<Body> {
                 }
                 let saved = match user.mfa_type {
                     MfaType::Sms => {
-                        let current = app
-                            .store
-                            .get_token(&Subject::User(user.id), TokenPurpose::MfaEnrolment)
-                            .await?;
+                        let current = match &proof {
+                            Proof::SigningIn { enrolment } => enrolment.clone(),
+                            Proof::Link(_) => {
+                                app.store
+                                    .get_token(&Subject::User(user.id), TokenPurpose::MfaEnrolment)
+                                    .await?
+                            }
+                        };
                         let mut on_accept = vec![Companion::UpdateUser {
                             before: user.clone(),
                             after,
