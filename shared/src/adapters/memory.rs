@@ -708,10 +708,10 @@ impl SessionStore for MemoryStore {
             .tokens
             .get(&(subject, TokenPurpose::OtpSession))
             .map(|token| token.consumed);
-        if !state
+        if state
             .sessions
             .get(request_id)
-            .is_some_and(|session| session.closed_at.is_none())
+            .is_none_or(|session| session.closed_at.is_some())
         {
             return Ok(Closing::AlreadyClosed);
         }
