@@ -130,6 +130,7 @@ pub fn config(table: &str) -> Config {
         invite_link_base: "https://app.example.com/invitation?token=".into(),
         mfa_link_base: "https://app.example.com/mfa-registration?token=".into(),
         password_reset_link_base: "https://app.example.com/password-reset?token=".into(),
+        public_base_url: None,
         otp_ttl: time::Duration::minutes(5),
         invite_ttl: time::Duration::days(7),
         password_reset_ttl: time::Duration::hours(1),

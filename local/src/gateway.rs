@@ -89,6 +89,8 @@ pub struct Gateway {
     pub targets: Vec<RouteTarget>,
     pub authorizer: Option<Arc<FunctionHost>>,
     pub extra: Vec<(String, String, &'static str, Bytes)>,
+    /// What API Gateway puts in `requestContext.domainName`: the address it serves, not the request's `Host`.
+    pub domain_name: String,
 }
 
 fn gateway_answer(status: StatusCode, message: &str) -> Response<Body> {
@@ -224,7 +226,7 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request<Body>)
     let mut context = json!({
         "accountId": "123456789012",
         "apiId": "local",
-        "domainName": "127.0.0.1",
+        "domainName": gateway.domain_name,
         "domainPrefix": "127",
         "http": {
             "method": method,

@@ -452,20 +452,21 @@ impl Stack {
                 document.into(),
             ));
         }
-        let gateway = Arc::new(Gateway {
-            targets,
-            authorizer,
-            extra,
-        });
-        let router = Router::new()
-            .fallback(crate::gateway::handle)
-            .with_state(gateway);
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|e| StackError::Setup(format!("cannot listen on {}: {e}", options.listen)))?;
         let address = listener
             .local_addr()
             .map_err(|e| StackError::Setup(e.to_string()))?;
+        let gateway = Arc::new(Gateway {
+            targets,
+            authorizer,
+            extra,
+            domain_name: address.to_string(),
+        });
+        let router = Router::new()
+            .fallback(crate::gateway::handle)
+            .with_state(gateway);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

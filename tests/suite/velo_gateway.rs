@@ -329,3 +329,33 @@ async fn every_velo_operation_through_the_gateway_for_a_payor_admin_a_payee_and_
         (StatusCode::BAD_REQUEST, json!("pageSize"))
     );
 }
+
+/// The links of a list answer point at the API's own address, whatever `Host` the client sent.
+#[tokio::test]
+async fn list_links_name_the_gateways_address_not_the_hosts_header() {
+    let stack = shared_stack();
+    let admin = stack.token_for(SEED_ADMIN_ID.parse().expect("seed id"));
+    for host in ["evil.example", "127.0.0.1.evil.example", "localhost:1"] {
+        let response = reqwest::Client::new()
+            .get(format!(
+                "{}/v2/users?pageSize=1&type=BACKOFFICE",
+                stack.base_url
+            ))
+            .bearer_auth(&admin)
+            .header("host", host)
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("a JSON body");
+        let links = body["links"].as_array().expect("links");
+        assert!(!links.is_empty());
+        for link in links {
+            let href = link["href"].as_str().expect("href");
+            assert!(
+                href.starts_with(&format!("{}/v2/users?", stack.base_url)),
+                "{host}: {href}"
+            );
+        }
+    }
+}

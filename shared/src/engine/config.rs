@@ -15,6 +15,9 @@ pub struct Config {
     pub invite_link_base: String,
     pub mfa_link_base: String,
     pub password_reset_link_base: String,
+    /// Where the API is served (`https://api.example.com`), for the links in list answers; without it, the
+    /// gateway's own domain from the request context. Never the request's `Host` header, which the client writes.
+    pub public_base_url: Option<String>,
     pub otp_ttl: Duration,
     pub invite_ttl: Duration,
     pub password_reset_ttl: Duration,

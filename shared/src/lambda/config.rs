@@ -61,6 +61,8 @@ impl Config {
                 .unwrap_or_else(|| "https://app.example.com/mfa-registration?token=".into()),
             password_reset_link_base: optional("PASSWORD_RESET_LINK_BASE")
                 .unwrap_or_else(|| "https://app.example.com/password-reset?token=".into()),
+            public_base_url: optional("PUBLIC_BASE_URL")
+                .map(|url| url.trim_end_matches('/').to_owned()),
             otp_ttl,
             invite_ttl: Duration::seconds(number("INVITE_TTL_SECONDS", 7 * 24 * 3600i64)?),
             password_reset_ttl: Duration::seconds(number("PASSWORD_RESET_TTL_SECONDS", 3600i64)?),

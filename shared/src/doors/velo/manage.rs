@@ -1,7 +1,8 @@
 //! The Velo operations that manage other users: list, delete, enable, disable, unlock, role update, details update
 //! and MFA unregistration.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use time::OffsetDateTime;
 
 use super::common::{
@@ -328,17 +329,7 @@ pub async fn list_users(app: &App, request: Request) -> Response<Body> {
         let (users, total) = app.store.list_users(&listing).await?;
         let total_pages = total.div_ceil(u64::from(page_size));
 
-        let host = request
-            .headers()
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost")
-            .to_owned();
-        let scheme = if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
-            "http"
-        } else {
-            "https"
-        };
+        let base = public_base_url(app, &request);
         let mut filters = String::new();
         for (name, value) in [
             ("type", user_type.map(|t| t.as_str().to_owned())),
@@ -355,7 +346,7 @@ pub async fn list_users(app: &App, request: Request) -> Response<Body> {
         }
         let href = |page: u64| {
             format!(
-                "{scheme}://{host}/v2/users?{filters}page={page}&pageSize={page_size}&sort={}",
+                "{base}/v2/users?{filters}page={page}&pageSize={page_size}&sort={}",
                 percent_encode(&sort_raw)
             )
         };
@@ -404,4 +395,25 @@ pub async fn list_users(app: &App, request: Request) -> Response<Body> {
         ))
     })
     .await
+}
+
+/// Where the API is served, for absolute links: the configured `PUBLIC_BASE_URL`, else the gateway's own domain
+/// (`requestContext.domainName`, which API Gateway sets; plain HTTP only for a loopback address, the local gateway),
+/// else none (links relative to the API's root). Never the `Host` header: a client chooses it.
+fn public_base_url(app: &App, request: &Request) -> String {
+    if let Some(base) = &app.config.public_base_url {
+        return base.clone();
+    }
+    let domain = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.domain_name.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.domain_name.clone(),
+        _ => None,
+    };
+    match domain.filter(|domain| !domain.is_empty()) {
+        Some(domain) if domain.starts_with("127.0.0.1") || domain.starts_with("localhost") => {
+            format!("http://{domain}")
+        }
+        Some(domain) => format!("https://{domain}"),
+        None => String::new(),
+    }
 }
