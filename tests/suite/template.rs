@@ -396,3 +396,36 @@ fn the_local_stack_reads_the_event_sources_topics_and_queues_that_make_run_wires
         ]
     );
 }
+
+/// During a signing-key rotation (`PreviousSigningKeyId` set), every function that publishes or verifies the
+/// previous key may read its public key: the key's ARN is granted under the `RotatingSigningKey` condition, and the
+/// condition is exactly "the parameter is not empty".
+#[test]
+fn the_previous_signing_key_is_readable_during_a_rotation_by_every_function_that_uses_it() {
+    let template = load_yaml("template.yaml");
+    let condition: Value =
+        serde_yaml::from_str(r#"!Not [!Equals [!Ref PreviousSigningKeyId, ""]]"#).expect("YAML");
+    assert_eq!(template["Conditions"]["RotatingSigningKey"], condition);
+    let previous: Value = serde_yaml::from_str(
+        "!If [RotatingSigningKey, !Sub 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/${PreviousSigningKeyId}', !Ref AWS::NoValue]",
+    )
+    .expect("YAML");
+    let mut users = Vec::new();
+    for resource in function_resources(&template).values() {
+        let variables = &resource["Properties"]["Environment"]["Variables"];
+        if variables.get("PREVIOUS_SIGNING_KEY_ID").is_none() {
+            continue;
+        }
+        let function = binary_of(resource);
+        let granted = strings(resource["Properties"].get("Policies"))
+            .iter()
+            .flat_map(|policy| statements(&function, policy))
+            .any(|(actions, resources)| {
+                actions == ["kms:GetPublicKey"] && resources.contains(&previous)
+            });
+        assert!(granted, "{function} cannot read the previous signing key");
+        users.push(function);
+    }
+    users.sort();
+    assert_eq!(users, ["authorizer", "jwks"]);
+}
