@@ -181,6 +181,12 @@ pub struct TokenItem {
     pub issued_at: i64,
     pub expires_at: i64,
     pub last_sent_at: i64,
+    /// No next code before this (seconds); absent on items written before it was kept: `lastSentAt` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_until: Option<i64>,
+    /// The keyed binding of the recipient the code went to, never the recipient itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
     pub failed_attempts: u32,
     pub max_attempts: u32,
     pub consumed: bool,
@@ -203,6 +209,8 @@ impl TokenItem {
             issued_at: token.issued_at.unix_timestamp(),
             expires_at,
             last_sent_at: token.last_sent_at.unix_timestamp(),
+            cooldown_until: Some(token.cooldown_until.unix_timestamp()),
+            sent_to: token.sent_to.clone(),
             failed_attempts: token.failed_attempts,
             max_attempts: token.max_attempts,
             consumed: token.consumed,
@@ -221,6 +229,8 @@ impl TokenItem {
             issued_at: at(self.issued_at)?,
             expires_at: at(self.expires_at)?,
             last_sent_at: at(self.last_sent_at)?,
+            cooldown_until: at(self.cooldown_until.unwrap_or(self.last_sent_at))?,
+            sent_to: self.sent_to,
             failed_attempts: self.failed_attempts,
             max_attempts: self.max_attempts,
             consumed: self.consumed,

@@ -143,12 +143,19 @@ impl TokenStore for DynamoStore {
             .set_item(Some(item(&TokenItem::from_token(next)).map_err(failed)?));
         put = match current {
             None => put.condition_expression("attribute_not_exists(pk)"),
+            // The cooldown is the item's own condition, whatever became of the code it holds (used, expired,
+            // exhausted): no next code before `cooldownUntil`.
             Some(current) => put
-                .condition_expression("#version = :version AND #failed = :failed")
+                .condition_expression(
+                    "#version = :version AND #failed = :failed \
+                     AND (attribute_not_exists(#cooldown) OR #cooldown <= :now)",
+                )
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_names("#failed", "failedAttempts")
+                .expression_attribute_names("#cooldown", "cooldownUntil")
                 .expression_attribute_values(":version", n(current.version))
-                .expression_attribute_values(":failed", n(current.failed_attempts)),
+                .expression_attribute_values(":failed", n(current.failed_attempts))
+                .expression_attribute_values(":now", n(next.last_sent_at.unix_timestamp())),
         };
         let take_slot = Update::builder()
             .table_name(&self.table)
