@@ -1096,9 +1096,8 @@ async fn rewind_cooldown(table: &str, subject: &str) {
         .table_name(table)
         .key("pk", AttributeValue::S(subject.to_owned()))
         .key("sk", AttributeValue::S("TOKEN#DEVICE_APPROVAL".into()))
-        .update_expression("SET #sent = :past, #cooldown = :past")
+        .update_expression("SET #sent = :past")
         .expression_attribute_names("#sent", "lastSentAt")
-        .expression_attribute_names("#cooldown", "cooldownUntil")
         .expression_attribute_values(":past", AttributeValue::N(past.to_string()))
         .send()
         .await

@@ -345,8 +345,8 @@ impl TokenStore for MemoryStore {
                 (Some(stored), Some(current)) => {
                     stored.version == current.version
                         && stored.failed_attempts == current.failed_attempts
-                        && stored.cooldown_until.unix_timestamp()
-                            <= next.last_sent_at.unix_timestamp()
+                        && stored.last_sent_at.unix_timestamp()
+                            <= next.replaces_codes_sent_by().unix_timestamp()
                 }
                 _ => false,
             };

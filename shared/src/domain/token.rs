@@ -272,9 +272,9 @@ pub struct LiveToken {
     pub expires_at: OffsetDateTime,
     /// When a code was last sent for this subject and purpose: the cooldown runs from here.
     pub last_sent_at: OffsetDateTime,
-    /// No new code for this subject and purpose goes out before this instant, whatever became of this one (used,
-    /// expired, out of attempts). The store's write of the next code is conditioned on it.
-    pub cooldown_until: OffsetDateTime,
+    /// The cooldown this code was sent under: it replaces only a code last sent at least this long before, whatever
+    /// became of that one (used, expired, out of attempts). The store's write is conditioned on it.
+    pub cooldown: Duration,
     /// The keyed binding (`CodeHasher::sent_to`) of the recipient this code went to: a check that must prove
     /// possession of a number compares it. `None` for a code stored before bindings were kept: it proves none.
     pub sent_to: Option<String>,
@@ -331,7 +331,7 @@ impl LiveToken {
             issued_at: now,
             expires_at: now + policy.ttl,
             last_sent_at: now,
-            cooldown_until: now + policy.cooldown,
+            cooldown: policy.cooldown,
             sent_to: None,
             failed_attempts: 0,
             max_attempts: policy.max_attempts,
@@ -386,9 +386,7 @@ impl LiveToken {
         }
         if let Some(current) = current {
             next.version = current.version + 1;
-            let ready_at = current
-                .cooldown_until
-                .max(current.last_sent_at + policy.cooldown);
+            let ready_at = current.last_sent_at + policy.cooldown;
             if now < ready_at {
                 let wait = (ready_at - now).whole_seconds().max(1) as u64;
                 return Err(DomainError::CooldownActive {
@@ -397,6 +395,11 @@ impl LiveToken {
             }
         }
         Ok((next, secret))
+    }
+
+    /// The latest last send of a code this one may replace: the condition of its write.
+    pub fn replaces_codes_sent_by(&self) -> OffsetDateTime {
+        self.last_sent_at - self.cooldown
     }
 
     /// Does this code bind `recipient` (canonical), as `CodeHasher::sent_to` made it? Constant time.
@@ -616,7 +619,7 @@ mod tests {
             .map(|(token, _)| token)
         };
         let first = next(None, POLICY, now).unwrap();
-        assert_eq!(first.cooldown_until, now + POLICY.cooldown);
+        assert_eq!(first.cooldown, POLICY.cooldown);
         let used = LiveToken {
             consumed: true,
             ..first.clone()
@@ -628,7 +631,10 @@ mod tests {
         let cooling = Err(DomainError::CooldownActive {
             retry_after_secs: 59,
         });
-        assert_eq!(next(Some(&used), POLICY, now + Duration::seconds(1)), cooling);
+        assert_eq!(
+            next(Some(&used), POLICY, now + Duration::seconds(1)),
+            cooling
+        );
         assert_eq!(
             next(Some(&first), POLICY, now + Duration::seconds(1)),
             cooling
@@ -647,17 +653,7 @@ mod tests {
         );
         let again = next(Some(&used), POLICY, now + Duration::seconds(60)).unwrap();
         assert_eq!((again.version, again.failed_attempts), (2, 0));
-        let stored_longer = LiveToken {
-            cooldown_until: now + Duration::seconds(90),
-            ..used
-        };
-        assert_eq!(
-            next(Some(&stored_longer), POLICY, now + Duration::seconds(60)),
-            Err(DomainError::CooldownActive {
-                retry_after_secs: 30
-            }),
-            "the cooldown a code was sent under holds if the configured one is shorter"
-        );
+        assert_eq!(again.replaces_codes_sent_by(), used.last_sent_at);
     }
 
     #[test]

@@ -350,8 +350,15 @@ impl TokenEngine<'_> {
         candidate: &str,
         recipient: &Recipient,
     ) -> Result<(), DomainError> {
-        self.check(current, subject, purpose, candidate, Vec::new(), Some(recipient))
-            .await
+        self.check(
+            current,
+            subject,
+            purpose,
+            candidate,
+            Vec::new(),
+            Some(recipient),
+        )
+        .await
     }
 
     /// `verify`, where an accepted code also makes `on_accept` writes, in the same transaction as its consumption.
@@ -389,7 +396,9 @@ impl TokenEngine<'_> {
                         "the code was sent to another recipient",
                     );
                     return Err(DomainError::IncorrectCode {
-                        remaining_attempts: token.max_attempts.saturating_sub(token.failed_attempts),
+                        remaining_attempts: token
+                            .max_attempts
+                            .saturating_sub(token.failed_attempts),
                     });
                 }
             }

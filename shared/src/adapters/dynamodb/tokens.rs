@@ -144,18 +144,20 @@ impl TokenStore for DynamoStore {
         put = match current {
             None => put.condition_expression("attribute_not_exists(pk)"),
             // The cooldown is the item's own condition, whatever became of the code it holds (used, expired,
-            // exhausted): no next code before `cooldownUntil`.
+            // exhausted): it is replaced only if it was last sent at least the new code's cooldown ago.
             Some(current) => put
                 .condition_expression(
-                    "#version = :version AND #failed = :failed \
-                     AND (attribute_not_exists(#cooldown) OR #cooldown <= :now)",
+                    "#version = :version AND #failed = :failed AND #sent <= :sent_by",
                 )
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_names("#failed", "failedAttempts")
-                .expression_attribute_names("#cooldown", "cooldownUntil")
+                .expression_attribute_names("#sent", "lastSentAt")
                 .expression_attribute_values(":version", n(current.version))
                 .expression_attribute_values(":failed", n(current.failed_attempts))
-                .expression_attribute_values(":now", n(next.last_sent_at.unix_timestamp())),
+                .expression_attribute_values(
+                    ":sent_by",
+                    n(next.replaces_codes_sent_by().unix_timestamp()),
+                ),
         };
         let take_slot = Update::builder()
             .table_name(&self.table)

@@ -161,7 +161,8 @@ pub const CONTENTION: ErrorCode = ErrorCode {
     code: "QIT000107",
     title: "Conflict",
     description: "The device or its token was changed by a concurrent request; retry",
-    translation: "O dispositivo ou o seu token foi alterado por uma requisição simultânea; tente novamente",
+    translation:
+        "O dispositivo ou o seu token foi alterado por uma requisição simultânea; tente novamente",
 };
 pub const TOKEN_EXPIRED: ErrorCode = ErrorCode {
     status: 400,

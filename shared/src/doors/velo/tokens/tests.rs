@@ -146,7 +146,10 @@ async fn a_step_up_code_proves_the_callers_own_number_and_no_other() {
         json!({"roles": ["velo.payor.admin"], "verificationCode": elsewhere}),
     )
     .await;
-    assert_eq!((refused.status().as_u16(), body(&refused)), (400, not_valid()));
+    assert_eq!(
+        (refused.status().as_u16(), body(&refused)),
+        (400, not_valid())
+    );
     assert_eq!(roles_of(&app, &master).await, vec![Role::PayorMasterAdmin]);
     let token = app
         .store
