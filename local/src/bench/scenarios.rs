@@ -815,11 +815,9 @@ async fn redeem(warm: &mut Warm<'_>) -> Result<(), String> {
             call(
                 Method::POST,
                 "/v2/users/invite".into(),
-                Some(
-                    json!({"email": email(i), "mfaType": "SMS", "smsNumber": phone(i),
+                Some(json!({"email": email(i), "mfaType": "SMS", "smsNumber": phone(i),
                             "primaryContactNumber": phone(i), "roles": ["velo.payor.admin"],
-                            "firstName": "Ada", "lastName": "Lovelace", "entityId": ENTITY}),
-                ),
+                            "firstName": "Ada", "lastName": "Lovelace", "entityId": ENTITY})),
                 &admin,
                 204,
             )
@@ -885,15 +883,7 @@ async fn redeem(warm: &mut Warm<'_>) -> Result<(), String> {
         Class::Change,
         pre_auth
             .iter()
-            .map(|token| {
-                call(
-                    Method::POST,
-                    "/v1/mfa/register".into(),
-                    Some(json!({})),
-                    token,
-                    200,
-                )
-            })
+            .map(|token| call(Method::POST, "/v1/mfa/register".into(), Some(json!({})), token, 200))
             .collect(),
     )
     .await?;

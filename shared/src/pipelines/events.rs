@@ -711,8 +711,7 @@ pub async fn publish_stream(publisher: &dyn EventSink, event: Event) -> DynamoDb
             );
             let record = owners.get(at).or(owners.first());
             let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier =
-                record.and_then(|record| record.change.sequence_number.clone());
+            failure.item_identifier = record.and_then(|record| record.change.sequence_number.clone());
             response.batch_item_failures.push(failure);
             tracing::info!(
                 records = event.records.len(),
@@ -996,8 +995,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn events_go_out_ten_to_a_call_and_a_refusal_reports_the_record_of_the_first_unpublished_event(
-    ) {
+    async fn events_go_out_ten_to_a_call_and_a_refusal_reports_the_record_of_the_first_unpublished_event() {
         let sink = FailingSink {
             calls: Default::default(),
             fail_on: 0,
