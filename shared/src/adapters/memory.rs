@@ -345,8 +345,12 @@ impl TokenStore for MemoryStore {
                 (Some(stored), Some(current)) => {
                     stored.version == current.version
                         && stored.failed_attempts == current.failed_attempts
-                        && stored.last_sent_at.unix_timestamp()
+                        && (stored.last_sent_at.unix_timestamp()
                             <= next.replaces_codes_sent_by().unix_timestamp()
+                            || !next.purpose.cooldown_outlives_the_code()
+                                && (stored.consumed
+                                    || stored.expires_at.unix_timestamp()
+                                        <= next.last_sent_at.unix_timestamp()))
                 }
                 _ => false,
             };

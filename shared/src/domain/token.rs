@@ -88,6 +88,14 @@ impl TokenPurpose {
     pub fn counts_failures(self) -> bool {
         self.format() != CodeFormat::UrlSafe
     }
+
+    /// Does the cooldown hold after the code was used or expired? For every purpose but the sign-in code: a used
+    /// sign-in code is a sign-in that completed, and the next one is gated by the password (counted, with a
+    /// lock-out), not by the cooldown. Anywhere else, using a code (which may only take reading it, at a number the
+    /// caller chose) must not buy a new send.
+    pub fn cooldown_outlives_the_code(self) -> bool {
+        self != TokenPurpose::SignIn
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,7 +395,8 @@ impl LiveToken {
         if let Some(current) = current {
             next.version = current.version + 1;
             let ready_at = current.last_sent_at + policy.cooldown;
-            if now < ready_at {
+            let cooling = carried.is_some() || purpose.cooldown_outlives_the_code();
+            if cooling && now < ready_at {
                 let wait = (ready_at - now).whole_seconds().max(1) as u64;
                 return Err(DomainError::CooldownActive {
                     retry_after_secs: wait,
@@ -397,7 +406,8 @@ impl LiveToken {
         Ok((next, secret))
     }
 
-    /// The latest last send of a code this one may replace: the condition of its write.
+    /// The latest last send of a code this one may replace (a live one, or any for a purpose whose cooldown outlives
+    /// the code): the condition of its write.
     pub fn replaces_codes_sent_by(&self) -> OffsetDateTime {
         self.last_sent_at - self.cooldown
     }
@@ -654,6 +664,33 @@ mod tests {
         let again = next(Some(&used), POLICY, now + Duration::seconds(60)).unwrap();
         assert_eq!((again.version, again.failed_attempts), (2, 0));
         assert_eq!(again.replaces_codes_sent_by(), used.last_sent_at);
+
+        // A used sign-in code is a completed sign-in: the next one's code goes out at once; a live one stands.
+        let sign_in = |current: Option<&LiveToken>, at| {
+            LiveToken::next(
+                current,
+                SendMode::Issue,
+                &hasher,
+                CodeSpec {
+                    subject: &subject,
+                    purpose: TokenPurpose::SignIn,
+                    channel: Channel::Sms,
+                    policy: POLICY,
+                    recipient: "+4411223344556",
+                },
+                at,
+            )
+            .map(|(token, _)| token)
+        };
+        let live = sign_in(None, now).unwrap();
+        assert_eq!(sign_in(Some(&live), now + Duration::seconds(1)), cooling);
+        let signed_in = LiveToken {
+            consumed: true,
+            ..live
+        };
+        assert!(sign_in(Some(&signed_in), now + Duration::seconds(1)).is_ok());
+        assert!(!TokenPurpose::SignIn.cooldown_outlives_the_code());
+        assert!(TokenPurpose::SmsVerification.cooldown_outlives_the_code());
     }
 
     #[test]

@@ -144,11 +144,23 @@ impl TokenStore for DynamoStore {
         put = match current {
             None => put.condition_expression("attribute_not_exists(pk)"),
             // The cooldown is the item's own condition, whatever became of the code it holds (used, expired,
-            // exhausted): it is replaced only if it was last sent at least the new code's cooldown ago.
-            Some(current) => put
+            // exhausted): it is replaced only if it was last sent at least the new code's cooldown ago. A sign-in
+            // code's cooldown ends with the code (`TokenPurpose::cooldown_outlives_the_code`).
+            Some(_) if next.purpose.cooldown_outlives_the_code() => put.condition_expression(
+                "#version = :version AND #failed = :failed AND #sent <= :sent_by",
+            ),
+            Some(_) => put
                 .condition_expression(
-                    "#version = :version AND #failed = :failed AND #sent <= :sent_by",
+                    "#version = :version AND #failed = :failed \
+                     AND (#sent <= :sent_by OR #consumed = :true OR #expires <= :now)",
                 )
+                .expression_attribute_names("#consumed", "consumed")
+                .expression_attribute_names("#expires", "expiresAt")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":now", n(next.last_sent_at.unix_timestamp())),
+        };
+        if let Some(current) = current {
+            put = put
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_names("#failed", "failedAttempts")
                 .expression_attribute_names("#sent", "lastSentAt")
@@ -157,8 +169,8 @@ impl TokenStore for DynamoStore {
                 .expression_attribute_values(
                     ":sent_by",
                     n(next.replaces_codes_sent_by().unix_timestamp()),
-                ),
-        };
+                );
+        }
         let take_slot = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(
