@@ -155,3 +155,17 @@ pub fn event_with(
 pub fn body(response: &lambda_http::Response<lambda_http::Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null)
 }
+
+/// Velo's error body as a request of these fixtures (`memory-request`) gets it.
+pub fn velo_error(status: u16, code: &str, message: &str, location: Option<&str>) -> Value {
+    let mut entry = json!({
+        "errorCode": code,
+        "errorMessage": message,
+        "localisationDetails": {"template": message, "parameters": {}},
+    });
+    if let Some(location) = location {
+        entry["location"] = json!(location);
+        entry["locationType"] = json!("requestBody");
+    }
+    json!({"correlationId": "memory-request", "httpStatusCode": status, "errors": [entry]})
+}

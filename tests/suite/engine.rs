@@ -277,6 +277,62 @@ async fn a_resend_inside_the_cooldown_is_refused_with_the_wait() {
 }
 
 #[tokio::test]
+async fn the_table_refuses_a_new_code_inside_the_cooldown_of_a_used_one() {
+    let table = fresh_table().await;
+    let app = app(&table).await;
+    let (subject, number) = (new_subject(), unique_phone());
+    send(&app, &subject, SendMode::Issue, phone(&number))
+        .await
+        .expect("sent");
+    let code = sms_codes(&number).await.remove(0);
+    assert_eq!(verify(&app, &subject, &code).await, Ok(()));
+    let used = app
+        .store
+        .get_token(&subject, TokenPurpose::OtpSession)
+        .await
+        .expect("read")
+        .expect("the used code");
+    assert!(used.consumed);
+
+    // The engine's rule: used or not, the last code's cooldown holds.
+    match send(&app, &subject, SendMode::Issue, phone(&number)).await {
+        Err(DomainError::CooldownActive { retry_after_secs }) => {
+            assert!((1..=60).contains(&retry_after_secs), "{retry_after_secs}")
+        }
+        other => panic!("expected the cooldown, got {other:?}"),
+    }
+    // And the table's condition, against a writer that judged nothing: the used item, as read, is not replaced.
+    let (mut next, _) = LiveToken::issue(
+        app.hasher.as_ref().expect("hasher"),
+        subject.clone(),
+        TokenPurpose::OtpSession,
+        user_token_domain::domain::token::Channel::Sms,
+        app.config.otp_policy(),
+        time::OffsetDateTime::now_utc(),
+    );
+    next.version = used.version + 1;
+    let slot = user_token_domain::ports::QuotaSlot {
+        recipient_key: "cooldown".into(),
+        window: 0,
+        limit: 100,
+        expires_at: 0,
+    };
+    assert_eq!(
+        app.store.reserve_send(Some(&used), &next, &slot, &[]).await,
+        Err(user_token_domain::ports::ReserveError::Raced)
+    );
+    assert_eq!(
+        app.store
+            .get_token(&subject, TokenPurpose::OtpSession)
+            .await
+            .expect("read"),
+        Some(used),
+        "the used code stands"
+    );
+    assert_eq!(sms_codes(&number).await.len(), 1, "one SMS in the cooldown");
+}
+
+#[tokio::test]
 async fn fifty_simultaneous_resends_leave_one_accepted_and_one_live_code() {
     let table = fresh_table().await;
     let app = app(&table).await;

@@ -40,6 +40,20 @@ async fn seeded(adjust: impl FnOnce(&mut user_token_domain::lambda::config::Conf
     app
 }
 
+/// `seeded`, the admin (the fixtures' caller) with a number of its own, so that the outbox tells its SMS apart.
+async fn seeded_with_number(
+    adjust: impl FnOnce(&mut user_token_domain::lambda::config::Config),
+) -> (App, String) {
+    let app = app_with(&fresh_table().await, adjust).await;
+    let number = unique_phone();
+    let admin = user_token_domain::domain::User {
+        sms_number: number.parse().expect("phone"),
+        ..seed_admin().expect("seed")
+    };
+    app.store.create_user(&admin).await.expect("seeded");
+    (app, number)
+}
+
 async fn last_sms_code(number: &str) -> String {
     let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
     let message = &sent.sms_to(number).last().expect("an SMS").message;
@@ -194,8 +208,9 @@ async fn resend_token_needs_an_existing_token_of_that_type() {
 
 #[tokio::test]
 async fn a_verification_code_from_register_sms_is_accepted_once_and_only_the_newest() {
-    let app = seeded(|config| config.resend_cooldown = time::Duration::ZERO).await;
-    let number = unique_phone();
+    // A step-up: the codes go to the caller's own registered number.
+    let (app, number) =
+        seeded_with_number(|config| config.resend_cooldown = time::Duration::ZERO).await;
     let with_number =
         |event: &mut Value| event["body"] = json!(json!({"smsNumber": number}).to_string());
     assert_eq!(
@@ -317,8 +332,10 @@ async fn over_http_a_resend_inside_the_cooldown_gets_retry_after() {
 #[tokio::test]
 async fn a_verification_code_sent_with_an_invitation_is_checked() {
     let app = seeded(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    // The code proves the invitee's number: it goes to the number the invitation names.
+    let number = unique_phone();
     let invite = |email: String, code: &str| {
-        let body = json!({"email": email, "mfaType": "TOTP", "smsNumber": "+4411223344556",
+        let body = json!({"email": email, "mfaType": "TOTP", "smsNumber": number,
             "primaryContactNumber": "+4411223344556", "roles": ["velo.backoffice.admin"], "verificationCode": code});
         event("invite-user.json", move |e| {
             e["body"] = json!(body.to_string())
@@ -337,7 +354,6 @@ async fn a_verification_code_sent_with_an_invitation_is_checked() {
             ),
         "no user was created"
     );
-    let number = unique_phone();
     let register = velo::register_sms(
         &app,
         event("register-sms.json", |e| {

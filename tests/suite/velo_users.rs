@@ -379,7 +379,15 @@ async fn enable_disable_and_unlock_are_idempotent_and_not_for_oneself() {
 async fn role_update_checks_existence_rank_and_the_master_admin_code() {
     let table = fresh_table().await;
     let app = app_with(&table, |c| c.resend_cooldown = time::Duration::ZERO).await;
-    let admin = store(&app, seed_admin().expect("seed")).await;
+    let own_number = unique_phone();
+    let admin = store(
+        &app,
+        User {
+            sms_number: own_number.parse().expect("phone"),
+            ..seed_admin().expect("seed")
+        },
+    )
+    .await;
     let payor_admin = store(
         &app,
         user(
@@ -466,20 +474,47 @@ async fn role_update_checks_existence_rank_and_the_master_admin_code() {
         json_of(&no_code)["errors"][0]["location"],
         "verificationCode"
     );
-    let number = unique_phone();
-    let registered = velo::register_sms(
+    // The code must prove the caller's own registered number: one sent to any other number is refused.
+    let code_to = |number: String| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let registered = velo::register_sms(
+                app,
+                event("register-sms.json", |e| {
+                    as_caller(e, admin);
+                    e["body"] = json!(json!({"smsNumber": number}).to_string());
+                }),
+            )
+            .await;
+            assert_eq!(registered.status(), 204);
+            let sms = outbox(&api_tests::endpoint()).await.expect("outbox");
+            let message = &sms.sms_to(&number)[0].message;
+            let start = message.find(|c: char| c.is_ascii_digit()).expect("code");
+            message[start..start + 6].to_owned()
+        }
+    };
+    let elsewhere = code_to(unique_phone()).await;
+    let refused = velo::role_update(
         &app,
-        event("register-sms.json", |e| {
-            as_caller(e, &admin);
-            e["body"] = json!(json!({"smsNumber": number}).to_string());
-        }),
+        aimed(
+            "role-update.json",
+            &admin,
+            Some(&master),
+            Some(json!({"roles": ["velo.payor.admin"], "verificationCode": elsewhere})),
+        ),
     )
     .await;
-    assert_eq!(registered.status(), 204);
-    let sms = outbox(&api_tests::endpoint()).await.expect("outbox");
-    let message = &sms.sms_to(&number)[0].message;
-    let start = message.find(|c: char| c.is_ascii_digit()).expect("code");
-    let code = &message[start..start + 6];
+    assert_eq!(
+        (refused.status().as_u16(), code_of(&refused)),
+        (400, json!("40010004")),
+        "a code sent to a number the caller chose proves nothing"
+    );
+    assert_eq!(
+        reload(&app, &master).await.expect("user").roles,
+        vec![Role::PayorMasterAdmin]
+    );
+    let code = &code_to(own_number.clone()).await;
     let with_code = velo::role_update(
         &app,
         aimed(

@@ -41,6 +41,8 @@ struct State {
     applications: HashMap<(EntityId, ApplicationId), Application>,
     api_keys: HashMap<ApiKeyId, ApiKey>,
     claims: std::collections::HashSet<String>,
+    /// How many more reads of a user or a token another client follows with a write of what was read.
+    contended_reads: u32,
 }
 
 /// Every store port, in one process's memory.
@@ -243,9 +245,31 @@ impl State {
     }
 }
 
+impl State {
+    /// Another client writes what was just read (its version moves on), while `contend` says so: the reader's
+    /// conditional write then loses, as it would to a concurrent writer on DynamoDB.
+    fn after_read(&mut self, user: Option<UserId>, token: Option<&(Subject, TokenPurpose)>) {
+        if self.contended_reads == 0 {
+            return;
+        }
+        self.contended_reads -= 1;
+        if let Some(user) = user.and_then(|id| self.users.get_mut(&id)) {
+            user.version += 1;
+        }
+        if let Some(token) = token.and_then(|id| self.tokens.get_mut(id)) {
+            token.version += 1;
+        }
+    }
+}
+
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// For tests: each of the next `reads` reads of a user or a token is followed by another client's write of it.
+    pub fn contend(&self, reads: u32) {
+        self.state().contended_reads = reads;
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -308,11 +332,11 @@ impl TokenStore for MemoryStore {
         subject: &Subject,
         purpose: TokenPurpose,
     ) -> Result<Option<LiveToken>, DomainError> {
-        Ok(self
-            .state()
-            .tokens
-            .get(&(subject.clone(), purpose))
-            .cloned())
+        let mut state = self.state();
+        let id = (subject.clone(), purpose);
+        let token = state.tokens.get(&id).cloned();
+        state.after_read(None, Some(&id));
+        Ok(token)
     }
 
     async fn reserve_send(
@@ -326,9 +350,16 @@ impl TokenStore for MemoryStore {
             let id = (next.subject.clone(), next.purpose);
             let as_read = match (state.tokens.get(&id), current) {
                 (None, None) => true,
+                // As DynamoDB's condition: the state judged, and the stored code's cooldown over.
                 (Some(stored), Some(current)) => {
                     stored.version == current.version
                         && stored.failed_attempts == current.failed_attempts
+                        && (stored.last_sent_at.unix_timestamp()
+                            <= next.replaces_codes_sent_by().unix_timestamp()
+                            || !next.purpose.cooldown_outlives_the_code()
+                                && (stored.consumed
+                                    || stored.expires_at.unix_timestamp()
+                                        <= next.last_sent_at.unix_timestamp()))
                 }
                 _ => false,
             };
@@ -432,7 +463,10 @@ fn sort_key(user: &User, sort: SortField) -> String {
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn get_user(&self, id: &UserId) -> Result<Option<User>, DomainError> {
-        Ok(self.state().users.get(id).cloned())
+        let mut state = self.state();
+        let user = state.users.get(id).cloned();
+        state.after_read(Some(*id), None);
+        Ok(user)
     }
 
     async fn get_user_with_token(
@@ -440,11 +474,14 @@ impl UserStore for MemoryStore {
         id: &UserId,
         purpose: TokenPurpose,
     ) -> Result<(Option<User>, Option<LiveToken>), DomainError> {
-        let state = self.state();
-        Ok((
+        let mut state = self.state();
+        let token_id = (Subject::User(*id), purpose);
+        let read = (
             state.users.get(id).cloned(),
-            state.tokens.get(&(Subject::User(*id), purpose)).cloned(),
-        ))
+            state.tokens.get(&token_id).cloned(),
+        );
+        state.after_read(Some(*id), Some(&token_id));
+        Ok(read)
     }
 
     async fn create_user(&self, user: &User) -> Result<(), DomainError> {

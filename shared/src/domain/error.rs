@@ -119,6 +119,10 @@ pub enum DomainError {
     CodeExpired,
     #[error("the message could not be delivered")]
     DeliveryFailed,
+    /// Concurrent requests changed what this one read, on every try of its conditional write: a conflict between
+    /// clients, not a failure of the service (which is `Unavailable`). The same request, sent again, reads afresh.
+    #[error("concurrent requests changed what this request read")]
+    Contention,
     #[error("a dependency is unavailable")]
     Unavailable {
         retry_after_secs: u64,

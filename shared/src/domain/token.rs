@@ -88,6 +88,14 @@ impl TokenPurpose {
     pub fn counts_failures(self) -> bool {
         self.format() != CodeFormat::UrlSafe
     }
+
+    /// Does the cooldown hold after the code was used or expired? For every purpose but the sign-in code: a used
+    /// sign-in code is a sign-in that completed, and the next one is gated by the password (counted, with a
+    /// lock-out), not by the cooldown. Anywhere else, using a code (which may only take reading it, at a number the
+    /// caller chose) must not buy a new send.
+    pub fn cooldown_outlives_the_code(self) -> bool {
+        self != TokenPurpose::SignIn
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +217,13 @@ impl CodeHasher {
         URL_SAFE_NO_PAD.encode(self.mac_parts([kind, owner, secret]))
     }
 
+    /// What a code is bound to besides its subject: the recipient it was sent to (an E.164 number, an email's key),
+    /// keyed and bound to the subject, so that the token item never holds the recipient in clear and two subjects'
+    /// bindings of one number differ.
+    pub fn sent_to(&self, subject: &Subject, recipient: &str) -> String {
+        self.keyed_digest("SENT_TO", &subject.to_string(), recipient)
+    }
+
     /// Constant-time comparison of `secret` with a stored `keyed_digest`.
     pub fn keyed_matches(&self, kind: &str, owner: &str, secret: &str, stored: &str) -> bool {
         let Ok(stored) = URL_SAFE_NO_PAD.decode(stored) else {
@@ -265,6 +280,12 @@ pub struct LiveToken {
     pub expires_at: OffsetDateTime,
     /// When a code was last sent for this subject and purpose: the cooldown runs from here.
     pub last_sent_at: OffsetDateTime,
+    /// The cooldown this code was sent under: it replaces only a code last sent at least this long before, whatever
+    /// became of that one (used, expired, out of attempts). The store's write is conditioned on it.
+    pub cooldown: Duration,
+    /// The keyed binding (`CodeHasher::sent_to`) of the recipient this code went to: a check that must prove
+    /// possession of a number compares it. `None` for a code stored before bindings were kept: it proves none.
+    pub sent_to: Option<String>,
     pub failed_attempts: u32,
     pub max_attempts: u32,
     pub consumed: bool,
@@ -279,6 +300,8 @@ pub struct CodeSpec<'a> {
     pub purpose: TokenPurpose,
     pub channel: Channel,
     pub policy: TokenPolicy,
+    /// The recipient the code goes to, canonical (an E.164 number, an email's key): the code is bound to it.
+    pub recipient: &'a str,
 }
 
 /// Why a send is being made.
@@ -316,6 +339,8 @@ impl LiveToken {
             issued_at: now,
             expires_at: now + policy.ttl,
             last_sent_at: now,
+            cooldown: policy.cooldown,
+            sent_to: None,
             failed_attempts: 0,
             max_attempts: policy.max_attempts,
             consumed: false,
@@ -330,7 +355,8 @@ impl LiveToken {
 
     /// The next state when a code is sent for (subject, purpose) where `current` may already exist. A new code
     /// revokes the old one (it is the same item); the attempt count carries over while the old code is live, so
-    /// neither a resend nor a re-issue resets it; the lifetime restarts.
+    /// neither a resend nor a re-issue resets it; the lifetime restarts. The cooldown holds from the last send
+    /// whatever became of that code: a used, expired or exhausted code does not shorten it.
     pub fn next(
         current: Option<&LiveToken>,
         mode: SendMode,
@@ -355,26 +381,43 @@ impl LiveToken {
             purpose,
             channel,
             policy,
+            recipient,
         } = code;
         let (mut next, secret) =
             LiveToken::issue(hasher, subject.clone(), purpose, channel, policy, now);
-        if let Some(current) = current {
-            next.version = current.version + 1;
-        }
+        next.sent_to = Some(hasher.sent_to(subject, recipient));
         if let Some(carried) = carried {
             if carried.is_exhausted() {
                 return Err(DomainError::AttemptsExhausted);
             }
-            let ready_at = carried.last_sent_at + policy.cooldown;
-            if now < ready_at {
+            next.failed_attempts = carried.failed_attempts;
+        }
+        if let Some(current) = current {
+            next.version = current.version + 1;
+            let ready_at = current.last_sent_at + policy.cooldown;
+            let cooling = carried.is_some() || purpose.cooldown_outlives_the_code();
+            if cooling && now < ready_at {
                 let wait = (ready_at - now).whole_seconds().max(1) as u64;
                 return Err(DomainError::CooldownActive {
                     retry_after_secs: wait,
                 });
             }
-            next.failed_attempts = carried.failed_attempts;
         }
         Ok((next, secret))
+    }
+
+    /// The latest last send of a code this one may replace (a live one, or any for a purpose whose cooldown outlives
+    /// the code): the condition of its write.
+    pub fn replaces_codes_sent_by(&self) -> OffsetDateTime {
+        self.last_sent_at - self.cooldown
+    }
+
+    /// Does this code bind `recipient` (canonical), as `CodeHasher::sent_to` made it? Constant time.
+    pub fn was_sent_to(&self, hasher: &CodeHasher, recipient: &str) -> bool {
+        self.sent_to.as_deref().is_some_and(|stored| {
+            let expected = hasher.sent_to(&self.subject, recipient);
+            bool::from(expected.as_bytes().ct_eq(stored.as_bytes()))
+        })
     }
 
     pub fn is_exhausted(&self) -> bool {
@@ -499,6 +542,7 @@ mod tests {
                     purpose: TokenPurpose::OtpSession,
                     channel: Channel::Sms,
                     policy: POLICY,
+                    recipient: "+4411223344556",
                 },
                 at,
             )
@@ -557,6 +601,134 @@ mod tests {
             next(Some(&used), SendMode::Resend, now + Duration::minutes(3)).err(),
             Some(DomainError::NotFound("token"))
         );
+    }
+
+    #[test]
+    fn the_cooldown_holds_whatever_became_of_the_last_code() {
+        let hasher = hasher();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let subject = Subject::User(UserId::random());
+        let short_lived = TokenPolicy {
+            ttl: Duration::seconds(30),
+            ..POLICY
+        };
+        let next = |current: Option<&LiveToken>, policy, at| {
+            LiveToken::next(
+                current,
+                SendMode::Issue,
+                &hasher,
+                CodeSpec {
+                    subject: &subject,
+                    purpose: TokenPurpose::SmsVerification,
+                    channel: Channel::Sms,
+                    policy,
+                    recipient: "+4411223344556",
+                },
+                at,
+            )
+            .map(|(token, _)| token)
+        };
+        let first = next(None, POLICY, now).unwrap();
+        assert_eq!(first.cooldown, POLICY.cooldown);
+        let used = LiveToken {
+            consumed: true,
+            ..first.clone()
+        };
+        let exhausted = LiveToken {
+            failed_attempts: POLICY.max_attempts,
+            ..first.clone()
+        };
+        let cooling = Err(DomainError::CooldownActive {
+            retry_after_secs: 59,
+        });
+        assert_eq!(
+            next(Some(&used), POLICY, now + Duration::seconds(1)),
+            cooling
+        );
+        assert_eq!(
+            next(Some(&first), POLICY, now + Duration::seconds(1)),
+            cooling
+        );
+        assert_eq!(
+            next(Some(&exhausted), POLICY, now + Duration::seconds(1)),
+            Err(DomainError::AttemptsExhausted)
+        );
+        let expired = next(None, short_lived, now).unwrap();
+        assert_eq!(
+            next(Some(&expired), short_lived, now + Duration::seconds(45)),
+            Err(DomainError::CooldownActive {
+                retry_after_secs: 15
+            }),
+            "expired before its cooldown ended"
+        );
+        let again = next(Some(&used), POLICY, now + Duration::seconds(60)).unwrap();
+        assert_eq!((again.version, again.failed_attempts), (2, 0));
+        assert_eq!(again.replaces_codes_sent_by(), used.last_sent_at);
+
+        // A used sign-in code is a completed sign-in: the next one's code goes out at once; a live one stands.
+        let sign_in = |current: Option<&LiveToken>, at| {
+            LiveToken::next(
+                current,
+                SendMode::Issue,
+                &hasher,
+                CodeSpec {
+                    subject: &subject,
+                    purpose: TokenPurpose::SignIn,
+                    channel: Channel::Sms,
+                    policy: POLICY,
+                    recipient: "+4411223344556",
+                },
+                at,
+            )
+            .map(|(token, _)| token)
+        };
+        let live = sign_in(None, now).unwrap();
+        assert_eq!(sign_in(Some(&live), now + Duration::seconds(1)), cooling);
+        let signed_in = LiveToken {
+            consumed: true,
+            ..live
+        };
+        assert!(sign_in(Some(&signed_in), now + Duration::seconds(1)).is_ok());
+        assert!(!TokenPurpose::SignIn.cooldown_outlives_the_code());
+        assert!(TokenPurpose::SmsVerification.cooldown_outlives_the_code());
+    }
+
+    #[test]
+    fn a_code_is_bound_to_the_recipient_it_was_sent_to() {
+        let hasher = hasher();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let subject = Subject::User(UserId::random());
+        let (token, _) = LiveToken::next(
+            None,
+            SendMode::Issue,
+            &hasher,
+            CodeSpec {
+                subject: &subject,
+                purpose: TokenPurpose::SmsVerification,
+                channel: Channel::Sms,
+                policy: POLICY,
+                recipient: "+4411223344556",
+            },
+            now,
+        )
+        .unwrap();
+        assert!(token.was_sent_to(&hasher, "+4411223344556"));
+        assert!(!token.was_sent_to(&hasher, "+4411223344557"));
+        let stored = token.sent_to.clone().unwrap();
+        assert!(!stored.contains("4411223344556"), "never in clear");
+        let other_subject = LiveToken {
+            subject: Subject::User(UserId::random()),
+            ..token.clone()
+        };
+        assert!(
+            !other_subject.was_sent_to(&hasher, "+4411223344556"),
+            "bound to its subject too"
+        );
+        let unbound = LiveToken {
+            sent_to: None,
+            ..token
+        };
+        assert!(!unbound.was_sent_to(&hasher, "+4411223344556"));
     }
 
     #[test]

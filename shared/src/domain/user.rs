@@ -404,6 +404,16 @@ impl User {
         super::password::assess_new(candidate, &words, proven_current, &hashes)
     }
 
+    /// What `validate-password-self` answers for `candidate`: zxcvbn, told the user's name and email, and worthless
+    /// if it is one of the previous passwords. It is never compared with the current password: no proof of it was
+    /// given, and an answer that told a match would be a password oracle without attempts or lock-out. Reusing the
+    /// current password is refused where it is proven, by `update-password-self`.
+    pub fn password_advice(&self, candidate: &str) -> super::password::Strength {
+        let words = self.personal_words();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        super::password::assess_new(candidate, &words, None, &self.password_history)
+    }
+
     /// What zxcvbn should look for in this user's password.
     fn personal_words(&self) -> Vec<String> {
         let mut words = vec![self.email.as_str().to_owned()];

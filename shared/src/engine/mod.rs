@@ -36,7 +36,8 @@ impl Recipient {
         }
     }
 
-    fn identity(&self) -> String {
+    /// The recipient in canonical form: what quotas count and what a code is bound to.
+    pub fn identity(&self) -> String {
         match self {
             Recipient::Phone(phone) => phone.as_str().to_owned(),
             Recipient::Email(email) => email.key(),
@@ -232,6 +233,7 @@ impl TokenEngine<'_> {
         };
         let mut last_error = DomainError::DeliveryFailed;
         for recipient in &candidates {
+            let identity = recipient.identity();
             let mut races = 0;
             let reserved = loop {
                 let now = OffsetDateTime::now_utc();
@@ -244,6 +246,7 @@ impl TokenEngine<'_> {
                         purpose,
                         channel: recipient.channel(),
                         policy,
+                        recipient: &identity,
                     },
                     now,
                 )?;
@@ -258,7 +261,7 @@ impl TokenEngine<'_> {
                         races += 1;
                         current = self.store.get_token(&subject, purpose).await?;
                     }
-                    Err(ReserveError::Raced) => return Err(DomainError::unavailable()),
+                    Err(ReserveError::Raced) => return Err(DomainError::Contention),
                     Err(ReserveError::QuotaExceeded) => {
                         audit(
                             "token.quota_exceeded",
@@ -336,6 +339,28 @@ impl TokenEngine<'_> {
             .await
     }
 
+    /// `verify`, where the code must also have been sent to `recipient`: the check proves possession of that number
+    /// or address. A code that went anywhere else is refused as a wrong code, without comparing the candidate and
+    /// without counting an attempt.
+    pub async fn verify_sent_to(
+        &self,
+        current: Option<LiveToken>,
+        subject: &Subject,
+        purpose: TokenPurpose,
+        candidate: &str,
+        recipient: &Recipient,
+    ) -> Result<(), DomainError> {
+        self.check(
+            current,
+            subject,
+            purpose,
+            candidate,
+            Vec::new(),
+            Some(recipient),
+        )
+        .await
+    }
+
     /// `verify`, where an accepted code also makes `on_accept` writes, in the same transaction as its consumption.
     pub async fn verify_with(
         &self,
@@ -345,8 +370,38 @@ impl TokenEngine<'_> {
         candidate: &str,
         on_accept: Vec<Companion>,
     ) -> Result<(), DomainError> {
+        self.check(current, subject, purpose, candidate, on_accept, None)
+            .await
+    }
+
+    async fn check(
+        &self,
+        current: Option<LiveToken>,
+        subject: &Subject,
+        purpose: TokenPurpose,
+        candidate: &str,
+        on_accept: Vec<Companion>,
+        sent_to: Option<&Recipient>,
+    ) -> Result<(), DomainError> {
         let mut token = current.ok_or(DomainError::NotFound("token"))?;
+        let sent_to = sent_to.map(Recipient::identity);
         for _ in 0..=MAX_RACES {
+            if let Some(recipient) = &sent_to {
+                if !token.was_sent_to(self.hasher, recipient) {
+                    audit(
+                        "token.verify_refused",
+                        subject,
+                        purpose,
+                        None,
+                        "the code was sent to another recipient",
+                    );
+                    return Err(DomainError::IncorrectCode {
+                        remaining_attempts: token
+                            .max_attempts
+                            .saturating_sub(token.failed_attempts),
+                    });
+                }
+            }
             let now = OffsetDateTime::now_utc();
             let verdict = match token.judge(self.hasher, candidate, now) {
                 Ok(verdict) => verdict,
@@ -397,6 +452,6 @@ impl TokenEngine<'_> {
                 .await?
                 .ok_or(DomainError::NotFound("token"))?;
         }
-        Err(DomainError::unavailable())
+        Err(DomainError::Contention)
     }
 }

@@ -65,6 +65,7 @@ impl CommandError {
             CommandError::Domain(
                 DomainError::Unavailable { .. }
                     | DomainError::DeliveryFailed
+                    | DomainError::Contention
                     | DomainError::CooldownActive { .. }
                     | DomainError::SendQuotaExceeded { .. }
                     | DomainError::TooManyRequests { .. }

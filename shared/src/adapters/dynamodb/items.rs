@@ -181,6 +181,12 @@ pub struct TokenItem {
     pub issued_at: i64,
     pub expires_at: i64,
     pub last_sent_at: i64,
+    /// The cooldown (seconds) the code was sent under; absent on items written before it was kept (none then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_secs: Option<i64>,
+    /// The keyed binding of the recipient the code went to, never the recipient itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
     pub failed_attempts: u32,
     pub max_attempts: u32,
     pub consumed: bool,
@@ -203,6 +209,8 @@ impl TokenItem {
             issued_at: token.issued_at.unix_timestamp(),
             expires_at,
             last_sent_at: token.last_sent_at.unix_timestamp(),
+            cooldown_secs: Some(token.cooldown.whole_seconds()),
+            sent_to: token.sent_to.clone(),
             failed_attempts: token.failed_attempts,
             max_attempts: token.max_attempts,
             consumed: token.consumed,
@@ -221,6 +229,8 @@ impl TokenItem {
             issued_at: at(self.issued_at)?,
             expires_at: at(self.expires_at)?,
             last_sent_at: at(self.last_sent_at)?,
+            cooldown: time::Duration::seconds(self.cooldown_secs.unwrap_or(0)),
+            sent_to: self.sent_to,
             failed_attempts: self.failed_attempts,
             max_attempts: self.max_attempts,
             consumed: self.consumed,

@@ -143,13 +143,34 @@ impl TokenStore for DynamoStore {
             .set_item(Some(item(&TokenItem::from_token(next)).map_err(failed)?));
         put = match current {
             None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(current) => put
-                .condition_expression("#version = :version AND #failed = :failed")
+            // The cooldown is the item's own condition, whatever became of the code it holds (used, expired,
+            // exhausted): it is replaced only if it was last sent at least the new code's cooldown ago. A sign-in
+            // code's cooldown ends with the code (`TokenPurpose::cooldown_outlives_the_code`).
+            Some(_) if next.purpose.cooldown_outlives_the_code() => put.condition_expression(
+                "#version = :version AND #failed = :failed AND #sent <= :sent_by",
+            ),
+            Some(_) => put
+                .condition_expression(
+                    "#version = :version AND #failed = :failed \
+                     AND (#sent <= :sent_by OR #consumed = :true OR #expires <= :now)",
+                )
+                .expression_attribute_names("#consumed", "consumed")
+                .expression_attribute_names("#expires", "expiresAt")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":now", n(next.last_sent_at.unix_timestamp())),
+        };
+        if let Some(current) = current {
+            put = put
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_names("#failed", "failedAttempts")
+                .expression_attribute_names("#sent", "lastSentAt")
                 .expression_attribute_values(":version", n(current.version))
-                .expression_attribute_values(":failed", n(current.failed_attempts)),
-        };
+                .expression_attribute_values(":failed", n(current.failed_attempts))
+                .expression_attribute_values(
+                    ":sent_by",
+                    n(next.replaces_codes_sent_by().unix_timestamp()),
+                );
+        }
         let take_slot = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(

@@ -156,6 +156,14 @@ pub const DEVICE_NOT_PENDING: ErrorCode = ErrorCode {
     description: "The device is not pending 2FA approval",
     translation: "O dispositivo não está pendente de aprovação 2FA",
 };
+pub const CONTENTION: ErrorCode = ErrorCode {
+    status: 409,
+    code: "QIT000107",
+    title: "Conflict",
+    description: "The device or its token was changed by a concurrent request; retry",
+    translation:
+        "O dispositivo ou o seu token foi alterado por uma requisição simultânea; tente novamente",
+};
 pub const TOKEN_EXPIRED: ErrorCode = ErrorCode {
     status: 400,
     code: "QIT000104",
@@ -231,6 +239,7 @@ pub fn render(error: &QiError) -> Rendered {
             DomainError::AttemptsExhausted => plain(ATTEMPTS_EXCEEDED),
             DomainError::CodeExpired => plain(TOKEN_EXPIRED),
             DomainError::DeliveryFailed => plain(SEND_FAILED),
+            DomainError::Contention => plain(CONTENTION),
             DomainError::CooldownActive { retry_after_secs }
             | DomainError::SendQuotaExceeded { retry_after_secs }
             | DomainError::TooManyRequests { retry_after_secs } => {

@@ -201,6 +201,7 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
                 error,
                 DomainError::CooldownActive { .. }
                     | DomainError::AttemptsExhausted
+                    | DomainError::Contention
                     | DomainError::Unavailable { .. }
             );
             if maybe_raced

@@ -50,6 +50,8 @@ pub enum SigmaError {
     SessionClosed,
     #[error("the recipient does not match the session")]
     PhoneNumberMismatch,
+    #[error("concurrent requests changed the session")]
+    Conflict,
     #[error("too many starts for the recipient")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("a dependency is unavailable")]
@@ -90,6 +92,7 @@ impl From<DomainError> for SigmaError {
             DomainError::DeliveryFailed => SigmaError::NoAvailableChannels {
                 retry_after_secs: None,
             },
+            DomainError::Contention => SigmaError::Conflict,
             DomainError::IncorrectCode { .. } => SigmaError::InvalidCode,
             DomainError::AttemptsExhausted => SigmaError::AttemptsExpired,
             DomainError::CodeExpired => SigmaError::CodeExpired,
@@ -197,6 +200,12 @@ impl SigmaError {
                 409,
                 "Получатель не совпадает с получателем сессии",
                 "The recipient does not match the session's recipient",
+            ),
+            SigmaError::Conflict => fixed(
+                "ConflictException",
+                409,
+                "Сессия изменена параллельным запросом, повторите попытку",
+                "The session was changed by a concurrent request; try again",
             ),
             SigmaError::TooManyRequests { .. } => fixed(
                 "TooManyRequestsException",

@@ -432,7 +432,7 @@ async fn close(
             Closing::CodeChanged => (session, token) = load(app, request_id, caller).await?,
         }
     }
-    Err(DomainError::unavailable().into())
+    Err(DomainError::Contention.into())
 }
 
 /// `POST /api/n/otp-handler/{requestId}/checkStatusAndComplete?recipient=`: the server-side final check. Answers

@@ -1,18 +1,21 @@
 //! What the Velo operations share: the path's user id, reading a user the caller may reach, saving a change on the
-//! version read, the caller's SMS verification code, and MFA unregistration.
+//! version read, the caller's SMS verification code (bound to the number it proves), and MFA unregistration.
 
 use lambda_http::Request;
 
 use super::wire::VerificationCode;
 use crate::domain::password;
 use crate::domain::permissions::Access;
-use crate::domain::token::{SendMode, Subject, TokenPurpose};
-use crate::domain::{DomainError, MfaStatus, MfaType, Operation, Principal, User, UserId};
+use crate::domain::token::{LiveToken, SendMode, Subject, TokenPurpose};
+use crate::domain::{
+    DomainError, MfaStatus, MfaType, Operation, PhoneNumber, Principal, User, UserId,
+};
 use crate::doors::http::path_param;
 use crate::engine::{App, Recipient, SendRequest};
 use crate::ports::{Companion, SaveError};
 
-/// How often a change is read and tried again when another write came first.
+/// How often a change is read and tried again when another write came first; then the answer is
+/// `DomainError::Contention` (409), never a 503.
 pub(super) const SAVE_TRIES: usize = 3;
 
 pub(super) fn user_id_param(request: &Request) -> Result<UserId, DomainError> {
@@ -65,7 +68,7 @@ where
             Err(SaveError::Failed(error)) => return Err(error),
         }
     }
-    Err(DomainError::unavailable())
+    Err(DomainError::Contention)
 }
 
 /// Reads the user, checks the caller may act on it, applies `change` and saves it (see `change_read_user`).
@@ -96,24 +99,58 @@ pub(super) fn weak_password(field: &str, strength: password::Strength) -> Domain
     )
 }
 
-/// Accepts the caller's SMS one-time code once, where Velo asks for a `verificationCode`.
+/// Accepts the caller's SMS one-time code (from `register-sms`) once, where Velo asks for a `verificationCode`, if
+/// it was sent to `number`: the code proves possession of the number the operation is about. A code sent to any
+/// other number is refused as not valid, and stays unused.
 pub async fn check_verification_code(
     app: &App,
     caller: &Principal,
     code: &VerificationCode,
+    number: &PhoneNumber,
 ) -> Result<(), DomainError> {
     let subject = Subject::User(caller.user_id);
     let current = app
         .store
         .get_token(&subject, TokenPurpose::SmsVerification)
         .await?;
+    verify_sms_code(app, &subject, current, code, number).await
+}
+
+/// A step-up: the caller's `verificationCode`, which must have been sent to the caller's own registered `smsNumber`
+/// (the caller and its code in one read).
+pub(super) async fn check_step_up_code(
+    app: &App,
+    caller: &Principal,
+    code: &VerificationCode,
+) -> Result<(), DomainError> {
+    let subject = Subject::User(caller.user_id);
+    let (user, current) = app
+        .store
+        .get_user_with_token(&caller.user_id, TokenPurpose::SmsVerification)
+        .await?;
+    let Some(user) = user else {
+        return Err(DomainError::IncorrectCode {
+            remaining_attempts: 0,
+        });
+    };
+    verify_sms_code(app, &subject, current, code, &user.sms_number).await
+}
+
+async fn verify_sms_code(
+    app: &App,
+    subject: &Subject,
+    current: Option<LiveToken>,
+    code: &VerificationCode,
+    number: &PhoneNumber,
+) -> Result<(), DomainError> {
     let outcome = app
         .engine()?
-        .verify(
+        .verify_sent_to(
             current,
-            &subject,
+            subject,
             TokenPurpose::SmsVerification,
             code.expose(),
+            &Recipient::Phone(number.clone()),
         )
         .await;
     outcome.map_err(|error| match error {

@@ -22,7 +22,7 @@ use crate::engine::issuer::{issue, AccessToken};
 use crate::engine::{App, Recipient, SendRequest};
 use crate::ports::{Companion, SaveError};
 
-/// How often a write that lost a race is judged again.
+/// How often a write that lost a race is judged again; then the answer is `DomainError::Contention` (409).
 const RETRIES: usize = 3;
 
 /// Velo's `AuthResponse`.
@@ -187,7 +187,9 @@ async fn signed_in_user(
             Err(SaveError::Failed(error)) => return Err(error),
         }
     }
-    Err(DomainError::unavailable())
+    // Concurrent sign-ins kept changing the user: answered as every refused sign-in is, since any other answer
+    // would tell that the email belongs to a user. The same request, sent again, reads afresh.
+    Err(sign_in_refused())
 }
 
 /// An API key's `Basic base64(apiKey:apiSecret)`: a token with the key's role on its payor, for 1800 s.
@@ -289,7 +291,7 @@ async fn refresh_grant(app: &App, request: &Request) -> Result<AuthResponse, Dom
             entity_ids(&user),
         ));
     }
-    Err(DomainError::unavailable())
+    Err(DomainError::Contention)
 }
 
 /// A session lasts while its user may sign in and was not signed out everywhere after it began.
@@ -436,7 +438,7 @@ async fn totp_sign_in(
             Err(SaveError::Failed(error)) => return Err(error),
         }
     }
-    Err(DomainError::unavailable())
+    Err(DomainError::Contention)
 }
 
 /// Velo's `AccessTokenResponse` for a session just opened: a full access token of it, and its first refresh token.
@@ -523,7 +525,7 @@ pub async fn logout(app: &App, request: Request) -> Response<Body> {
                     return Ok(empty_response(204));
                 }
             }
-            Err(DomainError::unavailable())
+            Err(DomainError::Contention)
         },
         error_response,
     )

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use time::OffsetDateTime;
 
 use super::common::{
-    change_read_user, change_user, check_verification_code, reachable_user, unregister_mfa_of,
+    change_read_user, change_user, check_step_up_code, reachable_user, unregister_mfa_of,
     user_id_param, SAVE_TRIES,
 };
 use super::serve;
@@ -32,8 +32,8 @@ fn not_self(caller: &Principal, id: UserId, what: &str) -> Result<(), DomainErro
     Ok(())
 }
 
-/// A payor master admin is changed only with the caller's one-time `verificationCode`; a code sent where none is
-/// required is checked all the same (and used up).
+/// A payor master admin is changed only with the caller's one-time `verificationCode`, sent to the caller's own
+/// registered `smsNumber`; a code sent where none is required is checked all the same (and used up).
 async fn master_admin_guard(
     app: &App,
     caller: &Principal,
@@ -41,7 +41,7 @@ async fn master_admin_guard(
     code: Option<&VerificationCode>,
 ) -> Result<(), DomainError> {
     match code {
-        Some(code) => check_verification_code(app, caller, code).await,
+        Some(code) => check_step_up_code(app, caller, code).await,
         None if touches_master_admin => Err(DomainError::invalid_body(
             "verificationCode",
             "is required to change a payor master admin",
@@ -130,7 +130,7 @@ pub async fn delete_user(app: &App, request: Request) -> Response<Body> {
                 Err(SaveError::Failed(error)) => return Err(error),
             }
         }
-        Err(DomainError::unavailable())
+        Err(DomainError::Contention)
     })
     .await
 }
@@ -197,7 +197,7 @@ pub async fn unregister_mfa(app: &App, request: Request) -> Response<Body> {
         let id = user_id_param(&request)?;
         let body: UnregisterMfaRequest = json_body(&request)?;
         if let Some(code) = &body.verification_code {
-            check_verification_code(app, &caller, code).await?;
+            check_step_up_code(app, &caller, code).await?;
         }
         unregister_mfa_of(
             app,
@@ -417,3 +417,6 @@ fn public_base_url(app: &App, request: &Request) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -174,7 +174,7 @@ pub async fn register_mfa(app: &App, request: Request) -> Response<Body> {
                     };
                     match app.store.save_user(&user, &pending).await {
                         Ok(()) => {}
-                        Err(SaveError::Stale) => return Err(DomainError::unavailable()),
+                        Err(SaveError::Stale) => return Err(DomainError::Contention),
                         Err(SaveError::Failed(error)) => return Err(error),
                     }
                     RegisterResponse {
@@ -321,7 +321,7 @@ pub async fn confirm_mfa(app: &App, request: Request) -> Response<Body> {
                 match saved {
                     Ok(()) => break (user, session),
                     Err(SaveError::Stale) if tries < RETRIES => continue,
-                    Err(SaveError::Stale) => return Err(DomainError::unavailable()),
+                    Err(SaveError::Stale) => return Err(DomainError::Contention),
                     Err(SaveError::Failed(error)) => return Err(error),
                 }
             };

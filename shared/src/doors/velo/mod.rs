@@ -129,6 +129,11 @@ pub fn render(error: &DomainError) -> Rendered {
             location: Some((field.location.clone(), "requestBody")),
             ..plain(409, "40910001", field.message.clone())
         },
+        DomainError::Contention => plain(
+            409,
+            "40910002",
+            "the resource was changed by a concurrent request; read it again and retry".into(),
+        ),
         DomainError::PreconditionFailed(reason) => plain(412, "41210001", reason.clone()),
         DomainError::DeliveryFailed => Rendered {
             retry_after_secs: Some(30),

@@ -114,13 +114,14 @@ pub async fn update_password_self(app: &App, request: Request) -> Response<Body>
                     Err(SaveError::Failed(error)) => return Err(error),
                 }
             }
-            Err(DomainError::unavailable())
+            Err(DomainError::Contention)
         },
     )
     .await
 }
 
-/// `POST /v2/users/self/password/validate`: zxcvbn's score; `valid` is a score of at least 3 and no recent reuse.
+/// `POST /v2/users/self/password/validate`: zxcvbn's score; `valid` is a score of at least 3 and not one of the
+/// previous passwords. The candidate is never compared with the current password (see `User::password_advice`).
 pub async fn validate_password_self(app: &App, request: Request) -> Response<Body> {
     serve(
         "validatePasswordSelf",
@@ -133,7 +134,7 @@ pub async fn validate_password_self(app: &App, request: Request) -> Response<Bod
                 .get_user(&caller.user_id)
                 .await?
                 .ok_or(DomainError::NotFound("user"))?;
-            let strength = user.password_strength(body.password.expose(), None);
+            let strength = user.password_advice(body.password.expose());
             Ok(json_response(
                 200,
                 &ValidatePasswordResponse {
@@ -147,3 +148,6 @@ pub async fn validate_password_self(app: &App, request: Request) -> Response<Bod
     )
     .await
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::common::{check_verification_code, user_id_param};
+use super::common::{check_step_up_code, user_id_param};
 use super::serve;
 use super::wire::VerificationCode;
 use crate::domain::token::{SendMode, Subject, TokenPurpose};
@@ -77,7 +77,7 @@ pub async fn resend(
     let user = user.ok_or(DomainError::NotFound("user"))?;
     caller.may_reach(Operation::ResendToken, &user)?;
     if let Some(code) = &body.verification_code {
-        check_verification_code(app, caller, code).await?;
+        check_step_up_code(app, caller, code).await?;
     }
     let recipient = match (purpose, user.mfa_type) {
         (TokenPurpose::MfaRegistration, MfaType::Sms) => Recipient::Phone(user.sms_number.clone()),
@@ -120,3 +120,6 @@ pub async fn resend_token(app: &App, request: Request) -> Response<Body> {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,7 +37,7 @@ pub async fn invite(
     )?;
     caller.may_grant(user.user_type, user.entity_id, &user.roles)?;
     if let Some(code) = &verification_code {
-        check_verification_code(app, caller, code).await?;
+        check_verification_code(app, caller, code, &user.sms_number).await?;
     }
     app.engine()?
         .send(SendRequest::invitation(&user, &app.config))
