@@ -375,7 +375,10 @@ impl Images<'_> {
     ) -> Result<T, UndecodableRecord> {
         serde_dynamo::from_item(image.clone()).map_err(|error| UndecodableRecord {
             event_id: self.record.event_id.clone(),
-            reason: format!("{which}: {error}"),
+            reason: format!(
+                "{which}: {}",
+                crate::domain::without_value(&error.to_string())
+            ),
         })
     }
 
@@ -602,8 +605,12 @@ pub fn events_of(record: &EventRecord) -> Result<Vec<Envelope>, UndecodableRecor
         "REMOVE" => Change::Remove,
         _ => return Err(undecodable("eventName is not INSERT, MODIFY or REMOVE")),
     };
-    let keys: Keys = serde_dynamo::from_item(record.change.keys.clone())
-        .map_err(|error| undecodable(&format!("Keys: {error}")))?;
+    let keys: Keys = serde_dynamo::from_item(record.change.keys.clone()).map_err(|error| {
+        undecodable(&format!(
+            "Keys: {}",
+            crate::domain::without_value(&error.to_string())
+        ))
+    })?;
     let images = Images { record };
     let (subject, events) = match kind_of(&keys) {
         None => return Ok(Vec::new()),
@@ -711,7 +718,8 @@ pub async fn publish_stream(publisher: &dyn EventSink, event: Event) -> DynamoDb
             );
             let record = owners.get(at).or(owners.first());
             let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = record.and_then(|record| record.change.sequence_number.clone());
+            failure.item_identifier =
+                record.and_then(|record| record.change.sequence_number.clone());
             response.batch_item_failures.push(failure);
             tracing::info!(
                 records = event.records.len(),
@@ -995,7 +1003,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn events_go_out_ten_to_a_call_and_a_refusal_reports_the_record_of_the_first_unpublished_event() {
+    async fn events_go_out_ten_to_a_call_and_a_refusal_reports_the_record_of_the_first_unpublished_event(
+    ) {
         let sink = FailingSink {
             calls: Default::default(),
             fail_on: 0,

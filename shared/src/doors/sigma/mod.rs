@@ -50,6 +50,8 @@ pub enum SigmaError {
     SessionClosed,
     #[error("the recipient does not match the session")]
     PhoneNumberMismatch,
+    #[error("the request body is over {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
     #[error("too many starts for the recipient")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("a dependency is unavailable")]
@@ -93,6 +95,9 @@ impl From<DomainError> for SigmaError {
             DomainError::IncorrectCode { .. } => SigmaError::InvalidCode,
             DomainError::AttemptsExhausted => SigmaError::AttemptsExpired,
             DomainError::CodeExpired => SigmaError::CodeExpired,
+            DomainError::PayloadTooLarge { limit_bytes } => {
+                SigmaError::PayloadTooLarge { limit_bytes }
+            }
             DomainError::Unavailable {
                 retry_after_secs,
                 cause,
@@ -197,6 +202,13 @@ impl SigmaError {
                 409,
                 "Получатель не совпадает с получателем сессии",
                 "The recipient does not match the session's recipient",
+            ),
+            // The reference's generic `BadRequestException`, with the status of what it is.
+            SigmaError::PayloadTooLarge { limit_bytes } => (
+                "BadRequestException",
+                413,
+                format!("Тело запроса слишком велико: не более {limit_bytes} байт"),
+                format!("The request body is too large: at most {limit_bytes} bytes"),
             ),
             SigmaError::TooManyRequests { .. } => fixed(
                 "TooManyRequestsException",
