@@ -44,6 +44,41 @@ mod tests {
             let _ = json_body::<serde_json::Value>(&request);
         }
 
+        /// Whatever a client sends in a field, as a string, a number or inside an array or object, the error names
+        /// the field and what it must be, never the value (which may be a code or a password).
+        #[test]
+        fn a_refused_value_is_never_in_the_error(
+            field in proptest::sample::select(vec![
+                "email", "mfaType", "smsNumber", "primaryContactNumber", "roles", "entityId", "userType",
+                "verificationCode", "firstName",
+            ]),
+            text in "zqx[a-zA-Z0-9 ,`'.:\"\\\\-]{0,30}",
+            number in 10_000_000_000u64..,
+            shape in 0..4u8,
+        ) {
+            let mut body = serde_json::json!({
+                "email": "pat@example.com", "mfaType": "SMS", "smsNumber": "+15555550123",
+                "primaryContactNumber": "+15555550123", "roles": ["velo.backoffice.admin"],
+            });
+            let value = match shape {
+                0 => serde_json::json!(text),
+                1 => serde_json::json!(number),
+                2 => serde_json::json!([text, number]),
+                _ => serde_json::json!({"nested": text, "n": number}),
+            };
+            body[field] = value;
+            let digits = number.to_string();
+            if let Err(error) = json_body::<InviteUserRequest>(&request_with_body(body.to_string().into_bytes())) {
+                let shown = error.to_string();
+                prop_assert!(!shown.contains("zqx") && !shown.contains(&digits), "{field}: {shown}");
+                if let crate::domain::DomainError::Invalid(invalid, _) = &error {
+                    prop_assert!(!invalid.message.contains("zqx") && !invalid.message.contains(&digits));
+                    // serde_json reports an enum given a number or an array as a syntax error, at `body`.
+                    prop_assert!(invalid.location.starts_with(field) || invalid.location == "body", "{field}: {shown}");
+                }
+            }
+        }
+
         #[test]
         fn json_shaped_bodies_name_a_field_or_parse(
             email in "\\PC{0,40}",

@@ -169,3 +169,88 @@ pub fn velo_error(status: u16, code: &str, message: &str, location: Option<&str>
     }
     json!({"correlationId": "memory-request", "httpStatusCode": status, "errors": [entry]})
 }
+
+/// The log lines written on this thread while it lives, in the functions' JSON format (see `lambda::telemetry`).
+/// `#[tokio::test]` runs a test on one thread, so every handler's lines land here.
+///
+/// One global subscriber (installed by the first capture) writes every thread's lines to that thread's capture, if
+/// it has one. A subscriber set per thread instead would race with other tests' threads: a log call site first
+/// reached elsewhere while the capture's subscriber was being set can stay marked "nobody listens", and the
+/// capture then misses its lines.
+pub struct CapturedLogs {
+    lines: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        let lines = self
+            .lines
+            .lock()
+            .map(|bytes| bytes.clone())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&lines).into_owned()
+    }
+}
+
+impl Drop for CapturedLogs {
+    fn drop(&mut self) {
+        CAPTURE.with(|capture| capture.borrow_mut().take());
+    }
+}
+
+/// Writes to the current thread's capture; without one, the line goes nowhere.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(lines) = capture.borrow().as_ref() {
+                if let Ok(mut lines) = lines.lock() {
+                    lines.extend_from_slice(bytes);
+                }
+            }
+        });
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn capture_logs() -> CapturedLogs {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        assert!(
+            tracing::subscriber::set_global_default(subscriber).is_ok(),
+            "no other global subscriber in the unit tests"
+        );
+    });
+    // Call sites registered while the global subscriber was being installed are asked again.
+    tracing::callsite::rebuild_interest_cache();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(lines.clone()));
+    CapturedLogs { lines }
+}
+
+/// `request` with `raw` as its body, exactly as sent (not re-serialised).
+pub fn with_raw_body(
+    request: lambda_http::Request,
+    raw: impl Into<String>,
+) -> lambda_http::Request {
+    request.map(|_| lambda_http::Body::Text(raw.into()))
+}

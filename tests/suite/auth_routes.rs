@@ -22,6 +22,22 @@ fn jwt(issuer: &str, audience: &str, secret: &str, iat: i64, ttl: i64, user: Use
         .expect("jwt")
 }
 
+/// An HS256 token of the stack's issuer and audience for `user`, with `claims` over the usual ones.
+fn jwt_claiming(secret: &str, user: UserId, claims: Value) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut all = json!({"sub": user.to_string(), "iss": "user-token-service", "aud": "user-token-api",
+        "iat": now, "exp": now + 600});
+    if let (Some(all), Some(claims)) = (all.as_object_mut(), claims.as_object()) {
+        all.extend(claims.clone());
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &all,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("jwt")
+}
+
 fn assert_front_door_401(path: &str, body: &Value, case: &str) {
     let context = format!("{case}: {path}: {body}");
     // Velo's Users API v2 and its Login API.
@@ -121,6 +137,18 @@ async fn every_route_refuses_every_bad_token_with_its_front_doors_401() {
                 now,
                 600,
                 admin,
+            )),
+        ),
+        (
+            "not valid for another hour (nbf)",
+            Some(jwt_claiming(&secret, admin, json!({"nbf": now + 3600}))),
+        ),
+        (
+            "issued a year from now (iat)",
+            Some(jwt_claiming(
+                &secret,
+                admin,
+                json!({"iat": now + 31_536_000, "exp": now + 31_536_600}),
             )),
         ),
         ("deleted user", Some(stack.token_for(UserId::random()))),

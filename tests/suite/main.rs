@@ -6,6 +6,7 @@ use api_tests::{
     DeviceStore as _, SessionStore as _, StoreWidget as _, TokenStore as _, UserStore as _,
 };
 mod auth_routes;
+mod bodies;
 mod end_to_end;
 mod engine;
 mod events;

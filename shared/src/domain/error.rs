@@ -123,6 +123,9 @@ pub enum DomainError {
     /// clients, not a failure of the service (which is `Unavailable`). The same request, sent again, reads afresh.
     #[error("concurrent requests changed what this request read")]
     Contention,
+    /// A request body over the front door's limit, refused before it is parsed.
+    #[error("the request body is over {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
     #[error("a dependency is unavailable")]
     Unavailable {
         retry_after_secs: u64,
@@ -161,9 +164,113 @@ impl DomainError {
     }
 }
 
+/// A serde error message (serde_json's, serde_dynamo's) as it may be logged or answered: the field's expected type and
+/// the kind of what came instead, never the value itself. serde writes the value into its messages ("invalid type:
+/// integer `918273`, expected a string", "unknown variant `X`, expected one of ..."); this keeps "invalid type:
+/// integer, expected a string". The expected part is the type's own description and is kept; it is the last
+/// ", expected " of the message, so a value that itself contains those words is still cut out. Any other message
+/// (`missing field`, a newtype's own reason, which are ours and fixed) is kept as it is.
+pub fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return match rest.rsplit_once(", expected ") {
+                Some((unexpected, expected)) => {
+                    format!("{prefix}{}, expected {expected}", kind(unexpected))
+                }
+                None => format!("{prefix}{}", kind(rest)),
+            };
+        }
+    }
+    for (prefix, none) in [
+        ("unknown variant ", ", there are no variants"),
+        ("unknown field ", ", there are no fields"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let what = prefix.trim_end();
+            if rest.ends_with(none) {
+                return format!("{what}{none}");
+            }
+            return match rest.rsplit_once(", expected ") {
+                Some((_, expected)) => format!("{what}, expected {expected}"),
+                None => what.to_owned(),
+            };
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ") {
+        return match rest.rsplit_once(", expected ") {
+            Some((_, expected)) => format!("invalid length, expected {expected}"),
+            None => "invalid length".to_owned(),
+        };
+    }
+    message.to_owned()
+}
+
+/// What serde's `Unexpected` names before the value it quotes: "integer `5`" is an "integer", `string "x"` a
+/// "string".
+fn kind(unexpected: &str) -> &str {
+    unexpected
+        .split(['`', '"', '\''])
+        .next()
+        .unwrap_or_default()
+        .trim()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_messages_keep_the_expected_type_and_lose_the_value() {
+        for (message, kept) in [
+            (
+                "invalid type: integer `918273`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+            (
+                "invalid type: string \"827364\", expected u32",
+                "invalid type: string, expected u32",
+            ),
+            (
+                "invalid type: string \"a, expected 19061906190619\", expected u32",
+                "invalid type: string, expected u32",
+            ),
+            (
+                "invalid type: floating point `1906.19`, expected a string",
+                "invalid type: floating point, expected a string",
+            ),
+            (
+                "invalid type: null, expected a string",
+                "invalid type: null, expected a string",
+            ),
+            (
+                "invalid value: integer `-918273`, expected u32",
+                "invalid value: integer, expected u32",
+            ),
+            (
+                "unknown variant `918273`, expected one of `SMS`, `YUBIKEY`, `TOTP`",
+                "unknown variant, expected one of `SMS`, `YUBIKEY`, `TOTP`",
+            ),
+            (
+                "unknown variant `918273, expected x`, there are no variants",
+                "unknown variant, there are no variants",
+            ),
+            (
+                "unknown field `827364`, expected `otp`",
+                "unknown field, expected `otp`",
+            ),
+            (
+                "invalid length 918273, expected a tuple of size 2",
+                "invalid length, expected a tuple of size 2",
+            ),
+            ("missing field `code`", "missing field `code`"),
+            (
+                "size must be between 6 and 6",
+                "size must be between 6 and 6",
+            ),
+        ] {
+            assert_eq!(without_value(message), kept, "{message}");
+        }
+    }
 
     #[test]
     fn an_unavailable_keeps_its_cause_for_the_log_and_any_two_causes_compare_equal() {

@@ -15,7 +15,7 @@ pub mod totp;
 mod user;
 
 pub use contact::{Email, PhoneNumber};
-pub use error::{causes, Cause, DomainError, FieldError, InputSource};
+pub use error::{causes, without_value, Cause, DomainError, FieldError, InputSource};
 pub use ids::{AccountKey, DeviceKey, EntityId, UserId};
 pub use permissions::{Operation, Principal};
 pub use user::{

@@ -356,13 +356,18 @@ impl User {
         Some(next)
     }
 
-    /// Counts a wrong current password; the last allowed failure locks the user out.
+    /// Counts a wrong current password; the last allowed failure locks the user out. The lock-out ends every session
+    /// and access token issued before `now` (as a reset does), in the same write: an unlock lets the user sign in
+    /// again, but what was issued before the lock stays ended.
     pub fn after_failed_password(&self, now: OffsetDateTime) -> User {
         let mut next = self.clone();
         next.failed_password_attempts += 1;
-        if next.failed_password_attempts >= super::password::LOCK_AFTER_FAILURES {
+        if next.failed_password_attempts >= super::password::LOCK_AFTER_FAILURES && !self.locked_out
+        {
             next.locked_out = true;
             next.locked_out_timestamp = Some(now);
+            next.tokens_valid_after =
+                Some(self.tokens_valid_after.map_or(now, |after| after.max(now)));
         }
         next
     }
@@ -576,6 +581,45 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(back.status, UserStatus::Enabled);
+    }
+
+    #[test]
+    fn a_lock_out_ends_sessions_and_tokens_issued_before_it_and_an_unlock_does_not_revive_them() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
+        let mut user = User::invite(invite(None, None, vec![Role::BackofficeAdmin]), now)
+            .unwrap()
+            .accepted_invitation("$argon2id$first".into())
+            .unwrap();
+        for failure in 1..super::super::password::LOCK_AFTER_FAILURES {
+            user = user.after_failed_password(now + time::Duration::seconds(i64::from(failure)));
+            assert!(!user.locked_out);
+            assert_eq!(
+                user.tokens_valid_after, None,
+                "failure {failure} ends nothing"
+            );
+        }
+        let locked_at = now + time::Duration::minutes(1);
+        let locked = user.after_failed_password(locked_at);
+        assert!(locked.locked_out);
+        assert_eq!(locked.locked_out_timestamp, Some(locked_at));
+        assert_eq!(locked.tokens_valid_after, Some(locked_at));
+        let again = locked.after_failed_password(locked_at + time::Duration::minutes(1));
+        assert_eq!(again.locked_out_timestamp, Some(locked_at), "locked once");
+        assert_eq!(again.tokens_valid_after, Some(locked_at));
+        let unlocked = again.unlocked().unwrap();
+        assert!(!unlocked.locked_out);
+        assert_eq!(unlocked.tokens_valid_after, Some(locked_at), "still ended");
+        let disabled_later = User {
+            tokens_valid_after: Some(locked_at + time::Duration::hours(1)),
+            ..user.clone()
+        };
+        assert_eq!(
+            disabled_later
+                .after_failed_password(locked_at)
+                .tokens_valid_after,
+            Some(locked_at + time::Duration::hours(1)),
+            "a later end stands"
+        );
     }
 
     #[test]

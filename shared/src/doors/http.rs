@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{causes, DomainError, Principal};
+use crate::domain::{causes, without_value, DomainError, Principal};
 use crate::doors::authz::principal_from_request;
 use std::future::Future;
 
@@ -39,9 +39,36 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Parses a JSON body into `T`; a failure names the field at fault, as the client spelled it.
-pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, DomainError> {
+/// The largest request body any operation takes: every body a client is meant to send is well under 1 KiB. A
+/// larger one is refused (413, in the front door's format) before anything parses it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The request's body, if it is within `MAX_BODY_BYTES`.
+pub fn body_bytes(request: &Request) -> Result<&[u8], DomainError> {
     let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(DomainError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+/// A serde_json error's message without its " at line L column C" and without the value the client sent (see
+/// `without_value`): the expected type, and the kind of what came instead.
+pub fn json_error_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) if error.line() > 0 => &message[..at],
+        _ => message.as_str(),
+    };
+    without_value(message)
+}
+
+/// Parses a JSON body (of at most `MAX_BODY_BYTES`) straight into `T`; a failure names the field at fault, as the
+/// client spelled it, and what it must be, never the value that was sent.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, DomainError> {
+    let bytes = body_bytes(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DomainError::invalid_body(
             "body",
@@ -52,10 +79,10 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, DomainErro
     let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        let message = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
             return DomainError::invalid_body("body", "the request body is not valid JSON");
         }
+        let message = json_error_message(&inner);
         // "missing field `x`" is reported at the parent: name the field itself.
         if let Some(field) = message
             .strip_prefix("missing field `")
@@ -69,11 +96,6 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, DomainErro
             return DomainError::invalid_body(location, "must not be null");
         }
         let location = if path == "." { "body".to_owned() } else { path };
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
         DomainError::invalid_body(location, message)
     })?;
     deserializer
@@ -118,8 +140,8 @@ pub fn header(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Runs one authenticated operation of a front door: the caller's verdict first (a refusal becomes the front door's
-/// 401 or 503), then `op`; an error is answered by `render` in the front door's body; one log line carries the
+/// Runs one authenticated operation of a front door: a body over `MAX_BODY_BYTES` is refused first (413), then the
+/// caller's verdict (a refusal becomes the front door's 401 or 503), then `op`; an error is answered by `render` in the front door's body; one log line carries the
 /// correlation id (the API Gateway request id).
 pub async fn serve_authenticated<E, F, Fut, R>(
     operation: &'static str,
@@ -153,7 +175,8 @@ where
     R: FnOnce(&str, &E) -> Response<Body>,
 {
     let correlation_id = request_id(&request);
-    let outcome = match identify(&request) {
+    let admitted = body_bytes(&request).and_then(|_| identify(&request));
+    let outcome = match admitted {
         Ok(caller) => op(request, caller).await,
         Err(error) => Err(E::from(error)),
     };

@@ -8,4 +8,7 @@ pub mod sigma;
 pub mod velo;
 
 #[cfg(test)]
+mod bodies;
+
+#[cfg(test)]
 mod tests;

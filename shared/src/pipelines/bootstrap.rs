@@ -45,8 +45,9 @@ pub async fn bootstrap_admin(app: &App, event: Value) -> Value {
 }
 
 async fn invite_first_admin(app: &App, event: Value) -> Result<User, DomainError> {
-    let request: BootstrapRequest = serde_json::from_value(event)
-        .map_err(|error| DomainError::invalid_body("event", error.to_string()))?;
+    let request: BootstrapRequest = serde_json::from_value(event).map_err(|error| {
+        DomainError::invalid_body("event", crate::doors::http::json_error_message(&error))
+    })?;
     let (_, backoffice_users) = app
         .store
         .list_users(&UserListing {

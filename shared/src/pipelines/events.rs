@@ -375,7 +375,10 @@ impl Images<'_> {
     ) -> Result<T, UndecodableRecord> {
         serde_dynamo::from_item(image.clone()).map_err(|error| UndecodableRecord {
             event_id: self.record.event_id.clone(),
-            reason: format!("{which}: {error}"),
+            reason: format!(
+                "{which}: {}",
+                crate::domain::without_value(&error.to_string())
+            ),
         })
     }
 
@@ -602,8 +605,12 @@ pub fn events_of(record: &EventRecord) -> Result<Vec<Envelope>, UndecodableRecor
         "REMOVE" => Change::Remove,
         _ => return Err(undecodable("eventName is not INSERT, MODIFY or REMOVE")),
     };
-    let keys: Keys = serde_dynamo::from_item(record.change.keys.clone())
-        .map_err(|error| undecodable(&format!("Keys: {error}")))?;
+    let keys: Keys = serde_dynamo::from_item(record.change.keys.clone()).map_err(|error| {
+        undecodable(&format!(
+            "Keys: {}",
+            crate::domain::without_value(&error.to_string())
+        ))
+    })?;
     let images = Images { record };
     let (subject, events) = match kind_of(&keys) {
         None => return Ok(Vec::new()),

@@ -60,7 +60,8 @@ pub(crate) fn parse_item<T: serde::de::DeserializeOwned>(
 ) -> Result<T, DomainError> {
     serde_dynamo::from_item(raw).map_err(|error| {
         DomainError::unavailable_because(Cause::described(format!(
-            "a stored item does not parse: {error}"
+            "a stored item does not parse: {}",
+            crate::domain::without_value(&error.to_string())
         )))
     })
 }

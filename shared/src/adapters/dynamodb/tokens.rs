@@ -405,7 +405,8 @@ pub(crate) fn parse_token(raw: HashMap<String, AttributeValue>) -> Option<LiveTo
     match serde_dynamo::from_item::<_, TokenItem>(raw) {
         Ok(item) => item.into_token(),
         Err(error) => {
-            tracing::error!(%error, "a stored token does not parse");
+            let error = crate::domain::without_value(&error.to_string());
+            tracing::error!(error, "a stored token does not parse");
             None
         }
     }

@@ -13,7 +13,7 @@ use super::keys::{
 use super::tokens::{cancellation, cancellation_codes, parse_token, Cancellation};
 use super::{build, item, parse_item, unavailable, DynamoStore};
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
-use crate::domain::{Cause, DomainError, FieldError, User, UserId, UserStatus};
+use crate::domain::{without_value, Cause, DomainError, FieldError, User, UserId, UserStatus};
 use crate::ports::{Companion, SaveError, SortField, UserListing, UserStore};
 
 pub(super) fn email_taken() -> DomainError {
@@ -28,7 +28,8 @@ fn parse_user(raw: HashMap<String, AttributeValue>) -> Result<User, DomainError>
         .map(User::from)
         .map_err(|error| {
             DomainError::unavailable_because(Cause::described(format!(
-                "a stored user does not parse: {error}"
+                "a stored user does not parse: {}",
+                without_value(&error.to_string())
             )))
         })
 }

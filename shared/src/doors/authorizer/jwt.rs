@@ -1,6 +1,8 @@
 //! Bearer JWTs: ES256 from the service's own issuer (its KMS key's public keys, by `kid`), and as development or
-//! migration options HS256 with a shared secret or RS256 with a public key. The issuer, audience and expiry are
-//! checked.
+//! migration options HS256 with a shared secret or RS256 with a public key. The issuer, audience, expiry and the
+//! time claims are checked: a token is refused before its `nbf`, and one whose `iat` is in the future (beyond
+//! `LEEWAY_SECS` of clock skew) is refused outright, or it would outlive every `tokensValidAfter` set before that
+//! instant (disable, reset, lock-out).
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
@@ -20,11 +22,16 @@ pub enum AuthError {
     BadSignature,
     #[error("the bearer token has expired")]
     Expired,
+    #[error("the bearer token is not valid yet, or claims to be issued in the future")]
+    NotYetValid,
     #[error("the bearer token is for another issuer or audience")]
     WrongAudience,
     #[error("the user is disabled or deleted")]
     Revoked,
 }
+
+/// The clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 #[error("JWT configuration: {0}")]
@@ -44,7 +51,8 @@ impl TokenVerifier {
             validation.set_issuer(&[&config.issuer]);
             validation.set_audience(&[&config.audience]);
             validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            validation.leeway = 5;
+            validation.validate_nbf = true;
+            validation.leeway = LEEWAY_SECS;
             validation
         };
         let mut keys = Vec::new();
@@ -94,12 +102,17 @@ impl TokenVerifier {
             match decode::<Claims>(token, key, validation) {
                 Ok(data) => {
                     let user_id = data.claims.sub.parse().map_err(|_| AuthError::Malformed)?;
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    if data.claims.iat > now.saturating_add(LEEWAY_SECS as i64) {
+                        return Err(AuthError::NotYetValid);
+                    }
                     return Ok((user_id, data.claims));
                 }
                 Err(error) => {
                     use jsonwebtoken::errors::ErrorKind;
                     last = match error.kind() {
                         ErrorKind::ExpiredSignature => AuthError::Expired,
+                        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                         ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
                             AuthError::WrongAudience
                         }
@@ -224,6 +237,63 @@ mod tests {
             verifier.verify(Some(&format!("Bearer {wrong_audience}"))),
             Err(AuthError::WrongAudience)
         );
+    }
+
+    /// An HS256 token of `config` for `user` with `extra` claims (`iat`, `nbf`, ...) over the usual ones.
+    fn signed_with(config: &JwtConfig, user: UserId, extra: serde_json::Value) -> String {
+        let mut claims = serde_json::json!({
+            "sub": user.to_string(), "iss": config.issuer, "aud": config.audience,
+            "iat": now(), "exp": now() + 600,
+        });
+        if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+            claims.extend(extra.clone());
+        }
+        let secret = config.hs256_secret.clone().unwrap();
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_token_is_refused_before_its_nbf_and_when_its_iat_is_in_the_future() {
+        let config = config();
+        let verifier = TokenVerifier::new(&config, &[]).unwrap();
+        let user = UserId::random();
+        let verdict = |extra| {
+            verifier
+                .verify(Some(&format!(
+                    "Bearer {}",
+                    signed_with(&config, user, extra)
+                )))
+                .map(|(id, _)| id)
+        };
+        let hour = 3600;
+        let year = 365 * 24 * hour;
+        assert_eq!(
+            verdict(serde_json::json!({"nbf": now() + hour})),
+            Err(AuthError::NotYetValid),
+            "nbf an hour ahead"
+        );
+        assert_eq!(
+            verdict(serde_json::json!({"iat": now() + year, "exp": now() + year + 600})),
+            Err(AuthError::NotYetValid),
+            "iat a year ahead"
+        );
+        assert_eq!(
+            verdict(serde_json::json!({"iat": now() + 60})),
+            Err(AuthError::NotYetValid),
+            "iat a minute ahead"
+        );
+        assert_eq!(verdict(serde_json::json!({"nbf": now() - hour})), Ok(user));
+        assert_eq!(
+            verdict(serde_json::json!({"nbf": now() + 2, "iat": now() + 2})),
+            Ok(user),
+            "within the leeway of clock skew"
+        );
+        assert_eq!(verdict(serde_json::json!({})), Ok(user));
     }
 
     /// A key pair made for this test only; it signs nothing else.

@@ -140,3 +140,100 @@ pub async fn authorize(verifier: &TokenVerifier, store: &dyn Store, event: Value
         "context": context
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::UserStore;
+    use crate::testing::{admin, memory_app};
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &str = "an in-memory HS256 secret, long enough";
+
+    #[tokio::test]
+    async fn a_token_issued_in_the_future_is_refused_even_after_a_disable_and_an_enable() {
+        let app = memory_app(|config| config.jwt.hs256_secret = Some(SECRET.into()));
+        let verifier = TokenVerifier::new(&app.app.config.jwt, &[]).expect("a verifier");
+        // With a password, so that enabling it again makes it ENABLED (not PENDING).
+        let user = User {
+            password_hash: Some(crate::domain::password::DECOY_HASH.into()),
+            ..admin()
+        };
+        app.store.create_user(&user).await.expect("stored");
+        let now = time::OffsetDateTime::now_utc();
+        let year = 365 * 24 * 3600;
+        let token = |iat: i64| {
+            let claims = json!({
+                "sub": user.id.to_string(), "iss": app.app.config.jwt.issuer,
+                "aud": app.app.config.jwt.audience, "iat": iat, "exp": iat + 600,
+            });
+            let signed = encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET.as_bytes()),
+            )
+            .expect("signed");
+            format!("Bearer {signed}")
+        };
+        let from_the_future = token(now.unix_timestamp() + year);
+        let present = token(now.unix_timestamp());
+        let status =
+            |context: &Map<String, Value>| context[crate::doors::authz::AUTH_STATUS].clone();
+        assert_eq!(
+            status(
+                &decide(&verifier, app.store.as_ref(), Some(&present))
+                    .await
+                    .1
+            ),
+            "authenticated"
+        );
+        assert_eq!(
+            status(
+                &decide(&verifier, app.store.as_ref(), Some(&from_the_future))
+                    .await
+                    .1
+            ),
+            "rejected"
+        );
+
+        let disabled = user
+            .with_status(UserStatus::Disabled, now)
+            .expect("a change")
+            .expect("disabled");
+        app.store.save_user(&user, &disabled).await.expect("saved");
+        let disabled = app
+            .store
+            .get_user(&user.id)
+            .await
+            .expect("read")
+            .expect("the user");
+        let enabled = disabled
+            .with_status(UserStatus::Enabled, now)
+            .expect("a change")
+            .expect("enabled");
+        assert_eq!(enabled.status, UserStatus::Enabled);
+        app.store
+            .save_user(&disabled, &enabled)
+            .await
+            .expect("saved");
+
+        let (principal, context) =
+            decide(&verifier, app.store.as_ref(), Some(&from_the_future)).await;
+        assert_eq!(principal, None);
+        assert_eq!(status(&context), "rejected");
+        assert_eq!(
+            context[crate::doors::authz::AUTH_ERROR],
+            AuthError::NotYetValid.to_string()
+        );
+        assert_eq!(
+            status(
+                &decide(&verifier, app.store.as_ref(), Some(&present))
+                    .await
+                    .1
+            ),
+            "rejected",
+            "a token issued before the disable stays refused"
+        );
+    }
+}

@@ -8,15 +8,22 @@ pub use operations::{
 };
 
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 use crate::domain::device::DeviceRefusal;
 use crate::domain::{AccountKey, DeviceKey, DomainError, Principal};
-use crate::doors::http::{json_response, path_param, serve_authenticated, with_retry_after};
+use crate::doors::http::{
+    body_bytes, json_error_message, json_response, path_param, serve_authenticated,
+    with_retry_after,
+};
 
 /// Every way a QI operation can fail: the engine's and the store's errors, and QI's own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -186,6 +193,14 @@ pub const UNAVAILABLE: ErrorCode = ErrorCode {
     translation: "O serviço está temporariamente indisponível; tente novamente após os segundos de Retry-After",
 };
 
+pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode {
+    status: 413,
+    code: "QIT000107",
+    title: "Payload Too Large",
+    description: "The request body is too large",
+    translation: "O corpo da requisição é grande demais",
+};
+
 /// An error as it goes out: its code, the `extra_fields`, and a `Retry-After` where one applies.
 pub struct Rendered {
     pub code: ErrorCode,
@@ -238,6 +253,13 @@ pub fn render(error: &QiError) -> Rendered {
             },
             DomainError::AttemptsExhausted => plain(ATTEMPTS_EXCEEDED),
             DomainError::CodeExpired => plain(TOKEN_EXPIRED),
+            DomainError::PayloadTooLarge { limit_bytes } => Rendered {
+                extra_fields: Map::from_iter([(
+                    "max_body_bytes".to_owned(),
+                    Value::from(*limit_bytes),
+                )]),
+                ..plain(PAYLOAD_TOO_LARGE)
+            },
             DomainError::DeliveryFailed => plain(SEND_FAILED),
             DomainError::Contention => plain(CONTENTION),
             DomainError::CooldownActive { retry_after_secs }
@@ -318,41 +340,27 @@ impl SchemaErrors {
         }
     }
 
-    /// A required string field of a JSON object, parsed into `T`.
-    fn required<T: FromStr<Err = &'static str>>(
-        &mut self,
-        object: &Map<String, Value>,
-        name: &str,
-        location: &str,
-    ) -> Option<T> {
-        match object.get(name) {
-            None | Some(Value::Null) => {
+    /// A required string field, parsed into `T`.
+    fn required<T: FromStr<Err = &'static str>>(&mut self, raw: &Raw, location: &str) -> Option<T> {
+        match raw {
+            Raw::Absent => {
                 self.note(location, "is required");
                 None
             }
-            Some(value) => self.parse(value, location),
+            present => self.parse(present, location),
         }
     }
 
-    /// An optional string field of a JSON object, parsed into `T` when present.
-    fn optional<T: FromStr<Err = &'static str>>(
-        &mut self,
-        object: &Map<String, Value>,
-        name: &str,
-        location: &str,
-    ) -> Option<T> {
-        match object.get(name) {
-            None | Some(Value::Null) => None,
-            Some(value) => self.parse(value, location),
+    /// An optional string field, parsed into `T` when present.
+    fn optional<T: FromStr<Err = &'static str>>(&mut self, raw: &Raw, location: &str) -> Option<T> {
+        match raw {
+            Raw::Absent => None,
+            present => self.parse(present, location),
         }
     }
 
-    fn parse<T: FromStr<Err = &'static str>>(
-        &mut self,
-        value: &Value,
-        location: &str,
-    ) -> Option<T> {
-        let Some(text) = value.as_str() else {
+    fn parse<T: FromStr<Err = &'static str>>(&mut self, raw: &Raw, location: &str) -> Option<T> {
+        let Raw::Text(text) = raw else {
             self.note(location, "must be a string");
             return None;
         };
@@ -385,19 +393,151 @@ fn device_params(request: &Request) -> Result<(AccountKey, DeviceKey), QiError> 
         .ok_or_else(|| QiError::field("device_key", "must be a UUID"))
 }
 
-/// The JSON object of a request body; an empty body is `{}` where the operation allows it.
-fn body_object(request: &Request, empty_allowed: bool) -> Result<Map<String, Value>, QiError> {
-    let bytes: &[u8] = request.body().as_ref();
+/// One field of a QI request as it came: absent (or `null`), a string, or anything else (what it was is not kept).
+/// QI names every bad field of a request at once, so its request types take each field in this form and judge it
+/// afterwards; the body is still read straight into them, never into a `serde_json::Value` tree.
+#[derive(Debug, Default, PartialEq, Eq)]
+enum Raw {
+    #[default]
+    Absent,
+    Text(String),
+    Other,
+}
+
+/// A field that must be a JSON object of `T`'s fields, as it came.
+#[derive(Debug, Default, PartialEq, Eq)]
+enum Nested<T> {
+    #[default]
+    Absent,
+    Object(T),
+    Other,
+}
+
+/// The JSON scalars and arrays that are neither a string nor an object: each is `$other`, and is skipped.
+macro_rules! other_shapes {
+    ($de:lifetime, $other:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_seq<A: SeqAccess<$de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            IgnoredAny.visit_seq(seq).map(|_| $other)
+        }
+    };
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> Visitor<'de> for Shape {
+            type Value = Raw;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+                Ok(Raw::Absent)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
+                Ok(Raw::Absent)
+            }
+            fn visit_some<I: Deserializer<'de>>(self, inner: I) -> Result<Raw, I::Error> {
+                Raw::deserialize(inner)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Raw, E> {
+                Ok(Raw::Text(text.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Raw, E> {
+                Ok(Raw::Text(text))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Raw, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Raw::Other)
+            }
+            other_shapes!('de, Raw::Other);
+        }
+        deserializer.deserialize_any(Shape)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nested<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Shape<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Shape<T> {
+            type Value = Nested<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Nested<T>, E> {
+                Ok(Nested::Absent)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Nested<T>, E> {
+                Ok(Nested::Absent)
+            }
+            fn visit_some<I: Deserializer<'de>>(self, inner: I) -> Result<Nested<T>, I::Error> {
+                Nested::deserialize(inner)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Nested<T>, E> {
+                Ok(Nested::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Nested<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Nested::Object)
+            }
+            other_shapes!('de, Nested::Other);
+        }
+        deserializer.deserialize_any(Shape(PhantomData))
+    }
+}
+
+/// A request body (at most `MAX_BODY_BYTES`) read straight into `T`, which must be a JSON object; an empty body is
+/// `T::default()` where the operation allows it.
+fn typed_body<T: DeserializeOwned + Default>(
+    request: &Request,
+    empty_allowed: bool,
+) -> Result<T, QiError> {
+    let bytes = body_bytes(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if empty_allowed {
-            Ok(Map::new())
+            Ok(T::default())
         } else {
             Err(QiError::field("body", "a JSON request body is required"))
         };
     }
-    match serde_json::from_slice(bytes) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(QiError::field("body", "must be a JSON object")),
-        Err(_) => Err(QiError::field("body", "the request body is not valid JSON")),
+    let not_json = || QiError::field("body", "the request body is not valid JSON");
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Nested<T> =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return not_json();
+            }
+            // Every field takes any value; what is left is a field given twice.
+            let message = json_error_message(&inner);
+            match message
+                .strip_prefix("duplicate field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                Some(field) if path == "." || path == field => {
+                    QiError::field(field, "must be given once")
+                }
+                Some(field) if path.ends_with(&format!(".{field}")) => {
+                    QiError::field(path, "must be given once")
+                }
+                Some(field) => QiError::field(format!("{path}.{field}"), "must be given once"),
+                None if path == "." => QiError::field("body", "must be a JSON object"),
+                None => QiError::field(path, message),
+            }
+        })?;
+    deserializer.end().map_err(|_| not_json())?;
+    match parsed {
+        Nested::Object(body) => Ok(body),
+        Nested::Absent | Nested::Other => Err(QiError::field("body", "must be a JSON object")),
     }
 }

@@ -1,11 +1,12 @@
 //! The five device operations, each one Lambda function.
 
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{account_param, authorize, body_object, device_params, serve, QiError, SchemaErrors};
+use super::{
+    account_param, authorize, device_params, serve, typed_body, Nested, QiError, Raw, SchemaErrors,
+};
 use crate::domain::device::{Approver, ContactType, Device, DeviceStatus, DocumentNumber};
 use crate::domain::token::{LiveToken, SendMode, TokenPurpose};
 use crate::domain::{AccountKey, DeviceKey, DomainError};
@@ -59,35 +60,60 @@ struct CreateDevice {
     contact_type: ContactType,
 }
 
+/// The body of create, each field as it came (see `Raw`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CreateDeviceBody {
+    device_key: Raw,
+    session_id: Raw,
+    tfa_info: Nested<TfaInfoBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TfaInfoBody {
+    approver_document_number: Raw,
+    contact_type: Raw,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ValidateBody {
+    token: Raw,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ResendBody {
+    contact_type: Raw,
+}
+
 impl CreateDevice {
     fn parse(request: &Request) -> Result<CreateDevice, QiError> {
-        let body = body_object(request, false)?;
+        let body: CreateDeviceBody = typed_body(request, false)?;
         let mut errors = SchemaErrors::default();
-        let device_key = errors.required(&body, "device_key", "device_key");
-        let session_id = match body.get("session_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) if id.chars().count() <= MAX_SESSION_ID_CHARS => {
-                Some(id.clone())
-            }
-            Some(_) => {
+        let device_key = errors.required(&body.device_key, "device_key");
+        let session_id = match body.session_id {
+            Raw::Absent => None,
+            Raw::Text(id) if id.chars().count() <= MAX_SESSION_ID_CHARS => Some(id),
+            Raw::Text(_) | Raw::Other => {
                 errors.note("session_id", "must be a string of at most 128 characters");
                 None
             }
         };
-        let (document, contact) = match body.get("tfa_info") {
-            Some(Value::Object(tfa)) => (
+        let (document, contact) = match &body.tfa_info {
+            Nested::Object(tfa) => (
                 errors.required(
-                    tfa,
-                    "approver_document_number",
+                    &tfa.approver_document_number,
                     "tfa_info.approver_document_number",
                 ),
-                errors.required(tfa, "contact_type", "tfa_info.contact_type"),
+                errors.required(&tfa.contact_type, "tfa_info.contact_type"),
             ),
-            None | Some(Value::Null) => {
+            Nested::Absent => {
                 errors.note("tfa_info", "is required");
                 (None, None)
             }
-            Some(_) => {
+            Nested::Other => {
                 errors.note("tfa_info", "must be an object");
                 (None, None)
             }
@@ -109,20 +135,22 @@ impl CreateDevice {
 
 /// The candidate token, trimmed and upper-cased (tokens are drawn from upper-case letters and digits).
 fn parse_token(request: &Request) -> Result<String, QiError> {
-    let body = body_object(request, false)?;
-    match body.get("token") {
-        None | Some(Value::Null) => Err(QiError::field("token", "is required")),
-        Some(Value::String(token)) if token.trim().chars().count() == TOKEN_CHARS => {
+    let body: ValidateBody = typed_body(request, false)?;
+    match body.token {
+        Raw::Absent => Err(QiError::field("token", "is required")),
+        Raw::Text(token) if token.trim().chars().count() == TOKEN_CHARS => {
             Ok(token.trim().to_ascii_uppercase())
         }
-        Some(_) => Err(QiError::field("token", "must be a string of 6 characters")),
+        Raw::Text(_) | Raw::Other => {
+            Err(QiError::field("token", "must be a string of 6 characters"))
+        }
     }
 }
 
 fn parse_resend(request: &Request) -> Result<Option<ContactType>, QiError> {
-    let body = body_object(request, true)?;
+    let body: ResendBody = typed_body(request, true)?;
     let mut errors = SchemaErrors::default();
-    let contact = errors.optional(&body, "contact_type", "contact_type");
+    let contact = errors.optional(&body.contact_type, "contact_type");
     errors.finish()?;
     Ok(contact)
 }

@@ -52,6 +52,8 @@ pub enum SigmaError {
     PhoneNumberMismatch,
     #[error("concurrent requests changed the session")]
     Conflict,
+    #[error("the request body is over {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
     #[error("too many starts for the recipient")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("a dependency is unavailable")]
@@ -96,6 +98,9 @@ impl From<DomainError> for SigmaError {
             DomainError::IncorrectCode { .. } => SigmaError::InvalidCode,
             DomainError::AttemptsExhausted => SigmaError::AttemptsExpired,
             DomainError::CodeExpired => SigmaError::CodeExpired,
+            DomainError::PayloadTooLarge { limit_bytes } => {
+                SigmaError::PayloadTooLarge { limit_bytes }
+            }
             DomainError::Unavailable {
                 retry_after_secs,
                 cause,
@@ -206,6 +211,13 @@ impl SigmaError {
                 409,
                 "Сессия изменена параллельным запросом, повторите попытку",
                 "The session was changed by a concurrent request; try again",
+            ),
+            // The reference's generic `BadRequestException`, with the status of what it is.
+            SigmaError::PayloadTooLarge { limit_bytes } => (
+                "BadRequestException",
+                413,
+                format!("Тело запроса слишком велико: не более {limit_bytes} байт"),
+                format!("The request body is too large: at most {limit_bytes} bytes"),
             ),
             SigmaError::TooManyRequests { .. } => fixed(
                 "TooManyRequestsException",

@@ -135,6 +135,14 @@ pub fn render(error: &DomainError) -> Rendered {
             "the resource was changed by a concurrent request; read it again and retry".into(),
         ),
         DomainError::PreconditionFailed(reason) => plain(412, "41210001", reason.clone()),
+        DomainError::PayloadTooLarge { limit_bytes } => Rendered {
+            location: Some(("body".into(), "requestBody")),
+            ..plain(
+                413,
+                "41310001",
+                format!("the request body must be at most {limit_bytes} bytes"),
+            )
+        },
         DomainError::DeliveryFailed => Rendered {
             retry_after_secs: Some(30),
             ..plain(

@@ -300,6 +300,103 @@ async fn five_wrong_passwords_lock_the_user_and_unlock_restores_sign_in() {
     assert_eq!(sign_in.password(PASSWORD).await.status(), 200);
 }
 
+/// An admin's `POST /v2/users/{id}/unlock` of the signed-in user.
+async fn unlocked_by_an_admin(sign_in: &SignIn) {
+    let unlock = event(
+        "POST",
+        &format!("/v2/users/{}/unlock", sign_in.user.id),
+        json!({ "userId": sign_in.user.id.to_string() }),
+        &[],
+        None,
+        &admin(),
+        Map::new(),
+    );
+    let response = crate::doors::velo::unlock_user(&sign_in.app.app, unlock).await;
+    assert_eq!(response.status(), 204);
+}
+
+#[tokio::test]
+async fn a_lock_out_by_sign_in_ends_the_users_sessions_for_good_not_only_while_locked() {
+    let sign_in = sign_in_app().await;
+    let signed_in = sign_in.signed_in().await;
+    let access = signed_in["access_token"].as_str().expect("a token");
+    let refresh = signed_in["refresh_token"]
+        .as_str()
+        .expect("a refresh token");
+    for attempt in 1..=5 {
+        let response = sign_in.password("a wrong password, surely").await;
+        assert_eq!(response.status(), 401, "attempt {attempt}");
+    }
+    let locked = sign_in
+        .app
+        .store
+        .get_user(&sign_in.user.id)
+        .await
+        .expect("read")
+        .expect("the user");
+    assert!(locked.locked_out);
+    assert!(locked.locked_out_timestamp.is_some());
+    assert_eq!(
+        locked.tokens_valid_after, locked.locked_out_timestamp,
+        "the write that locks ends the sessions"
+    );
+
+    unlocked_by_an_admin(&sign_in).await;
+    assert_eq!(
+        sign_in.verdict(access).await["authStatus"],
+        "rejected",
+        "the session the lock-out ended stays ended after the unlock"
+    );
+    assert_eq!(sign_in.refresh(refresh).await.status(), 401);
+    let again = sign_in.password(PASSWORD).await;
+    assert_eq!(again.status(), 200, "the user signs in again");
+    let pre_auth = body(&again)["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    assert_eq!(sign_in.verdict(&pre_auth).await["authStatus"], "pre_auth");
+}
+
+#[tokio::test]
+async fn a_lock_out_by_wrong_current_passwords_ends_the_callers_own_sessions() {
+    let sign_in = sign_in_app().await;
+    let signed_in = sign_in.signed_in().await;
+    let access = signed_in["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let context = sign_in.verdict(&access).await;
+    assert_eq!(context["authStatus"], "authenticated");
+    for attempt in 1..=5 {
+        let request = event_with(
+            "POST",
+            "/v2/users/self/password",
+            json!({}),
+            &[],
+            &[],
+            Some(
+                json!({"oldPassword": "not the password at all", "newPassword": "a brand new passphrase 2027"}),
+            ),
+            context.clone(),
+        );
+        let response = crate::doors::velo::update_password_self(&sign_in.app.app, request).await;
+        assert_eq!(
+            response.status(),
+            400,
+            "attempt {attempt}: {:?}",
+            body(&response)
+        );
+        assert_eq!(body(&response)["errors"][0]["location"], "oldPassword");
+    }
+    assert_eq!(sign_in.verdict(&access).await["authStatus"], "rejected");
+    unlocked_by_an_admin(&sign_in).await;
+    assert_eq!(
+        sign_in.verdict(&access).await["authStatus"],
+        "rejected",
+        "the session the lock-out ended stays ended after the unlock"
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_email_and_a_wrong_password_get_byte_identical_answers() {
     let sign_in = sign_in_app().await;
