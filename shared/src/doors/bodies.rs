@@ -395,7 +395,7 @@ async fn qi_refuses_a_body_over_the_limit_with_413_in_its_own_body() {
     assert_eq!(
         body(&refused),
         json!({"title": "Payload Too Large", "description": "The request body is too large",
-               "translation": "O corpo da requisição é grande demais", "code": "QIT000107",
+               "translation": "O corpo da requisição é grande demais", "code": "QIT000108",
                "extra_fields": {"max_body_bytes": 65536}})
     );
     assert_eq!(app.store.device_count(), 0);

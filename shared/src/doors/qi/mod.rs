@@ -195,7 +195,7 @@ pub const UNAVAILABLE: ErrorCode = ErrorCode {
 
 pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode {
     status: 413,
-    code: "QIT000107",
+    code: "QIT000108",
     title: "Payload Too Large",
     description: "The request body is too large",
     translation: "O corpo da requisição é grande demais",
