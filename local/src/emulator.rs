@@ -347,7 +347,28 @@ pub struct Outbox {
     pub emails: Vec<SentEmail>,
 }
 
+impl SentEmail {
+    /// The token of the link the email carries (`…?token=<token>`): URL-safe characters up to the first other one,
+    /// without a sentence's closing full stop.
+    pub fn link_token(&self) -> Option<String> {
+        let start = self.body.find("?token=")? + "?token=".len();
+        let token: String = self.body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
+        Some(token.trim_end_matches('.').to_owned()).filter(|token| !token.is_empty())
+    }
+}
+
 impl Outbox {
+    /// The tokens of the links that went to `address`, oldest first.
+    pub fn link_tokens_to(&self, address: &str) -> Vec<String> {
+        self.emails_to(address)
+            .iter()
+            .filter_map(|mail| mail.link_token())
+            .collect()
+    }
+
     pub fn emails_to(&self, address: &str) -> Vec<&SentEmail> {
         self.emails
             .iter()

@@ -310,9 +310,6 @@ pub enum Closing {
 /// Signed-in sessions, each stored beside its user.
 #[async_trait]
 pub trait SignInStore: Send + Sync {
-    /// The user that holds `email`, if any.
-    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError>;
-
     /// The user that holds `email`, if any, and its token for `purpose`: the email's guard, then the user and the
     /// token in one strongly consistent read.
     async fn find_user_by_email_with_token(

@@ -11,6 +11,7 @@ use local_stack::emulator::outbox;
 use local_stack::stack::{SEED_ADMIN_ID, SEED_QI_ACCOUNT_KEY, SEED_WIDGET_ID};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use user_token_domain::domain::token::TokenPurpose;
 use user_token_domain::domain::{AccountKey, DeviceKey, Email};
 
 const LIMIT: usize = 64 * 1024;
@@ -72,8 +73,11 @@ async fn a_body_over_64_kib_is_refused_by_each_front_door_with_413_in_its_own_fo
                 "locationType": "requestBody",
                 "localisationDetails": {"template": message, "parameters": {}}}]})
         );
-        let invited = store
-            .find_user_by_email(&email.parse::<Email>().expect("email"))
+        let (invited, _) = store
+            .find_user_by_email_with_token(
+                &email.parse::<Email>().expect("email"),
+                TokenPurpose::Invitation,
+            )
             .await
             .expect("read");
         assert!(invited.is_none(), "{size}: nobody was invited");

@@ -60,9 +60,10 @@ async fn invite_with(email: &str, number: &str, mfa_type: &str) -> UserId {
     store()
         .await
         .store
-        .find_user_by_email(&email.parse().expect("email"))
+        .find_user_by_email_with_token(&email.parse().expect("email"), TokenPurpose::Invitation)
         .await
         .expect("read")
+        .0
         .expect("the invited user")
         .id
 }
@@ -73,18 +74,10 @@ async fn store() -> user_token_domain::engine::App {
 
 /// The tokens of the links that went to `email` (`?token=…`), oldest first.
 async fn links(email: &str) -> Vec<String> {
-    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
-    sent.emails_to(email)
-        .iter()
-        .filter_map(|mail| {
-            let start = mail.body.find("?token=")? + "?token=".len();
-            let rest = &mail.body[start..];
-            let end = rest
-                .find(|c: char| c.is_whitespace() || c == '<' || c == '"')
-                .unwrap_or(rest.len());
-            Some(rest[..end].to_owned())
-        })
-        .collect()
+    outbox(&api_tests::endpoint())
+        .await
+        .expect("outbox")
+        .link_tokens_to(email)
 }
 
 /// The sign-in codes that went to `number`, oldest first.

@@ -789,17 +789,6 @@ async fn login(warm: &mut Warm<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// The token of the last link that went to `email` (`…?token=<userId>.<secret>`).
-fn link_token_to(sent: &Outbox, email: &str) -> Option<String> {
-    let mail = sent.emails_to(email).into_iter().last()?;
-    let start = mail.body.find("?token=")? + "?token=".len();
-    let token: String = mail.body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
-    Some(token.trim_end_matches('.').to_owned())
-}
-
 /// A new user's way in, on `m` invitees (a tenth of the requests: each costs two argon2id operations, one to accept
 /// and one to sign in, and every step runs on what the step before it answered): each accepts its invitation with
 /// the token its email carried, signs in with its new password (untimed), registers SMS as its second factor with
@@ -829,7 +818,8 @@ async fn redeem(warm: &mut Warm<'_>) -> Result<(), String> {
     let links = |sent: &Outbox, what: &str| -> Result<Vec<String>, String> {
         (0..m)
             .map(|i| {
-                link_token_to(sent, &email(i))
+                sent.link_tokens_to(&email(i))
+                    .pop()
                     .ok_or_else(|| format!("no {what} link went to {}", email(i)))
             })
             .collect()

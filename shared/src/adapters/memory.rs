@@ -636,15 +636,6 @@ impl ApiKeyStore for MemoryStore {
 
 #[async_trait]
 impl SignInStore for MemoryStore {
-    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError> {
-        let state = self.state();
-        Ok(state
-            .guards
-            .get(&email.key())
-            .and_then(|id| state.users.get(id))
-            .cloned())
-    }
-
     async fn find_user_by_email_with_token(
         &self,
         email: &Email,

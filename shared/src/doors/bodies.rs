@@ -9,22 +9,9 @@ use crate::domain::UserId;
 use crate::doors::authz::pre_auth_context;
 use crate::doors::http::MAX_BODY_BYTES;
 use crate::doors::{qi, sigma, velo};
-use crate::testing::{admin, body, capture_logs, event, event_with, memory_app, with_raw_body};
-
-/// Velo's error body for one bad body field.
-fn velo_body_error(status: u16, code: &str, location: &str, message: &str) -> Value {
-    json!({
-        "correlationId": "memory-request",
-        "httpStatusCode": status,
-        "errors": [{
-            "errorCode": code,
-            "errorMessage": message,
-            "location": location,
-            "locationType": "requestBody",
-            "localisationDetails": {"template": message, "parameters": {}}
-        }]
-    })
-}
+use crate::testing::{
+    admin, body, capture_logs, event, event_with, memory_app, velo_error, with_raw_body,
+};
 
 fn qi_schema_error(fields: Value) -> Value {
     json!({"title": "Bad Request", "description": "Schema Error", "translation": "Erro de Schema",
@@ -195,7 +182,7 @@ async fn a_code_or_password_of_the_wrong_type_is_named_by_field_and_type_never_b
         assert_eq!(response.status(), 400, "{what}: {:?}", body(&response));
         assert_eq!(
             body(&response),
-            velo_body_error(400, "40010001", field, WRONG_TYPE),
+            velo_error(400, "40010001", WRONG_TYPE, Some(field)),
             "{what}"
         );
         assert_value_nowhere(what, &response, &logs.text(), value, operation);
@@ -329,11 +316,11 @@ async fn velo_refuses_a_body_over_the_limit_with_413_before_parsing_it_and_takes
     assert_eq!(refused.status(), 413);
     assert_eq!(
         body(&refused),
-        velo_body_error(
+        velo_error(
             413,
             "41310001",
-            "body",
-            "the request body must be at most 65536 bytes"
+            "the request body must be at most 65536 bytes",
+            Some("body")
         )
     );
     // Not even JSON: refused for its size, not its syntax.

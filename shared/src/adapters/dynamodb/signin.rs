@@ -26,18 +26,6 @@ fn parse_sign_in(
 
 #[async_trait]
 impl SignInStore for DynamoStore {
-    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, DomainError> {
-        let Some(raw) = self.get_one(key(email_guard_pk(email), GUARD)).await? else {
-            return Ok(None);
-        };
-        let guard = parse_item::<EmailGuardItem>(raw)?;
-        // The guard and the profile are written together; a profile whose email moved on is not this email's.
-        Ok(self
-            .get_user(&guard.user_id)
-            .await?
-            .filter(|user| user.email.key() == email.key()))
-    }
-
     async fn find_user_by_email_with_token(
         &self,
         email: &Email,

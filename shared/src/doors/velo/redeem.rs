@@ -119,15 +119,17 @@ pub async fn reset_password(app: &App, request: Request) -> Response<Body> {
         |request, ()| async move {
             let body: ResetPasswordRequest = json_body(&request)?;
             let engine = app.engine()?;
-            let user = app.store.find_user_by_email(&body.email).await?;
+            // The user and its live reset link, if any, in the read after the email's guard: the new link replaces it.
+            let (user, current) = app
+                .store
+                .find_user_by_email_with_token(&body.email, TokenPurpose::PasswordReset)
+                .await?;
             if let Some(user) = user.filter(|user| user.status == UserStatus::Enabled) {
-                // No token read first: the send is conditioned on there being none, and the engine reads the live
-                // one only when there is (a second request inside its lifetime).
                 let send = SendRequest::new(
                     Subject::User(user.id),
                     TokenPurpose::PasswordReset,
                     SendMode::Issue,
-                    None,
+                    current,
                     Recipient::Email(user.email.clone()),
                     app.config.password_reset_policy(),
                 )

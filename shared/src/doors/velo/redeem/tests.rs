@@ -70,9 +70,10 @@ async fn invited(app: &MemoryApp) -> (User, String) {
     );
     let user = app
         .store
-        .find_user_by_email(&email.parse().expect("email"))
+        .find_user_by_email_with_token(&email.parse().expect("email"), TokenPurpose::Invitation)
         .await
         .expect("read")
+        .0
         .expect("the invited user");
     (user, email)
 }
