@@ -138,6 +138,7 @@ pub fn config(table: &str) -> Config {
         resend_cooldown: time::Duration::seconds(60),
         send_quota: 5,
         send_quota_window: time::Duration::minutes(10),
+        sms: user_token_domain::domain::sending::SmsLimits::default(),
         signing_key_id: None,
         previous_signing_key_id: None,
     }

@@ -110,14 +110,61 @@ impl Companion {
     }
 }
 
-/// The send-quota slot a send takes: one recipient, one fixed window.
+/// What a send-quota slot counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaScope {
+    /// Every message to one recipient.
+    Recipient,
+    /// The SMS one caller asked for.
+    Caller,
+    /// The SMS asked for on behalf of one tenant.
+    Tenant,
+    /// Every SMS of the service: the ceiling.
+    Service,
+}
+
+impl QuotaScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaScope::Recipient => "recipient",
+            QuotaScope::Caller => "caller",
+            QuotaScope::Tenant => "tenant",
+            QuotaScope::Service => "service",
+        }
+    }
+}
+
+/// One counter a send takes: what it counts, in one fixed window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaSlot {
-    /// A keyed hash of the recipient, never the address itself.
-    pub recipient_key: String,
+    pub scope: QuotaScope,
+    /// A keyed hash of what is counted (a recipient, a caller, a tenant), never the value itself.
+    pub key: String,
     pub window: i64,
+    pub window_secs: i64,
     pub limit: u32,
     pub expires_at: i64,
+}
+
+impl QuotaSlot {
+    /// The slot of `key` for the window that holds `now` (a unix time); it expires a window after its own ends.
+    pub fn at(scope: QuotaScope, key: String, limit: u32, window_secs: i64, now: i64) -> QuotaSlot {
+        let window_secs = window_secs.max(1);
+        let window = now.div_euclid(window_secs);
+        QuotaSlot {
+            scope,
+            key,
+            window,
+            window_secs,
+            limit,
+            expires_at: (window + 2) * window_secs,
+        }
+    }
+
+    /// Seconds from `now` until the next window, when the slot's count starts again.
+    pub fn retry_after_secs(&self, now: i64) -> u64 {
+        ((self.window + 1) * self.window_secs - now).max(1) as u64
+    }
 }
 
 /// Why a reservation did not go through.
@@ -125,8 +172,8 @@ pub struct QuotaSlot {
 pub enum ReserveError {
     /// The token changed since it was read: read again and judge again.
     Raced,
-    /// The recipient's send quota for the window is used up.
-    QuotaExceeded,
+    /// The slot at this index of the reservation's quota slots is used up for its window.
+    QuotaExceeded(usize),
     Failed(DomainError),
 }
 
@@ -174,22 +221,23 @@ pub trait TokenStore: Send + Sync {
         purpose: TokenPurpose,
     ) -> Result<Option<LiveToken>, DomainError>;
 
-    /// Replaces `current` (or nothing) with `next` and takes a quota slot, with `companions`, all or nothing.
+    /// Replaces `current` (or nothing) with `next` and takes one count of every quota slot, with `companions`, all
+    /// or nothing.
     async fn reserve_send(
         &self,
         current: Option<&LiveToken>,
         next: &LiveToken,
-        quota: &QuotaSlot,
+        quotas: &[QuotaSlot],
         companions: &[Companion],
     ) -> Result<(), ReserveError>;
 
-    /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back, the quota slot is
-    /// returned and `undo` is applied, so a failed send costs the caller nothing.
+    /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back, the quota slots are
+    /// given back and `undo` is applied, so a failed send costs the caller nothing.
     async fn release_send(
         &self,
         previous: Option<&LiveToken>,
         reserved: &LiveToken,
-        quota: &QuotaSlot,
+        quotas: &[QuotaSlot],
         undo: &[Companion],
     ) -> Result<(), DomainError>;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::adapters::memory::{MemoryMessenger, MemoryStore};
+use crate::domain::sending::SmsLimits;
 use crate::domain::{MfaStatus, MfaType, Role, User, UserId, UserStatus, UserType};
 use crate::doors::authz::authenticated_context;
 use crate::engine::config::{Config, JwtConfig};
@@ -38,6 +39,7 @@ pub fn config() -> Config {
         resend_cooldown: Duration::seconds(60),
         send_quota: 5,
         send_quota_window: Duration::minutes(10),
+        sms: SmsLimits::default(),
         signing_key_id: None,
         previous_signing_key_id: None,
     }

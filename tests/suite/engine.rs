@@ -12,11 +12,23 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::emulator::outbox;
 use std::collections::HashMap;
 use time::Duration;
+use user_token_domain::domain::sending::Requester;
 use user_token_domain::domain::token::{LiveToken, SendMode, Subject, TokenPurpose};
 use user_token_domain::domain::{DomainError, UserId};
 use user_token_domain::engine::messages::Locale;
 use user_token_domain::engine::{Recipient, SendRequest, Sent};
 use user_token_domain::App;
+
+/// A quota slot that never binds.
+fn quota_slot(key: &str) -> user_token_domain::ports::QuotaSlot {
+    user_token_domain::ports::QuotaSlot::at(
+        user_token_domain::ports::QuotaScope::Recipient,
+        key.into(),
+        100,
+        600,
+        0,
+    )
+}
 
 fn new_subject() -> Subject {
     Subject::User(UserId::random())
@@ -32,6 +44,7 @@ fn request(
 ) -> SendRequest {
     SendRequest {
         subject: subject.clone(),
+        requester: Requester::new("user:engine-tests", "entity:engine-tests"),
         purpose: TokenPurpose::OtpSession,
         mode,
         current,
@@ -311,14 +324,11 @@ async fn the_table_refuses_a_new_code_inside_the_cooldown_of_a_used_one() {
         time::OffsetDateTime::now_utc(),
     );
     next.version = used.version + 1;
-    let slot = user_token_domain::ports::QuotaSlot {
-        recipient_key: "cooldown".into(),
-        window: 0,
-        limit: 100,
-        expires_at: 0,
-    };
+    let slot = quota_slot("cooldown");
     assert_eq!(
-        app.store.reserve_send(Some(&used), &next, &slot, &[]).await,
+        app.store
+            .reserve_send(Some(&used), &next, &[slot], &[])
+            .await,
         Err(user_token_domain::ports::ReserveError::Raced)
     );
     assert_eq!(
@@ -348,14 +358,8 @@ async fn fifty_simultaneous_resends_leave_one_accepted_and_one_live_code() {
         time::OffsetDateTime::now_utc() - Duration::seconds(120),
     );
     first.expires_at = time::OffsetDateTime::now_utc() + Duration::minutes(3);
-    let slot = user_token_domain::ports::QuotaSlot {
-        recipient_key: "seed".into(),
-        window: 0,
-        limit: 100,
-        expires_at: 0,
-    };
     app.store
-        .reserve_send(None, &first, &slot, &[])
+        .reserve_send(None, &first, &[quota_slot("seed")], &[])
         .await
         .expect("seeded");
 
@@ -443,6 +447,56 @@ async fn fifty_simultaneous_wrong_checks_never_pass_the_cap() {
     assert_eq!(
         verify(&app, &subject, &code).await,
         Err(DomainError::AttemptsExhausted)
+    );
+}
+
+/// SMS pumping: one caller starting codes to twenty numbers at once gets its budget's worth out, and no more.
+#[tokio::test]
+async fn twenty_simultaneous_texts_from_one_caller_send_its_budget_and_no_more() {
+    let table = fresh_table().await;
+    let app = app_with(&table, |config| config.sms.per_caller = 3).await;
+    let engine = app.engine().expect("engine");
+    let numbers: Vec<String> = (0..20).map(|_| unique_phone()).collect();
+    let sends = numbers.iter().map(|number| {
+        let request = request(
+            &app,
+            &new_subject(),
+            SendMode::Issue,
+            None,
+            vec![phone(number)],
+            false,
+        );
+        let engine = &engine;
+        async move { engine.send(request).await.map(|_| ()) }
+    });
+    let outcomes = futures_util::future::join_all(sends).await;
+    let sent = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    let over_budget = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(DomainError::SendBudgetExhausted { retry_after_secs }) if (1..=3600).contains(retry_after_secs)))
+        .count();
+    assert_eq!((sent, over_budget), (3, 17), "{outcomes:?}");
+    let mut texts = 0;
+    for number in &numbers {
+        texts += sms_codes(number).await.len();
+    }
+    assert_eq!(texts, 3, "only the budget's texts went out");
+    // The counters in the table: the refused sends took nothing.
+    let counters: Vec<i64> = all_items(&table)
+        .await
+        .into_iter()
+        .filter(|item| matches!(item.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with("QUOTA#")))
+        .map(|item| numeric(&item, "sends"))
+        .collect();
+    assert_eq!(
+        counters.iter().sum::<i64>(),
+        3 * 4,
+        "recipient, caller, tenant and service, each counted three times: {counters:?}"
+    );
+    assert_eq!(
+        counters.iter().max(),
+        Some(&3),
+        "the caller's count is its budget"
     );
 }
 

@@ -35,10 +35,15 @@ const TOKEN_PLACEHOLDER: &str = "<run make token>";
 /// The seeded admin's number (`stack::seed_admin`): where its sign-in codes go.
 const SEED_ADMIN_PHONE: &str = "+15555550100";
 
-/// The benchmark's own parameter values, over the local ones: no resend cooldown and a send quota that never binds,
-/// so that a thousand resends in a row are a thousand accepted resends.
-const BENCH_PARAMETERS: [(&str, &str); 2] =
-    [("ResendCooldownSeconds", "0"), ("SendQuota", "1000000")];
+/// The benchmark's own parameter values, over the local ones: no resend cooldown, and a send quota and SMS budgets
+/// that never bind, so that a thousand resends in a row are a thousand accepted resends.
+const BENCH_PARAMETERS: [(&str, &str); 5] = [
+    ("ResendCooldownSeconds", "0"),
+    ("SendQuota", "1000000"),
+    ("SmsCallerBudget", "1000000"),
+    ("SmsTenantBudget", "1000000"),
+    ("SmsHourlyCeiling", "8000000"),
+];
 
 pub struct Options {
     pub root: PathBuf,

@@ -289,11 +289,11 @@ impl MemoryStore {
         Ok(outcome)
     }
 
-    /// The sends counted for a recipient key in a quota window.
-    pub fn quota_sends(&self, recipient_key: &str, window: i64) -> u32 {
+    /// The sends counted for a quota key (`QuotaSlot::key`) in a quota window.
+    pub fn quota_sends(&self, key: &str, window: i64) -> u32 {
         self.state()
             .quotas
-            .get(&(recipient_key.to_owned(), window))
+            .get(&(key.to_owned(), window))
             .copied()
             .unwrap_or(0)
     }
@@ -343,7 +343,7 @@ impl TokenStore for MemoryStore {
         &self,
         current: Option<&LiveToken>,
         next: &LiveToken,
-        quota: &QuotaSlot,
+        quotas: &[QuotaSlot],
         companions: &[Companion],
     ) -> Result<(), ReserveError> {
         self.transact(|state| {
@@ -366,14 +366,22 @@ impl TokenStore for MemoryStore {
             if !as_read {
                 return Err(ReserveError::Raced);
             }
-            let sends = state
-                .quotas
-                .entry((quota.recipient_key.clone(), quota.window))
-                .or_default();
-            if *sends >= quota.limit {
-                return Err(ReserveError::QuotaExceeded);
+            for (index, quota) in quotas.iter().enumerate() {
+                let sends = state
+                    .quotas
+                    .get(&(quota.key.clone(), quota.window))
+                    .copied()
+                    .unwrap_or(0);
+                if sends >= quota.limit {
+                    return Err(ReserveError::QuotaExceeded(index));
+                }
             }
-            *sends += 1;
+            for quota in quotas {
+                *state
+                    .quotas
+                    .entry((quota.key.clone(), quota.window))
+                    .or_default() += 1;
+            }
             state.tokens.insert(id, next.clone());
             state.apply_all(companions).map_err(ReserveError::Failed)
         })
@@ -383,7 +391,7 @@ impl TokenStore for MemoryStore {
         &self,
         previous: Option<&LiveToken>,
         reserved: &LiveToken,
-        quota: &QuotaSlot,
+        quotas: &[QuotaSlot],
         undo: &[Companion],
     ) -> Result<(), DomainError> {
         self.transact(|state| {
@@ -405,12 +413,11 @@ impl TokenStore for MemoryStore {
                     state.tokens.remove(&id);
                 }
             }
-            match state
-                .quotas
-                .get_mut(&(quota.recipient_key.clone(), quota.window))
-            {
-                Some(sends) if *sends > 0 => *sends -= 1,
-                _ => return Err(DomainError::unavailable()),
+            for quota in quotas {
+                match state.quotas.get_mut(&(quota.key.clone(), quota.window)) {
+                    Some(sends) if *sends > 0 => *sends -= 1,
+                    _ => return Err(DomainError::unavailable()),
+                }
             }
             state.apply_all(undo)
         })

@@ -17,6 +17,15 @@ impl Email {
         self.0.to_ascii_lowercase()
     }
 
+    /// The form send quotas and start limits count: the domain in IDNA ASCII (a Unicode domain and its punycode
+    /// form are one), lower case, the sub-address (`+tag`) removed. Uniqueness of a user's email keeps `key()`.
+    pub fn quota_key(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((self.0.as_str(), ""));
+        let mailbox = local.split_once('+').map_or(local, |(mailbox, _)| mailbox);
+        let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_lowercase());
+        format!("{}@{domain}", mailbox.to_lowercase())
+    }
+
     /// For logs: the first character of the local part and the domain.
     pub fn masked(&self) -> String {
         match self.0.split_once('@') {
@@ -178,6 +187,21 @@ mod tests {
         let short: PhoneNumber = "+12".parse().unwrap();
         assert_eq!(short.masked(), "+12");
         assert!(!format!("{phone:?}").contains("11223344"));
+    }
+
+    #[test]
+    fn quota_keys_are_one_for_a_unicode_domain_its_punycode_case_and_sub_addresses() {
+        let key = |raw: &str| raw.parse::<Email>().unwrap().quota_key();
+        // "exаmple.com" with a Cyrillic "а" (U+0430), and its IDNA form.
+        let cyrillic = key("user@ex\u{0430}mple.com");
+        assert_eq!(cyrillic, key("user@xn--exmple-4nf.com"));
+        assert!(cyrillic.is_ascii());
+        assert_ne!(cyrillic, key("user@example.com"));
+        assert_eq!(key("User+promo@Example.COM"), "user@example.com");
+        assert_eq!(key("user+a+b@example.com"), key("user@example.com"));
+        // Uniqueness keeps the exact address.
+        let tagged: Email = "user+promo@example.com".parse().unwrap();
+        assert_eq!(tagged.key(), "user+promo@example.com");
     }
 
     #[test]

@@ -109,6 +109,12 @@ pub enum DomainError {
     CooldownActive { retry_after_secs: u64 },
     #[error("send quota for the recipient is used up, retry after {retry_after_secs}s")]
     SendQuotaExceeded { retry_after_secs: u64 },
+    /// A text-message budget (the caller's, its tenant's or the whole service's) is used up for its window.
+    #[error("the SMS budget is used up, retry after {retry_after_secs}s")]
+    SendBudgetExhausted { retry_after_secs: u64 },
+    /// The number is in a country or range that text messages may not go to.
+    #[error("text messages may not go to this destination")]
+    DestinationNotAllowed,
     #[error("too many requests for the recipient, retry after {retry_after_secs}s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("the code was not accepted")]

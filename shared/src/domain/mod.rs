@@ -9,6 +9,7 @@ pub(crate) mod ids;
 pub mod otp;
 pub mod password;
 pub mod permissions;
+pub mod sending;
 pub mod signin;
 pub mod token;
 pub mod totp;

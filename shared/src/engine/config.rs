@@ -2,6 +2,7 @@
 
 use time::Duration;
 
+use crate::domain::sending::SmsLimits;
 use crate::domain::token::TokenPolicy;
 use crate::domain::Email;
 
@@ -25,6 +26,8 @@ pub struct Config {
     pub resend_cooldown: Duration,
     pub send_quota: u32,
     pub send_quota_window: Duration,
+    /// Where text messages may go, and how many per caller, per tenant and for the whole service.
+    pub sms: SmsLimits,
     /// The KMS key that signs access tokens (ES256), where this function issues or verifies them.
     pub signing_key_id: Option<String>,
     /// During a rotation: the key that signed the tokens still in circulation, published and verified, never used.

@@ -12,12 +12,13 @@ pub use app::App;
 
 use time::OffsetDateTime;
 
+use crate::domain::sending::Requester;
 use crate::domain::token::CodeSpec;
 use crate::domain::token::{
     Channel, CodeHasher, LiveToken, SendMode, Subject, TokenPolicy, TokenPurpose, Verdict,
 };
 use crate::domain::{DomainError, Email, PhoneNumber};
-use crate::ports::{Companion, Messenger, QuotaSlot, ReserveError, Store};
+use crate::ports::{Companion, Messenger, QuotaScope, QuotaSlot, ReserveError, Store};
 use config::Config;
 use messages::{render, Locale, Outgoing};
 
@@ -36,11 +37,20 @@ impl Recipient {
         }
     }
 
-    /// The recipient in canonical form: what quotas count and what a code is bound to.
+    /// The recipient as a code is bound to it: the number, or the address in any case.
     pub fn identity(&self) -> String {
         match self {
             Recipient::Phone(phone) => phone.as_str().to_owned(),
             Recipient::Email(email) => email.key(),
+        }
+    }
+
+    /// The recipient as quotas and start limits count it: look-alike spellings of one mailbox are one
+    /// (`Email::quota_key`).
+    pub fn quota_identity(&self) -> String {
+        match self {
+            Recipient::Phone(phone) => phone.as_str().to_owned(),
+            Recipient::Email(email) => email.quota_key(),
         }
     }
 
@@ -54,6 +64,8 @@ impl Recipient {
 
 pub struct SendRequest {
     pub subject: Subject,
+    /// Who asked: what the SMS budgets count.
+    pub requester: Requester,
     pub purpose: TokenPurpose,
     pub mode: SendMode,
     /// The token as the front door read it (with its aggregate, in one read).
@@ -72,8 +84,10 @@ pub struct SendRequest {
 }
 
 impl SendRequest {
-    /// A send of one code for `subject` to `recipient`, in English, with no link and no companion writes.
+    /// A send of one code for `subject` to `recipient`, asked for by `requester`, in English, with no link and no
+    /// companion writes.
     pub fn new(
+        requester: Requester,
         subject: Subject,
         purpose: TokenPurpose,
         mode: SendMode,
@@ -83,6 +97,7 @@ impl SendRequest {
     ) -> SendRequest {
         SendRequest {
             subject,
+            requester,
             purpose,
             mode,
             current,
@@ -98,8 +113,13 @@ impl SendRequest {
 
     /// The invitation of a new (PENDING) user: its link by email, and the user created with the first code (and
     /// removed again if the email cannot be sent).
-    pub fn invitation(user: &crate::domain::User, config: &Config) -> SendRequest {
+    pub fn invitation(
+        requester: Requester,
+        user: &crate::domain::User,
+        config: &Config,
+    ) -> SendRequest {
         SendRequest::new(
+            requester,
             Subject::User(user.id),
             TokenPurpose::Invitation,
             SendMode::Issue,
@@ -183,20 +203,41 @@ fn audit(
 const MAX_RACES: usize = 3;
 
 impl TokenEngine<'_> {
-    fn quota_slot(&self, recipient: &Recipient, now: OffsetDateTime) -> QuotaSlot {
-        let window_secs = self.config.send_quota_window.whole_seconds().max(1);
-        let window = now.unix_timestamp().div_euclid(window_secs);
-        QuotaSlot {
-            recipient_key: self.hasher.recipient_key(&recipient.identity()),
-            window,
-            limit: self.config.send_quota,
-            expires_at: (window + 2) * window_secs,
+    /// The counters one send to `recipient` takes: the recipient's quota, and for a text message the caller's,
+    /// the tenant's and the service's SMS budgets.
+    fn quota_slots(
+        &self,
+        recipient: &Recipient,
+        requester: &Requester,
+        now: OffsetDateTime,
+    ) -> Vec<QuotaSlot> {
+        let now = now.unix_timestamp();
+        let recipient_key = self.hasher.recipient_key(&recipient.quota_identity());
+        let mut slots = vec![QuotaSlot::at(
+            QuotaScope::Recipient,
+            recipient_key.clone(),
+            self.config.send_quota,
+            self.config.send_quota_window.whole_seconds(),
+            now,
+        )];
+        if let Recipient::Phone(_) = recipient {
+            let sms = &self.config.sms;
+            let (shard, share) = sms.ceiling_shard(&recipient_key);
+            let shard = shard.to_string();
+            let budgets = [
+                (QuotaScope::Caller, requester.caller(), sms.per_caller),
+                (QuotaScope::Tenant, requester.tenant(), sms.per_tenant),
+                (QuotaScope::Service, shard.as_str(), share),
+            ];
+            for (scope, counted, limit) in budgets {
+                // The scope's name keeps a caller's key from ever being a tenant's or a recipient's.
+                let key = self
+                    .hasher
+                    .recipient_key(&format!("sms-{}\u{0}{counted}", scope.as_str()));
+                slots.push(QuotaSlot::at(scope, key, limit, sms.window_secs, now));
+            }
         }
-    }
-
-    fn quota_retry_after(&self, slot: &QuotaSlot, now: OffsetDateTime) -> u64 {
-        let window_secs = self.config.send_quota_window.whole_seconds().max(1);
-        ((slot.window + 1) * window_secs - now.unix_timestamp()).max(1) as u64
+        slots
     }
 
     async fn deliver(&self, recipient: &Recipient, message: &Outgoing) -> Result<(), DomainError> {
@@ -216,6 +257,7 @@ impl TokenEngine<'_> {
     pub async fn send(&self, request: SendRequest) -> Result<Sent, DomainError> {
         let SendRequest {
             subject,
+            requester,
             purpose,
             mode,
             mut current,
@@ -233,6 +275,22 @@ impl TokenEngine<'_> {
         };
         let mut last_error = DomainError::DeliveryFailed;
         for recipient in &candidates {
+            if let Recipient::Phone(phone) = recipient {
+                if !self.config.sms.destinations.allows(phone) {
+                    audit(
+                        "token.destination_refused",
+                        &subject,
+                        purpose,
+                        Some(recipient),
+                        "",
+                    );
+                    last_error = DomainError::DestinationNotAllowed;
+                    if cascade {
+                        continue;
+                    }
+                    return Err(last_error);
+                }
+            }
             let identity = recipient.identity();
             let mut races = 0;
             let reserved = loop {
@@ -250,35 +308,44 @@ impl TokenEngine<'_> {
                     },
                     now,
                 )?;
-                let slot = self.quota_slot(recipient, now);
+                let slots = self.quota_slots(recipient, &requester, now);
                 match self
                     .store
-                    .reserve_send(current.as_ref(), &next, &slot, &companions)
+                    .reserve_send(current.as_ref(), &next, &slots, &companions)
                     .await
                 {
-                    Ok(()) => break Some((next, secret, slot)),
+                    Ok(()) => break Some((next, secret, slots)),
                     Err(ReserveError::Raced) if races < MAX_RACES => {
                         races += 1;
                         current = self.store.get_token(&subject, purpose).await?;
                     }
                     Err(ReserveError::Raced) => return Err(DomainError::Contention),
-                    Err(ReserveError::QuotaExceeded) => {
+                    Err(ReserveError::QuotaExceeded(index)) => {
+                        let Some(slot) = slots.get(index) else {
+                            return Err(DomainError::unavailable());
+                        };
                         audit(
                             "token.quota_exceeded",
                             &subject,
                             purpose,
                             Some(recipient),
-                            "",
+                            slot.scope.as_str(),
                         );
-                        last_error = DomainError::SendQuotaExceeded {
-                            retry_after_secs: self.quota_retry_after(&slot, now),
+                        let retry_after_secs = slot.retry_after_secs(now.unix_timestamp());
+                        last_error = match slot.scope {
+                            QuotaScope::Recipient => {
+                                DomainError::SendQuotaExceeded { retry_after_secs }
+                            }
+                            QuotaScope::Caller | QuotaScope::Tenant | QuotaScope::Service => {
+                                DomainError::SendBudgetExhausted { retry_after_secs }
+                            }
                         };
                         break None;
                     }
                     Err(ReserveError::Failed(error)) => return Err(error),
                 }
             };
-            let Some((next, secret, slot)) = reserved else {
+            let Some((next, secret, slots)) = reserved else {
                 if cascade {
                     continue;
                 }
@@ -310,7 +377,7 @@ impl TokenEngine<'_> {
                         "",
                     );
                     self.store
-                        .release_send(current.as_ref(), &next, &slot, &undo)
+                        .release_send(current.as_ref(), &next, &slots, &undo)
                         .await?;
                     current = current.map(|previous| LiveToken {
                         version: next.version + 1,

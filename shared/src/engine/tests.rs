@@ -5,6 +5,7 @@ use time::Duration;
 
 use super::{Recipient, SendRequest};
 use crate::adapters::memory::Delivered;
+use crate::domain::sending::{Requester, SmsDestinations};
 use crate::domain::token::{Channel, SendMode, Subject, TokenPurpose};
 use crate::domain::{DomainError, UserId};
 use crate::ports::{Companion, TokenStore, UserStore};
@@ -16,8 +17,13 @@ fn phone() -> Recipient {
     Recipient::Phone("+15555550123".parse().expect("phone"))
 }
 
+fn caller() -> Requester {
+    Requester::new("user:caller", "entity:tenant")
+}
+
 fn request(app: &MemoryApp, subject: &Subject, mode: SendMode) -> SendRequest {
     SendRequest::new(
+        caller(),
         subject.clone(),
         PURPOSE,
         mode,
@@ -187,6 +193,7 @@ async fn a_failed_send_undoes_its_code_its_quota_slot_and_its_companions() {
     let subject = Subject::User(invitee.id);
     let invitation = || {
         SendRequest::new(
+            caller(),
             subject.clone(),
             TokenPurpose::Invitation,
             SendMode::Issue,
@@ -248,4 +255,149 @@ async fn a_recipient_that_cannot_be_served_gives_way_only_in_a_cascade() {
         app.messenger.outbox().as_slice(),
         [Delivered::Email { .. }]
     ));
+}
+
+/// One SMS to a number of its own for each of `requesters`, a new subject each time; the answers in order.
+async fn texts_from(app: &MemoryApp, requesters: &[Requester]) -> Vec<Result<(), DomainError>> {
+    let engine = app.app.engine().expect("engine");
+    let mut answers = Vec::new();
+    for (n, requester) in requesters.iter().enumerate() {
+        let to = Recipient::Phone(format!("+1555555{n:04}").parse().expect("phone"));
+        let send = SendRequest::new(
+            requester.clone(),
+            subject(),
+            PURPOSE,
+            SendMode::Issue,
+            None,
+            to,
+            app.app.config.otp_policy(),
+        );
+        answers.push(engine.send(send).await.map(|_| ()));
+    }
+    answers
+}
+
+fn budget_refused(answer: &Result<(), DomainError>) -> bool {
+    matches!(answer, Err(DomainError::SendBudgetExhausted { retry_after_secs }) if *retry_after_secs >= 1)
+}
+
+#[tokio::test]
+async fn a_caller_a_tenant_and_the_service_each_get_at_most_their_sms_budget() {
+    let app = memory_app(|config| {
+        config.sms.per_caller = 2;
+        config.sms.per_tenant = 3;
+        config.sms.ceiling = 4;
+        config.sms.ceiling_shards = 1;
+    });
+    let one = Requester::new("user:one", "entity:a");
+    let two = Requester::new("user:two", "entity:a");
+    let three = Requester::new("user:three", "entity:b");
+    // Every number is new: no recipient quota binds, only the budgets.
+    let answers = texts_from(&app, &[one.clone(), one.clone(), one.clone()]).await;
+    assert!(answers[..2].iter().all(Result::is_ok), "{answers:?}");
+    assert!(
+        budget_refused(&answers[2]),
+        "the caller's third: {answers:?}"
+    );
+    let answers = texts_from(&app, &[two.clone(), two.clone()]).await;
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(
+        budget_refused(&answers[1]),
+        "the tenant's fourth: {answers:?}"
+    );
+    let answers = texts_from(&app, &[three.clone(), three.clone()]).await;
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(
+        budget_refused(&answers[1]),
+        "the service's fifth: {answers:?}"
+    );
+    assert_eq!(
+        app.messenger.outbox().len(),
+        4,
+        "every refusal sent nothing"
+    );
+    assert_eq!(app.store.tokens().len(), 4, "and stored no code");
+}
+
+#[tokio::test]
+async fn sms_budgets_do_not_count_email_and_a_failed_text_gives_its_counts_back() {
+    let app = memory_app(|config| config.sms.per_caller = 1);
+    app.messenger.set_sms_down(true);
+    let failed = texts_from(&app, &[caller()]).await;
+    assert_eq!(failed, vec![Err(DomainError::DeliveryFailed)]);
+    app.messenger.set_sms_down(false);
+    let engine = app.app.engine().expect("engine");
+    for n in 0..3 {
+        let to = Recipient::Email(format!("someone{n}@example.com").parse().expect("email"));
+        let mut email = request(&app, &subject(), SendMode::Issue);
+        email.candidates = vec![to];
+        engine.send(email).await.expect("emails are not SMS");
+    }
+    let answers = texts_from(&app, &[caller(), caller()]).await;
+    assert!(
+        answers[0].is_ok(),
+        "the failed text was given back: {answers:?}"
+    );
+    assert!(budget_refused(&answers[1]), "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_destination_outside_the_allow_list_is_refused_and_gives_way_in_a_cascade() {
+    let app = memory_app(|_| {});
+    let satellite = Recipient::Phone("+881612345678".parse().expect("phone"));
+    let engine = app.app.engine().expect("engine");
+    let mut to_satellite = request(&app, &subject(), SendMode::Issue);
+    to_satellite.candidates = vec![satellite.clone()];
+    assert_eq!(
+        engine.send(to_satellite).await.err(),
+        Some(DomainError::DestinationNotAllowed),
+        "satellite ranges are never allowed by default"
+    );
+    let email = Recipient::Email("someone@example.com".parse().expect("email"));
+    let cascading = engine
+        .send(request(&app, &subject(), SendMode::Issue).cascading(vec![satellite, email.clone()]))
+        .await
+        .expect("sent by email");
+    assert_eq!(cascading.recipient, email);
+
+    let uk_only = memory_app(|config| {
+        config.sms.destinations = "44".parse::<SmsDestinations>().expect("allow-list")
+    });
+    let engine = uk_only.app.engine().expect("engine");
+    assert_eq!(
+        engine
+            .send(request(&uk_only, &subject(), SendMode::Issue))
+            .await
+            .err(),
+        Some(DomainError::DestinationNotAllowed)
+    );
+    let mut to_uk = request(&uk_only, &subject(), SendMode::Issue);
+    to_uk.candidates = vec![Recipient::Phone("+447700900123".parse().expect("phone"))];
+    engine.send(to_uk).await.expect("an allowed country");
+    assert_eq!(uk_only.messenger.outbox().len(), 1);
+    assert_eq!(app.messenger.outbox().len(), 1);
+}
+
+#[tokio::test]
+async fn look_alike_spellings_of_one_mailbox_share_its_quota() {
+    let app = memory_app(|config| config.send_quota = 2);
+    let engine = app.app.engine().expect("engine");
+    // A Unicode domain, its punycode form, and a sub-address: one mailbox.
+    let spellings = [
+        "someone@ex\u{0430}mple.com",
+        "Someone+promo@xn--exmple-4nf.com",
+        "someone+other@EX\u{0430}MPLE.com",
+    ];
+    let mut answers = Vec::new();
+    for spelling in spellings {
+        let mut email = request(&app, &subject(), SendMode::Issue);
+        email.candidates = vec![Recipient::Email(spelling.parse().expect("email"))];
+        answers.push(engine.send(email).await.map(|_| ()));
+    }
+    assert!(answers[..2].iter().all(Result::is_ok), "{answers:?}");
+    assert!(
+        matches!(answers[2], Err(DomainError::SendQuotaExceeded { .. })),
+        "{answers:?}"
+    );
+    assert_eq!(app.messenger.outbox().len(), 2);
 }

@@ -3,6 +3,7 @@
 use std::env;
 use time::Duration;
 
+use crate::domain::sending::SmsLimits;
 use crate::domain::Email;
 pub use crate::engine::config::{Config, JwtConfig, MAX_OTP_TTL};
 
@@ -26,6 +27,26 @@ fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Con
             reason: format!("{raw:?} is not a number"),
         }),
     }
+}
+
+/// The SMS-pumping limits; unset variables keep `SmsLimits::default()`.
+fn sms_limits() -> Result<SmsLimits, ConfigError> {
+    let defaults = SmsLimits::default();
+    let destinations = match optional("SMS_ALLOWED_DESTINATIONS") {
+        None => defaults.destinations,
+        Some(raw) => raw.parse().map_err(|reason: &str| ConfigError::Invalid {
+            name: "SMS_ALLOWED_DESTINATIONS",
+            reason: reason.into(),
+        })?,
+    };
+    Ok(SmsLimits {
+        destinations,
+        per_caller: number("SMS_CALLER_BUDGET", defaults.per_caller)?,
+        per_tenant: number("SMS_TENANT_BUDGET", defaults.per_tenant)?,
+        ceiling: number("SMS_HOURLY_CEILING", defaults.ceiling)?,
+        ceiling_shards: defaults.ceiling_shards,
+        window_secs: defaults.window_secs,
+    })
 }
 
 impl Config {
@@ -70,6 +91,7 @@ impl Config {
             resend_cooldown: Duration::seconds(number("RESEND_COOLDOWN_SECONDS", 60i64)?),
             send_quota: number("SEND_QUOTA", 5u32)?,
             send_quota_window: Duration::seconds(number("SEND_QUOTA_WINDOW_SECONDS", 600i64)?),
+            sms: sms_limits()?,
             signing_key_id: optional("SIGNING_KEY_ID"),
             previous_signing_key_id: optional("PREVIOUS_SIGNING_KEY_ID"),
         })

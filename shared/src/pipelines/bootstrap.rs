@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use crate::domain::sending::Requester;
 use crate::domain::{
     DomainError, Email, InviteUser, MfaType, PersonName, PhoneNumber, Role, User, UserType,
 };
@@ -79,7 +80,11 @@ async fn invite_first_admin(app: &App, event: Value) -> Result<User, DomainError
         },
         OffsetDateTime::now_utc(),
     )?;
-    let mut send = SendRequest::invitation(&user, &app.config);
+    let mut send = SendRequest::invitation(
+        Requester::new("bootstrap-admin", "backoffice"),
+        &user,
+        &app.config,
+    );
     send.companions
         .insert(0, Companion::ClaimOnce(BOOTSTRAP_CLAIM.into()));
     send.undo

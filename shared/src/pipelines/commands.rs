@@ -68,6 +68,7 @@ impl CommandError {
                     | DomainError::Contention
                     | DomainError::CooldownActive { .. }
                     | DomainError::SendQuotaExceeded { .. }
+                    | DomainError::SendBudgetExhausted { .. }
                     | DomainError::TooManyRequests { .. }
             )
         )

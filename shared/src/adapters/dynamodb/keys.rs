@@ -9,7 +9,7 @@
 //! | API key | `APIKEY#<apiKey>` | `PROFILE` |
 //! | email guard | `EMAIL#<lower-case email>` | `GUARD` |
 //! | a subject's token | the subject's partition | `TOKEN#<PURPOSE>` |
-//! | send quota | `QUOTA#<recipient hash>` | `WINDOW#<window>` |
+//! | send quota (recipient, SMS caller, tenant, service) | `QUOTA#<keyed hash>` | `WINDOW#<window>` |
 //! | QI account | `ACCOUNT#<accountKey>` | `PROFILE` |
 //! | QI device | `DEVICE#<accountKey>#<deviceKey>` | `PROFILE` |
 //! | Sigma widget | `WIDGET#<widgetId>` | `PROFILE` |
@@ -110,9 +110,10 @@ pub fn parse_subject_pk(pk: &str) -> Option<Subject> {
     }
 }
 
-/// The send counter of one recipient (a keyed hash, never the address) in one fixed quota window.
-pub fn quota_pk(recipient_key: &str) -> String {
-    format!("QUOTA#{recipient_key}")
+/// The send counter of one quota key (a keyed hash of a recipient, a caller, a tenant or the service, never the
+/// value) in one fixed quota window.
+pub fn quota_pk(quota_key: &str) -> String {
+    format!("QUOTA#{quota_key}")
 }
 
 pub fn quota_sk(window: i64) -> String {

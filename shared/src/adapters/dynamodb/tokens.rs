@@ -127,13 +127,13 @@ impl TokenStore for DynamoStore {
         Ok(output.item.and_then(parse_token))
     }
 
-    /// Replaces `current` (or nothing) with `next` and takes a quota slot, in one transaction. `extra` writes (for
-    /// example a new aggregate) join the same transaction.
+    /// Replaces `current` (or nothing) with `next` and takes one count of every quota slot, in one transaction.
+    /// `extra` writes (for example a new aggregate) join the same transaction.
     async fn reserve_send(
         &self,
         current: Option<&LiveToken>,
         next: &LiveToken,
-        quota: &QuotaSlot,
+        quotas: &[QuotaSlot],
         companions: &[Companion],
     ) -> Result<(), ReserveError> {
         let failed = ReserveError::Failed;
@@ -171,32 +171,28 @@ impl TokenStore for DynamoStore {
                     n(next.replaces_codes_sent_by().unix_timestamp()),
                 );
         }
-        let take_slot = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                quota_pk(&quota.recipient_key),
-                &quota_sk(quota.window),
-            )))
-            .update_expression("ADD #sends :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#sends) OR #sends < :limit")
-            .expression_attribute_names("#sends", "sends")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(quota.limit))
-            .expression_attribute_values(":ttl", n(quota.expires_at));
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(build(put.build()).map_err(failed)?)
-                    .build(),
-            )
-            .transact_items(
+        let mut transaction = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(build(put.build()).map_err(failed)?)
+                .build(),
+        );
+        for quota in quotas {
+            let take_slot = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(quota_pk(&quota.key), &quota_sk(quota.window))))
+                .update_expression("ADD #sends :one SET #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#sends) OR #sends < :limit")
+                .expression_attribute_names("#sends", "sends")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":limit", n(quota.limit))
+                .expression_attribute_values(":ttl", n(quota.expires_at));
+            transaction = transaction.transact_items(
                 TransactWriteItem::builder()
                     .update(build(take_slot.build()).map_err(failed)?)
                     .build(),
             );
+        }
         let conflicts: Vec<DomainError> =
             extra.iter().map(|(_, conflict)| conflict.clone()).collect();
         for (write, _) in extra {
@@ -209,18 +205,19 @@ impl TokenStore for DynamoStore {
                 let failed_at = |index: usize| {
                     codes.get(index).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
                 };
+                let companions_from = 1 + quotas.len();
                 if failed_at(0) {
                     Err(ReserveError::Raced)
-                } else if failed_at(1) {
-                    Err(ReserveError::QuotaExceeded)
+                } else if let Some(slot) = (1..companions_from).find(|&i| failed_at(i)) {
+                    Err(ReserveError::QuotaExceeded(slot - 1))
                 } else if codes
                     .iter()
                     .any(|code| code.as_deref() == Some("TransactionConflict"))
                 {
                     Err(ReserveError::Raced)
-                } else if let Some(conflict) = (2..codes.len())
+                } else if let Some(conflict) = (companions_from..codes.len())
                     .find(|&i| failed_at(i))
-                    .and_then(|i| conflicts.get(i - 2))
+                    .and_then(|i| conflicts.get(i - companions_from))
                 {
                     Err(ReserveError::Failed(conflict.clone()))
                 } else {
@@ -233,13 +230,13 @@ impl TokenStore for DynamoStore {
         }
     }
 
-    /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back and the quota slot is
-    /// returned, so a failed send costs the caller nothing. `extra` deletes join the same transaction.
+    /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back and the quota slots are
+    /// given back, so a failed send costs the caller nothing. `extra` deletes join the same transaction.
     async fn release_send(
         &self,
         previous: Option<&LiveToken>,
         reserved: &LiveToken,
-        quota: &QuotaSlot,
+        quotas: &[QuotaSlot],
         undo: &[Companion],
     ) -> Result<(), DomainError> {
         let failed = |e| e;
@@ -273,26 +270,22 @@ impl TokenStore for DynamoStore {
                     .build()
             }
         };
-        let give_back = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                quota_pk(&quota.recipient_key),
-                &quota_sk(quota.window),
-            )))
-            .update_expression("ADD #sends :minus_one")
-            .condition_expression("#sends > :zero")
-            .expression_attribute_names("#sends", "sends")
-            .expression_attribute_values(":minus_one", n(-1))
-            .expression_attribute_values(":zero", n(0));
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(restore)
-            .transact_items(
+        let mut transaction = self.client.transact_write_items().transact_items(restore);
+        for quota in quotas {
+            let give_back = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(quota_pk(&quota.key), &quota_sk(quota.window))))
+                .update_expression("ADD #sends :minus_one")
+                .condition_expression("#sends > :zero")
+                .expression_attribute_names("#sends", "sends")
+                .expression_attribute_values(":minus_one", n(-1))
+                .expression_attribute_values(":zero", n(0));
+            transaction = transaction.transact_items(
                 TransactWriteItem::builder()
                     .update(build(give_back.build())?)
                     .build(),
             );
+        }
         for (write, _) in extra {
             transaction = transaction.transact_items(write);
         }

@@ -118,6 +118,15 @@ pub const SEND_FAILED: ErrorCode = ErrorCode {
     description: "An unexpected error occurred while sending token",
     translation: "Um erro inexperado ocorreu ao tentar enviar token",
 };
+pub const DESTINATION_NOT_ALLOWED: ErrorCode = ErrorCode {
+    status: 400,
+    code: "QIT000109",
+    title: "Destination Not Allowed",
+    description:
+        "Tokens may not be sent by SMS to the country or range of the approver's phone number",
+    translation:
+        "Não é permitido enviar tokens por SMS para o país ou a faixa do telefone do aprovador",
+};
 pub const ATTEMPTS_EXCEEDED: ErrorCode = ErrorCode {
     status: 400,
     code: "OBD000099",
@@ -261,9 +270,11 @@ pub fn render(error: &QiError) -> Rendered {
                 ..plain(PAYLOAD_TOO_LARGE)
             },
             DomainError::DeliveryFailed => plain(SEND_FAILED),
+            DomainError::DestinationNotAllowed => plain(DESTINATION_NOT_ALLOWED),
             DomainError::Contention => plain(CONTENTION),
             DomainError::CooldownActive { retry_after_secs }
             | DomainError::SendQuotaExceeded { retry_after_secs }
+            | DomainError::SendBudgetExhausted { retry_after_secs }
             | DomainError::TooManyRequests { retry_after_secs } => {
                 waiting(TOO_MANY_REQUESTS, *retry_after_secs)
             }

@@ -8,7 +8,9 @@ use super::{
     account_param, authorize, device_params, serve, typed_body, Nested, QiError, Raw, SchemaErrors,
 };
 use crate::domain::device::{Approver, ContactType, Device, DeviceStatus, DocumentNumber};
+use crate::domain::sending::Requester;
 use crate::domain::token::{LiveToken, SendMode, TokenPurpose};
+use crate::domain::Principal;
 use crate::domain::{AccountKey, DeviceKey, DomainError};
 use crate::doors::http::json_response;
 use crate::doors::velo::wire::timestamp;
@@ -164,12 +166,19 @@ fn recipient(approver: &Approver, contact: ContactType) -> Recipient {
 
 fn send_request(
     app: &App,
+    caller: &Principal,
     device: &Device,
     mode: SendMode,
     current: Option<LiveToken>,
     to: Recipient,
 ) -> SendRequest {
+    // The bank account is the tenant whose SMS budget a device's tokens count against.
+    let requester = Requester::new(
+        format!("user:{}", caller.user_id),
+        format!("account:{}", device.account_key),
+    );
     SendRequest::new(
+        requester,
         device.subject(),
         TokenPurpose::DeviceApproval,
         mode,
@@ -217,7 +226,7 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
             version: 1,
         };
         let to = recipient(approver, body.contact_type);
-        let send = send_request(app, &device, SendMode::Issue, current, to.clone())
+        let send = send_request(app, &caller, &device, SendMode::Issue, current, to.clone())
             .with_companions(
                 vec![Companion::CreateDevice(device.clone())],
                 vec![Companion::RemoveDevice(device.clone())],
@@ -321,7 +330,7 @@ pub async fn resend_device_token(app: &App, request: Request) -> Response<Body> 
             })?;
         let to = recipient(approver, contact.unwrap_or(device.contact_type));
         app.engine()?
-            .send(send_request(app, &device, SendMode::Resend, current, to.clone()))
+            .send(send_request(app, &caller, &device, SendMode::Resend, current, to.clone()))
             .await
             .map_err(|error| match error {
                 DomainError::NotFound(_) => QiError::Domain(DomainError::CodeExpired),

@@ -88,9 +88,13 @@ impl From<DomainError> for SigmaError {
                     retry_after_secs: Some(retry_after_secs),
                 }
             }
-            DomainError::TooManyRequests { retry_after_secs } => {
+            DomainError::TooManyRequests { retry_after_secs }
+            | DomainError::SendBudgetExhausted { retry_after_secs } => {
                 SigmaError::TooManyRequests { retry_after_secs }
             }
+            DomainError::DestinationNotAllowed => SigmaError::NoAvailableChannels {
+                retry_after_secs: None,
+            },
             DomainError::DeliveryFailed => SigmaError::NoAvailableChannels {
                 retry_after_secs: None,
             },

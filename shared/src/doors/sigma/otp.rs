@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use super::language::Language;
 use super::{serve, SigmaError};
 use crate::domain::otp::{valid_widget_id, OtpSession, WidgetChannel};
+use crate::domain::sending::Requester;
 use crate::domain::token::{Channel, LiveToken, SendMode, TokenPurpose};
 use crate::domain::{Cause, DomainError, Email, PhoneNumber, Principal};
 use crate::doors::http::{json_body, json_response, path_param, query_param};
@@ -121,13 +122,6 @@ fn reachable(channel: Channel, recipient: &Recipient) -> Option<Recipient> {
     (recipient.channel() == channel).then(|| recipient.clone())
 }
 
-fn identity(recipient: &Recipient) -> String {
-    match recipient {
-        Recipient::Phone(phone) => phone.as_str().to_owned(),
-        Recipient::Email(email) => email.key(),
-    }
-}
-
 fn request_id_param(request: &Request) -> Result<String, SigmaError> {
     let raw = path_param(request, "requestId").unwrap_or_default();
     if raw.len() != 36 {
@@ -220,7 +214,7 @@ pub async fn start(app: &App, request: Request) -> Response<Body> {
 
             let now = OffsetDateTime::now_utc();
             let minute = now.unix_timestamp().div_euclid(60);
-            let recipient_key = engine.hasher.recipient_key(&identity(&recipient));
+            let recipient_key = engine.hasher.recipient_key(&recipient.quota_identity());
             let count_start = Companion::CountStart {
                 recipient_key: recipient_key.clone(),
                 minute,
@@ -244,6 +238,7 @@ pub async fn start(app: &App, request: Request) -> Response<Body> {
                 retained_until: now + time::Duration::seconds(SESSION_RETENTION_SECS),
             };
             let send = SendRequest::new(
+                Requester::of(&caller),
                 session.subject(),
                 PURPOSE,
                 SendMode::Issue,
@@ -296,6 +291,7 @@ pub async fn resend(app: &App, request: Request) -> Response<Body> {
             .filter_map(|channel| reachable(channel.channel, &recipient))
             .collect();
         let send = SendRequest::new(
+            Requester::of(&caller),
             session.subject(),
             PURPOSE,
             SendMode::Resend,

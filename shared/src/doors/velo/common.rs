@@ -6,6 +6,7 @@ use lambda_http::Request;
 use super::wire::VerificationCode;
 use crate::domain::password;
 use crate::domain::permissions::Access;
+use crate::domain::sending::Requester;
 use crate::domain::token::{LiveToken, SendMode, Subject, TokenPurpose};
 use crate::domain::{
     DomainError, MfaStatus, MfaType, Operation, PhoneNumber, Principal, User, UserId,
@@ -190,6 +191,7 @@ pub(super) async fn unregister_mfa_of(
     };
     let change = (user.clone(), unregistered);
     let send = SendRequest::new(
+        Requester::of(caller),
         Subject::User(id),
         TokenPurpose::MfaRegistration,
         SendMode::Issue,

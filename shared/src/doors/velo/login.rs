@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::error_response;
 use crate::domain::apikey::ApiKeyId;
 use crate::domain::password;
+use crate::domain::sending::Requester;
 use crate::domain::signin::{
     basic_credentials, sign_in_refused, Authority, Refresh, RefreshToken, SessionId, SignInSession,
 };
@@ -235,6 +236,7 @@ async fn send_sign_in_code(
 ) -> Result<(), DomainError> {
     let subject = Subject::User(user.id);
     let send = SendRequest::new(
+        Requester::user(user),
         subject,
         TokenPurpose::SignIn,
         SendMode::Issue,

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::error_response;
 use super::login::signed_in_answer;
+use crate::domain::sending::Requester;
 use crate::domain::signin::SignInSession;
 use crate::domain::token::{LiveToken, Secret, SendMode, Subject, TokenPurpose, Verdict};
 use crate::domain::totp::{TotpSecret, TotpVerdict};
@@ -145,6 +146,7 @@ pub async fn register_mfa(app: &App, request: Request) -> Response<Body> {
                     // No token read first: the send is conditioned on there being none (see reset_password).
                     app.engine()?
                         .send(SendRequest::new(
+                            Requester::user(&user),
                             Subject::User(user.id),
                             TokenPurpose::MfaEnrolment,
                             SendMode::Issue,

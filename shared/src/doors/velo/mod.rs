@@ -119,6 +119,20 @@ pub fn render(error: &DomainError) -> Rendered {
                 "too many messages were sent to this recipient; retry later".into(),
             )
         },
+        DomainError::SendBudgetExhausted { retry_after_secs } => Rendered {
+            retry_after_secs: Some(*retry_after_secs),
+            ..plain(
+                400,
+                "40010009",
+                "too many text messages were sent for this caller, its organisation or the service; retry later"
+                    .into(),
+            )
+        },
+        DomainError::DestinationNotAllowed => plain(
+            400,
+            "40010010",
+            "text messages may not be sent to this number's country or range".into(),
+        ),
         DomainError::Unauthenticated(reason) => Rendered {
             location: Some(("Authorization".into(), "header")),
             ..plain(401, "40110001", format!("invalid access token: {reason}"))

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::common::weak_password;
 use super::error_response;
 use crate::domain::password::{self, Password};
+use crate::domain::sending::Requester;
 use crate::domain::token::{Secret, SendMode, Subject, TokenPurpose, Verdict};
 use crate::domain::{DomainError, Email, User, UserStatus};
 use crate::doors::http::{empty_response, json_body, serve_as};
@@ -126,6 +127,7 @@ pub async fn reset_password(app: &App, request: Request) -> Response<Body> {
                 .await?;
             if let Some(user) = user.filter(|user| user.status == UserStatus::Enabled) {
                 let send = SendRequest::new(
+                    Requester::user(&user),
                     Subject::User(user.id),
                     TokenPurpose::PasswordReset,
                     SendMode::Issue,

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::common::{check_step_up_code, user_id_param};
 use super::serve;
 use super::wire::VerificationCode;
+use crate::domain::sending::Requester;
 use crate::domain::token::{SendMode, Subject, TokenPurpose};
 use crate::domain::{DomainError, MfaType, Operation, PhoneNumber, Principal, UserId};
 use crate::doors::http::{empty_response, json_body};
@@ -47,6 +48,7 @@ pub async fn register_sms(app: &App, request: Request) -> Response<Body> {
             .await?;
         engine
             .send(SendRequest::new(
+                Requester::of(&caller),
                 subject,
                 TokenPurpose::SmsVerification,
                 SendMode::Issue,
@@ -96,6 +98,7 @@ pub async fn resend(
     app.engine()?
         .send(
             SendRequest::new(
+                Requester::of(caller),
                 Subject::User(id),
                 purpose,
                 SendMode::Resend,

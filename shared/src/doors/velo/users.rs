@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::common::{check_verification_code, reachable_user, user_id_param};
 use super::serve;
 use super::wire::{InviteUserRequest, UserResponse};
+use crate::domain::sending::Requester;
 use crate::domain::{DomainError, InviteUser, Operation, Principal, User, UserId};
 use crate::doors::http::{empty_response, json_body, json_response};
 use crate::engine::{App, SendRequest};
@@ -40,7 +41,11 @@ pub async fn invite(
         check_verification_code(app, caller, code, &user.sms_number).await?;
     }
     app.engine()?
-        .send(SendRequest::invitation(&user, &app.config))
+        .send(SendRequest::invitation(
+            Requester::of(caller),
+            &user,
+            &app.config,
+        ))
         .await?;
     tracing::info!(user_id = %user.id, email = %user.email.masked(), "user invited");
     Ok(user.id)

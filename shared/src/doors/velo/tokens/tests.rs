@@ -276,3 +276,45 @@ async fn a_code_other_requests_keep_replacing_is_a_409_not_a_503() {
     assert!(contended.headers().get("retry-after").is_none());
     assert_eq!(sms_count(&app), 1, "nothing more was sent");
 }
+
+#[tokio::test]
+async fn register_sms_refuses_a_satellite_number_and_a_caller_past_its_sms_budget() {
+    let app = memory_app(|config| {
+        config.resend_cooldown = time::Duration::ZERO;
+        config.sms.per_caller = 2;
+    });
+    let caller = stored(&app, payor(Role::PayorAdmin)).await;
+    let satellite = register_sms(&app, &caller, "+881612345678").await;
+    assert_eq!(
+        (satellite.status().as_u16(), body(&satellite)),
+        (
+            400,
+            velo_error(
+                400,
+                "40010010",
+                "text messages may not be sent to this number's country or range",
+                None,
+            )
+        )
+    );
+    assert_eq!(sms_count(&app), 0);
+    for number in ["+15555550171", "+15555550172"] {
+        let sent = register_sms(&app, &caller, number).await;
+        assert_eq!(sent.status(), 204, "{:?}", body(&sent));
+    }
+    let pumped = register_sms(&app, &caller, "+15555550173").await;
+    assert!(pumped.headers().contains_key("retry-after"));
+    assert_eq!(
+        (pumped.status().as_u16(), body(&pumped)),
+        (
+            400,
+            velo_error(
+                400,
+                "40010009",
+                "too many text messages were sent for this caller, its organisation or the service; retry later",
+                None,
+            )
+        )
+    );
+    assert_eq!(sms_count(&app), 2, "the third number got nothing");
+}
