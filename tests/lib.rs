@@ -140,6 +140,7 @@ pub fn config(table: &str) -> Config {
         send_quota_window: time::Duration::minutes(10),
         signing_key_id: None,
         previous_signing_key_id: None,
+        long_poll_wait: time::Duration::seconds(1),
     }
 }
 

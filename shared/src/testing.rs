@@ -40,6 +40,7 @@ pub fn config() -> Config {
         send_quota_window: Duration::minutes(10),
         signing_key_id: None,
         previous_signing_key_id: None,
+        long_poll_wait: Duration::ZERO,
     }
 }
 
