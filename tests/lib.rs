@@ -141,6 +141,7 @@ pub fn config(table: &str) -> Config {
         sms: user_token_domain::domain::sending::SmsLimits::default(),
         signing_key_id: None,
         previous_signing_key_id: None,
+        long_poll_wait: time::Duration::seconds(1),
     }
 }
 

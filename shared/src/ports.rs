@@ -302,6 +302,9 @@ pub trait SessionStore: Send + Sync {
         request_id: &str,
     ) -> Result<(Option<OtpSession>, Option<LiveToken>), DomainError>;
 
+    /// Remembers the last answer the channel's long poll gave for a session (nothing if the session is gone).
+    async fn mark_channel_seen(&self, request_id: &str, seen: &str) -> Result<(), DomainError>;
+
     /// Closes a session once, provided its code is still as `seen` (consumed or not; none if there was none), so
     /// that what the closing answers about the session is what the session was when it closed.
     async fn close_session(

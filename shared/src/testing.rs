@@ -42,6 +42,7 @@ pub fn config() -> Config {
         sms: SmsLimits::default(),
         signing_key_id: None,
         previous_signing_key_id: None,
+        long_poll_wait: Duration::ZERO,
     }
 }
 

@@ -194,7 +194,7 @@ async fn codes_and_passwords_of_the_wrong_type_are_in_no_answer_and_no_log_line(
             format!("/api/n/otp-handler/{session}/checkCode"),
             r#"{"code":918273}"#,
             "918273",
-            json!({"type": "ValidationException", "message": "Некорректное значение поля code", "httpStatus": 400}),
+            json!({"type": "ValidateError", "message": "Ошибка валидации: code", "httpStatus": 400}),
         ),
         (
             format!("/account/{account}/device/{device}/validate"),

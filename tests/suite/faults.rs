@@ -43,7 +43,7 @@ async fn an_unreachable_table_is_a_503_with_retry_after_in_each_front_doors_form
     assert!(sigma_answer.headers().contains_key("retry-after"));
     assert_eq!(
         json_of(&sigma_answer)["type"],
-        "ServiceUnavailableException"
+        "InternalServerErrorException"
     );
     assert_eq!(json_of(&sigma_answer)["httpStatus"], 503);
 }
@@ -365,7 +365,7 @@ fn expected_error(write: Write, fault_in: Service) -> (u16, &'static str, bool) 
         }
         (Write::CreateDevice(_) | Write::ResendDeviceToken(_), _) => (400, "OBD000097", false),
         (Write::Start(_) | Write::Resend(_), Service::DynamoDb) => {
-            (503, "ServiceUnavailableException", true)
+            (503, "InternalServerErrorException", true)
         }
         (Write::Start(_) | Write::Resend(_), _) => (400, "NoAvailableChannelsException", false),
     }

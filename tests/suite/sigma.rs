@@ -278,8 +278,8 @@ async fn every_operation_answers_both_event_versions() {
         assert_eq!(current.status(), 200, "{version}");
         assert_eq!(
             body(&current),
-            json!({"type": "sms", "status": "sent", "label": "SMS", "codeType": "numeric",
-                   "remainingCodeAttempts": 5})
+            json!({"type": "sms", "status": "sent", "label": "SMS", "codeType": "code",
+                   "payload": {}, "settings": {}, "remainingCodeAttempts": 5})
         );
 
         let mut status = session_event(&name("otp-status"), &request_id);
@@ -317,10 +317,10 @@ async fn every_operation_answers_both_event_versions() {
             request(&session_event(&name("otp-complete"), &request_id)),
         )
         .await;
-        assert_eq!(again.status(), 409, "{version}");
+        assert_eq!(again.status(), 400, "{version}");
         assert_eq!(
             body(&again),
-            json!({"type": "SessionClosedException", "message": "Сессия завершена", "httpStatus": 409})
+            json!({"type": "SessionClosedException", "message": "Сессия закрыта", "httpStatus": 400})
         );
     }
 }
@@ -445,7 +445,8 @@ async fn used_up_attempts_are_attempts_expired_for_check_and_resend() {
     let refused = check_code(&app, &request_id, &wrong(&code)).await;
     assert_eq!(
         body(&refused),
-        json!({"type": "InvalidCodeException", "message": "Неверный код", "httpStatus": 400})
+        json!({"type": "InvalidCodeException", "message": "Код, введенный пользователем, неправильный",
+               "httpStatus": 400})
     );
     for _ in 0..4 {
         assert_eq!(
@@ -465,8 +466,11 @@ async fn used_up_attempts_are_attempts_expired_for_check_and_resend() {
     assert_eq!(kind(&resent), "AttemptsExpiredException");
     assert_eq!(codes_to(&phone).await.len(), 1, "nothing more was sent");
     let current = channel(&app, &request_id).await;
-    assert_eq!(body(&current)["status"], "error");
-    assert_eq!(body(&current)["remainingCodeAttempts"], 0);
+    assert_eq!(
+        (current.status().as_u16(), body(&current)),
+        (400, body(&dead)),
+        "the channel says why it ended"
+    );
 }
 
 #[tokio::test]
@@ -487,20 +491,32 @@ async fn a_session_without_its_code_must_be_restarted() {
         body(&response),
         json!({"type": "ResendChannelException", "message": "Перезапустите канал", "httpStatus": 400})
     );
-    assert_eq!(body(&channel(&app, &request_id).await)["status"], "error");
+    let current = channel(&app, &request_id).await;
+    assert_eq!(
+        (current.status().as_u16(), body(&current)),
+        (400, body(&response))
+    );
 }
 
 #[tokio::test]
-async fn an_expired_code_is_refused_and_the_channel_waits_for_a_resend() {
+async fn an_expired_code_is_resend_channel_for_check_and_channel() {
     let app = app_on_fresh_table(|config| config.otp_ttl = time::Duration::seconds(1)).await;
     let phone = unique_phone();
     let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
     let code = codes_to(&phone).await.remove(0);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resend_channel = json!({"type": "ResendChannelException", "message": "Перезапустите канал",
+                                "httpStatus": 400});
     let response = check_code(&app, &request_id, &code).await;
-    assert_eq!(response.status(), 400);
-    assert_eq!(kind(&response), "CodeExpiredException");
-    assert_eq!(body(&channel(&app, &request_id).await)["status"], "wait");
+    assert_eq!(
+        (response.status().as_u16(), body(&response)),
+        (400, resend_channel.clone())
+    );
+    let current = channel(&app, &request_id).await;
+    assert_eq!(
+        (current.status().as_u16(), body(&current)),
+        (400, resend_channel)
+    );
 }
 
 #[tokio::test]
@@ -511,8 +527,15 @@ async fn status_and_the_final_check_compare_the_recipient() {
     let mut other = session_event("otp-status.json", &request_id);
     with_recipient_query(&mut other, &unique_phone());
     let mismatch = sigma::status(&app, request(&other)).await;
-    assert_eq!(mismatch.status(), 409);
-    assert_eq!(kind(&mismatch), "PhoneNumberMismatchException");
+    assert_eq!(
+        (mismatch.status().as_u16(), body(&mismatch)),
+        (
+            409,
+            json!({"type": "PhoneNumberMismatchException",
+                   "message": "Номер телефона не совпадает с привязанным к текущей сессии.",
+                   "httpStatus": 409})
+        )
+    );
     let mut final_check = session_event("otp-check-status-and-complete.json", &request_id);
     with_recipient_query(&mut final_check, "someone@example.com");
     let mismatch = sigma::check_status_and_complete(&app, request(&final_check)).await;
@@ -535,16 +558,21 @@ async fn status_and_the_final_check_compare_the_recipient() {
         (closed.status().as_u16(), body(&closed)),
         (201, json!({"success": false}))
     );
+    let closed =
+        json!({"type": "SessionClosedException", "message": "Сессия закрыта", "httpStatus": 400});
+    let again = sigma::check_status_and_complete(&app, request(&close)).await;
     assert_eq!(
-        kind(&sigma::check_status_and_complete(&app, request(&close)).await),
-        "SessionClosedException"
+        (again.status().as_u16(), body(&again)),
+        (400, closed.clone())
     );
-    assert_eq!(body(&channel(&app, &request_id).await)["status"], "closed");
+    let current = channel(&app, &request_id).await;
+    assert_eq!(
+        (current.status().as_u16(), body(&current)),
+        (400, closed.clone())
+    );
     let code = codes_to(&phone).await.remove(0);
-    assert_eq!(
-        kind(&check_code(&app, &request_id, &code).await),
-        "SessionClosedException"
-    );
+    let checked = check_code(&app, &request_id, &code).await;
+    assert_eq!((checked.status().as_u16(), body(&checked)), (400, closed));
     let session = items_of(app.config.table_name.as_str(), &format!("OTP#{request_id}"))
         .await
         .into_iter()
@@ -566,7 +594,7 @@ async fn bad_input_and_callers_are_answered_in_sigma_format() {
             r#"{"widgetId":"a b","recipient":"+15555550100"}"#,
             "widgetId",
         ),
-        (r#"{"widgetId":"w","recipient":"5550100"}"#, "recipient"),
+        (r#"{"widgetId":"w","recipient":"555-0100"}"#, "recipient"),
         (
             r#"{"widgetId":"w","recipient":"someone@localhost"}"#,
             "recipient",
@@ -578,13 +606,16 @@ async fn bad_input_and_callers_are_answered_in_sigma_format() {
         assert_eq!(response.status(), 400, "{raw_body}");
         assert_eq!(
             body(&response),
-            json!({"type": "ValidationException",
-                   "message": format!("Некорректное значение поля {location}"), "httpStatus": 400}),
+            json!({"type": "ValidateError",
+                   "message": format!("Ошибка валидации: {location}"), "httpStatus": 400}),
             "{raw_body}"
         );
     }
     let bad_id = sigma::channel(&app, request(&session_event("otp-channel.json", "nope"))).await;
-    assert_eq!(kind(&bad_id), "ValidationException");
+    assert_eq!(
+        body(&bad_id),
+        json!({"type": "ValidateError", "message": "Ошибка валидации: requestId", "httpStatus": 400})
+    );
     let mut no_recipient = session_event("otp-status.json", &uuid::Uuid::new_v4().to_string());
     without_query(&mut no_recipient);
     let response = sigma::status(&app, request(&no_recipient)).await;
@@ -607,7 +638,7 @@ async fn bad_input_and_callers_are_answered_in_sigma_format() {
     .await;
     assert_eq!(
         body(&unknown),
-        json!({"type": "WidgetNotFoundException", "message": "Виджет не найден", "httpStatus": 404})
+        json!({"type": "WidgetNotFoundException", "message": "Форма не существует", "httpStatus": 404})
     );
 
     for name in ["otp-channel.json", "otp-channel.rest-v1.json"] {
@@ -619,14 +650,19 @@ async fn bad_input_and_callers_are_answered_in_sigma_format() {
         let response = sigma::channel(&app, request(&event)).await;
         assert_eq!(
             body(&response),
-            json!({"type": "UnauthorizedException", "message": "Требуется авторизация",
+            json!({"type": "UnauthorizedException", "message": "Unauthorized",
                    "httpStatus": 401}),
             "{name}"
         );
         set_authorizer(&mut event, json!({"authStatus": "unavailable"}));
         let response = sigma::channel(&app, request(&event)).await;
         assert_eq!(response.status(), 503, "{name}");
-        assert_eq!(kind(&response), "ServiceUnavailableException");
+        assert_eq!(
+            body(&response),
+            json!({"type": "InternalServerErrorException", "message": "Внутрення ошибка сервера",
+                   "httpStatus": 503}),
+            "{name}"
+        );
         assert!(retry_after(&response) >= 1);
     }
 }
@@ -640,9 +676,11 @@ enum SessionOperation {
     CheckStatusAndComplete,
     Complete,
     Resend,
+    ChannelLongPolling,
+    StatusLongPolling,
 }
 
-const SESSION_OPERATIONS: [SessionOperation; 7] = [
+const SESSION_OPERATIONS: [SessionOperation; 9] = [
     SessionOperation::Start,
     SessionOperation::Channel,
     SessionOperation::Status,
@@ -650,6 +688,8 @@ const SESSION_OPERATIONS: [SessionOperation; 7] = [
     SessionOperation::CheckStatusAndComplete,
     SessionOperation::Complete,
     SessionOperation::Resend,
+    SessionOperation::ChannelLongPolling,
+    SessionOperation::StatusLongPolling,
 ];
 
 /// One operation by `caller` on session `request_id` (a new one for start, to `recipient`); `recipient` is the
@@ -693,6 +733,14 @@ async fn session_operation(
             sigma::complete(app, request(&event("otp-complete.json"))).await
         }
         SessionOperation::Resend => sigma::resend(app, request(&event("otp-resend.json"))).await,
+        SessionOperation::ChannelLongPolling => {
+            sigma::channel_long_polling(app, request(&event("otp-channel-long-polling.json"))).await
+        }
+        SessionOperation::StatusLongPolling => {
+            let mut event = event("otp-status-long-polling.json");
+            with_recipient_query(&mut event, recipient);
+            sigma::status_long_polling(app, request(&event)).await
+        }
     }
 }
 
@@ -796,12 +844,14 @@ async fn every_cell_of_the_sigma_permission_matrix() {
                 continue;
             }
             let expected = match operation {
-                SessionOperation::Channel => (
+                SessionOperation::Channel | SessionOperation::ChannelLongPolling => (
                     200,
-                    json!({"type": "sms", "status": "sent",
-                    "label": "SMS", "codeType": "numeric", "remainingCodeAttempts": 5}),
+                    json!({"type": "sms", "status": "sent", "label": "SMS", "codeType": "code",
+                           "payload": {}, "settings": {}, "remainingCodeAttempts": 5}),
                 ),
                 SessionOperation::Status => (200, json!({"success": false})),
+                // Nothing changes while it holds (the suite's bound is 1 s).
+                SessionOperation::StatusLongPolling => (408, long_polling_timeout()),
                 SessionOperation::CheckCode | SessionOperation::Resend => {
                     (201, json!({"success": true}))
                 }
@@ -859,8 +909,7 @@ async fn at_most_three_starts_per_recipient_per_minute() {
     assert_eq!(limited.status(), 429);
     assert_eq!(
         body(&limited),
-        json!({"type": "TooManyRequestsException", "message": "Слишком много запросов, повторите позже",
-               "httpStatus": 429})
+        json!({"type": "RateLimitException", "message": "Ошибка RateLimit", "httpStatus": 429})
     );
     assert!((1..=60).contains(&retry_after(&limited)));
     assert_eq!(codes_to(&phone).await.len(), 3);
@@ -879,8 +928,8 @@ async fn an_email_recipient_skips_the_sms_channel() {
     assert_eq!(mails[0].subject, "Код подтверждения");
     assert_eq!(
         body(&channel(&app, &request_id).await),
-        json!({"type": "email", "status": "sent", "label": "Email", "codeType": "numeric",
-               "remainingCodeAttempts": 5})
+        json!({"type": "email", "status": "sent", "label": "Email", "codeType": "code",
+               "payload": {}, "settings": {}, "remainingCodeAttempts": 5})
     );
     let code = codes_to(&email).await.remove(0);
     assert_eq!(check_code(&app, &request_id, &code).await.status(), 201);
@@ -1032,7 +1081,8 @@ async fn a_full_session_over_http() {
     assert_eq!(status, 400);
     assert_eq!(
         refused,
-        json!({"type": "InvalidCodeException", "message": "Неверный код", "httpStatus": 400})
+        json!({"type": "InvalidCodeException", "message": "Код, введенный пользователем, неправильный",
+               "httpStatus": 400})
     );
 
     let (status, cooling, headers) =
@@ -1172,8 +1222,286 @@ async fn a_complete_racing_a_right_check_is_answered_as_the_session_then_stays()
                 (201, json!({"success": true}))
             );
         } else {
-            assert_eq!(checked.status(), 409, "{:?}", body(&checked));
-            assert_eq!(kind(&checked), "SessionClosedException");
+            assert_eq!(
+                (checked.status().as_u16(), body(&checked)),
+                (
+                    400,
+                    json!({"type": "SessionClosedException", "message": "Сессия закрыта",
+                           "httpStatus": 400})
+                )
+            );
         }
     }
+}
+
+fn long_polling_timeout() -> Value {
+    json!({"type": "LongPollingTimeoutException",
+           "message": "Истек timeout long-polling запроса. Запустие long-polling запрос заново",
+           "httpStatus": 408})
+}
+
+/// The client of `DEVELOPER_DOCS.md`, over HTTP through the local gateway, step by step as the guide numbers them:
+/// getWidget; send; getChannel long polling until `sent` with `codeType: "code"` (and on, since the channel may
+/// change); checkCode, wrong then right; getStatus long polling; the backend's checkStatusAndComplete. Every answer
+/// is the documents' body, type and message.
+#[tokio::test]
+async fn the_developer_guides_client_flow_runs_over_http() {
+    let stack = shared_stack();
+    let token = stack.token_for(SEED_ADMIN_ID.parse().expect("id"));
+    let phone = unique_phone();
+    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
+    let api = "/api/n/otp-handler";
+
+    // 2. The widget's data.
+    let (status, widget, _) = call(
+        get.clone(),
+        &format!("{api}/widget/{SEED_WIDGET_ID}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), widget),
+        (
+            200,
+            json!({"isBlocked": false, "isActive": true, "name": "Sign-in (SMS, then email)"})
+        )
+    );
+    let (status, missing, _) = call(
+        get.clone(),
+        &format!("{api}/widget/no-such-widget"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), missing),
+        (
+            404,
+            json!({"type": "WidgetNotFoundException", "message": "Форма не существует", "httpStatus": 404})
+        )
+    );
+
+    // 6. send.
+    let (status, started, _) = call(
+        post.clone(),
+        &format!("{api}/"),
+        Some(&token),
+        Some(json!({"widgetId": SEED_WIDGET_ID, "recipient": phone})),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let request_id = started["requestId"].as_str().expect("requestId").to_owned();
+    assert_eq!(started, json!({ "requestId": request_id }));
+    assert!(uuid::Uuid::parse_str(&request_id).is_ok());
+
+    // 8, 12. getChannel long polling: `sent`, `code`: the client shows the code field.
+    let long_channel = format!("{api}/longPolling/{request_id}/channel");
+    let sent = |remaining: u32| {
+        json!({"type": "sms", "status": "sent", "label": "SMS", "codeType": "code",
+               "payload": {}, "settings": {}, "remainingCodeAttempts": remaining})
+    };
+    let (status, channel, _) = call(get.clone(), &long_channel, Some(&token), None).await;
+    assert_eq!((status.as_u16(), channel), (200, sent(5)));
+    let code = codes_to(&phone).await.remove(0);
+
+    // 16, 18. A wrong code: InvalidCodeException; the user tries again.
+    let check = format!("{api}/{request_id}/checkCode");
+    let (status, refused, _) = call(
+        post.clone(),
+        &check,
+        Some(&token),
+        Some(json!({"code": wrong(&code)})),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), refused),
+        (
+            400,
+            json!({"type": "InvalidCodeException", "message": "Код, введенный пользователем, неправильный",
+                   "httpStatus": 400})
+        )
+    );
+    // 10. Polling goes on while the code field shows: what changed is answered at once.
+    let (status, channel, _) = call(get.clone(), &long_channel, Some(&token), None).await;
+    assert_eq!((status.as_u16(), channel), (200, sent(4)));
+
+    // 17. The right code.
+    let (status, checked, _) = call(
+        post.clone(),
+        &check,
+        Some(&token),
+        Some(json!({ "code": code })),
+    )
+    .await;
+    assert_eq!((status.as_u16(), checked), (201, json!({"success": true})));
+    let (status, channel, _) = call(get.clone(), &long_channel, Some(&token), None).await;
+    assert_eq!(
+        (status.as_u16(), channel),
+        (
+            200,
+            json!({"type": "sms", "status": "confirmed", "label": "SMS", "codeType": "code",
+                   "payload": {}, "settings": {}, "remainingCodeAttempts": 4})
+        )
+    );
+
+    // 20, 24. getStatus long polling: confirmed, at once.
+    let encoded = phone.replace('+', "%2B");
+    let (status, confirmed, _) = call(
+        get.clone(),
+        &format!("{api}/longPolling/{request_id}/status?recipient={encoded}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), confirmed),
+        (200, json!({"success": true}))
+    );
+
+    // 27. The backend's final check closes the session.
+    let (status, done, _) = call(
+        post.clone(),
+        &format!("{api}/{request_id}/checkStatusAndComplete?recipient={encoded}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), done), (201, json!({"success": true})));
+    let items = items_of(&stack.table, &format!("OTP#{request_id}")).await;
+    assert!(items
+        .iter()
+        .any(|item| sk_is(item, "SESSION") && item.contains_key("closedAt")));
+
+    // Afterwards the session is closed for the widget, as the documents say.
+    let closed =
+        json!({"type": "SessionClosedException", "message": "Сессия закрыта", "httpStatus": 400});
+    let (status, channel, _) = call(get.clone(), &long_channel, Some(&token), None).await;
+    assert_eq!((status.as_u16(), channel), (400, closed.clone()));
+    let (status, resent, _) = call(
+        post.clone(),
+        &format!("{api}/{request_id}/resend"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), resent), (400, closed));
+    // Long polling needs a token like every other operation.
+    let (status, anonymous, _) = call(get, &long_channel, None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(anonymous["type"], "UnauthorizedException");
+}
+
+/// Nothing new within the bound (the suite's is 1 s): 408 `LongPollingTimeoutException`, for both long polls, and
+/// the session's last seen channel is kept on its item.
+#[tokio::test]
+async fn long_polls_with_nothing_new_answer_408_after_the_bound() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let phone = unique_phone();
+    let request_id = start(&app, SEED_WIDGET_ID, &phone).await;
+    let poll = || {
+        sigma::channel_long_polling(
+            &app,
+            request(&session_event("otp-channel-long-polling.json", &request_id)),
+        )
+    };
+    let first = poll().await;
+    assert_eq!(first.status(), 200, "{:?}", body(&first));
+    assert_eq!(body(&first)["status"], "sent");
+    let session = items_of(app.config.table_name.as_str(), &format!("OTP#{request_id}"))
+        .await
+        .into_iter()
+        .find(|item| sk_is(item, "SESSION"))
+        .expect("session");
+    assert_eq!(text(&session, "channelSeen"), "Sms:Sent:code:5:1");
+    let again = poll().await;
+    assert_eq!(
+        (again.status().as_u16(), body(&again)),
+        (408, long_polling_timeout())
+    );
+    let mut status = session_event("otp-status-long-polling.json", &request_id);
+    with_recipient_query(&mut status, &phone);
+    let waiting = sigma::status_long_polling(&app, request(&status)).await;
+    assert_eq!(
+        (waiting.status().as_u16(), body(&waiting)),
+        (408, long_polling_timeout())
+    );
+    let mut mismatch = session_event("otp-status-long-polling.json", &request_id);
+    with_recipient_query(&mut mismatch, &unique_phone());
+    let refused = sigma::status_long_polling(&app, request(&mismatch)).await;
+    assert_eq!(refused.status(), 409, "answered at once");
+    assert_eq!(kind(&refused), "PhoneNumberMismatchException");
+}
+
+/// Widgets stored before `isBlocked` and `isActive` were kept read as active and not blocked; a blocked one, stored
+/// as such, starts no session and sends nothing.
+#[tokio::test]
+async fn widget_items_without_state_are_active_and_a_blocked_one_starts_nothing() {
+    let app = app_on_fresh_table(|_| {}).await;
+    let table = app.config.table_name.clone();
+    let put = |id: &str, blocked: Option<bool>| {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(format!("WIDGET#{id}"))),
+            ("sk".to_owned(), AttributeValue::S("PROFILE".into())),
+            ("widgetId".to_owned(), AttributeValue::S(id.into())),
+            ("name".to_owned(), AttributeValue::S(format!("Old {id}"))),
+            ("createdAt".to_owned(), AttributeValue::N("0".into())),
+            (
+                "channels".to_owned(),
+                AttributeValue::L(vec![AttributeValue::M(HashMap::from([
+                    ("type".to_owned(), AttributeValue::S("sms".into())),
+                    ("label".to_owned(), AttributeValue::S("SMS".into())),
+                ]))]),
+            ),
+        ]);
+        if let Some(blocked) = blocked {
+            item.insert("isBlocked".to_owned(), AttributeValue::Bool(blocked));
+        }
+        item
+    };
+    for (id, blocked) in [("old", None), ("blocked", Some(true))] {
+        api_tests::dynamodb()
+            .await
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(put(id, blocked)))
+            .send()
+            .await
+            .expect("put");
+    }
+    let get = |id: &str| {
+        let mut event = fixture("otp-widget.json");
+        event["pathParameters"]["widgetId"] = json!(id);
+        sigma::widget(&app, request(&event))
+    };
+    let old = get("old").await;
+    assert_eq!(
+        (old.status().as_u16(), body(&old)),
+        (
+            200,
+            json!({"isBlocked": false, "isActive": true, "name": "Old old"})
+        )
+    );
+    let blocked = get("blocked").await;
+    assert_eq!(
+        body(&blocked),
+        json!({"isBlocked": true, "isActive": true, "name": "Old blocked"})
+    );
+    let phone = unique_phone();
+    let refused = sigma::start(
+        &app,
+        request(&start_event("otp-start.json", "blocked", &phone)),
+    )
+    .await;
+    assert_eq!(
+        (refused.status().as_u16(), body(&refused)),
+        (
+            403,
+            json!({"type": "WidgetIsBlockedException",
+                   "message": "Форма или пользователь заблокированы - обратитесь в поддержку",
+                   "httpStatus": 403})
+        )
+    );
+    assert!(codes_to(&phone).await.is_empty());
+    assert_eq!(start(&app, "old", &phone).await.len(), 36);
 }

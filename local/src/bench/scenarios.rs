@@ -1250,6 +1250,40 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
             .collect(),
     )
     .await?;
+    // The first long poll of each session answers at once (nothing was seen yet); a second would hold.
+    warm.measure(
+        "otp-channel-long-polling",
+        Class::Change,
+        sessions
+            .iter()
+            .map(|session| {
+                call(
+                    Method::GET,
+                    format!("{api}/longPolling/{session}/channel"),
+                    None,
+                    &admin,
+                    200,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    warm.measure(
+        "otp-widget",
+        Class::Read,
+        (0..n)
+            .map(|_| {
+                call(
+                    Method::GET,
+                    format!("{api}/widget/{SEED_WIDGET_ID}"),
+                    None,
+                    &admin,
+                    200,
+                )
+            })
+            .collect(),
+    )
+    .await?;
     warm.measure(
         "otp-check-code",
         Class::Change,
@@ -1263,6 +1297,28 @@ async fn sigma(warm: &mut Warm<'_>) -> Result<(), String> {
                     Some(json!({"code": code})),
                     &admin,
                     201,
+                )
+            })
+            .collect(),
+    )
+    .await?;
+    // Confirmed sessions: the status long poll answers at once.
+    warm.measure(
+        "otp-status-long-polling",
+        Class::Read,
+        sessions
+            .iter()
+            .zip(&recipients)
+            .map(|(session, recipient)| {
+                call(
+                    Method::GET,
+                    format!(
+                        "{api}/longPolling/{session}/status?recipient=%2B{}",
+                        &recipient[1..]
+                    ),
+                    None,
+                    &admin,
+                    200,
                 )
             })
             .collect(),

@@ -731,6 +731,13 @@ impl SessionStore for MemoryStore {
         ))
     }
 
+    async fn mark_channel_seen(&self, request_id: &str, seen: &str) -> Result<(), DomainError> {
+        if let Some(session) = self.state().sessions.get_mut(request_id) {
+            session.channel_seen = Some(seen.to_owned());
+        }
+        Ok(())
+    }
+
     async fn close_session(
         &self,
         request_id: &str,

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::token::{Channel, Subject};
-use super::DomainError;
+use super::{DomainError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WidgetChannel {
@@ -18,6 +18,13 @@ pub struct Widget {
     pub id: String,
     pub name: String,
     pub channels: Vec<WidgetChannel>,
+    /// Blocked by the operator: no session may start on it.
+    pub blocked: bool,
+    /// Switched off by its owner: no session may start on it.
+    pub active: bool,
+    /// The user whose widget it is (Sigma's account): only they and backoffice admins may read or use it, and it is
+    /// blocked while they are disabled, locked out or gone. `None`: anyone may.
+    pub owner_id: Option<UserId>,
 }
 
 /// Letters, digits, `-` and `_`, 1 to 64 of them (a UUID fits).
@@ -68,6 +75,9 @@ impl Widget {
             id,
             name: name.into(),
             channels,
+            blocked: false,
+            active: true,
+            owner_id: None,
         })
     }
 }
@@ -88,6 +98,9 @@ pub struct OtpSession {
     pub locale: String,
     pub created_at: OffsetDateTime,
     pub closed_at: Option<OffsetDateTime>,
+    /// The last answer the channel's long poll gave (a fingerprint, no secret): it holds while the answer would be
+    /// the same.
+    pub channel_seen: Option<String>,
     /// When the store may forget it.
     pub retained_until: OffsetDateTime,
 }

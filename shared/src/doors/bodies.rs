@@ -208,7 +208,7 @@ async fn sigma_check_code_names_a_code_of_the_wrong_type_without_its_value() {
         )
     };
     for (language, message) in [
-        ("ru", "Некорректное значение поля code".to_owned()),
+        ("ru", "Ошибка валидации: code".to_owned()),
         ("en", format!("code: {WRONG_TYPE}")),
     ] {
         let logs = capture_logs();
@@ -216,7 +216,7 @@ async fn sigma_check_code_names_a_code_of_the_wrong_type_without_its_value() {
         assert_eq!(response.status(), 400);
         assert_eq!(
             body(&response),
-            json!({"type": "ValidationException", "message": message, "httpStatus": 400})
+            json!({"type": "ValidateError", "message": message, "httpStatus": 400})
         );
         assert_value_nowhere(
             "checkCode",

@@ -432,7 +432,7 @@ async fn sigma_session_starts_refuses_a_wrong_code_confirms_the_right_one_and_re
     let refused = sigma::check_code(&app.app, check(wrong)).await;
     assert_eq!(
         body(&refused),
-        json!({"type": "InvalidCodeException", "message": "Неверный код", "httpStatus": 400})
+        json!({"type": "InvalidCodeException", "message": "Код, введенный пользователем, неправильный", "httpStatus": 400})
     );
     assert_eq!(refused.status(), 400);
     let pending = sigma::status(&app.app, status()).await;
@@ -487,4 +487,425 @@ async fn sigma_status_for_another_recipient_is_a_mismatch() {
     .await;
     assert_eq!(mismatch.status(), 409);
     assert_eq!(body(&mismatch)["type"], "PhoneNumberMismatchException");
+}
+
+/// One Sigma request on the memory app: `method` on `path` (under `/api/n/otp-handler`) with its path parameters.
+fn sigma_event(
+    method: &str,
+    path: &str,
+    parameters: Value,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+    caller: &User,
+) -> lambda_http::Request {
+    event(
+        method,
+        &format!("/api/n/otp-handler{path}"),
+        parameters,
+        query,
+        body,
+        caller,
+        Map::new(),
+    )
+}
+
+async fn sigma_start(app: &MemoryApp, widget: &str, recipient: &str, caller: &User) -> Value {
+    let started = sigma::start(
+        &app.app,
+        sigma_event(
+            "POST",
+            "/",
+            no_path(),
+            &[],
+            Some(json!({"widgetId": widget, "recipient": recipient})),
+            caller,
+        ),
+    )
+    .await;
+    json!({"status": started.status().as_u16(), "body": body(&started)})
+}
+
+fn sigma_session(request_id: &str) -> Value {
+    json!({ "requestId": request_id })
+}
+
+async fn sigma_channel_long_poll(app: &MemoryApp, request_id: &str, caller: &User) -> (u16, Value) {
+    let answer = sigma::channel_long_polling(
+        &app.app,
+        sigma_event(
+            "GET",
+            &format!("/longPolling/{request_id}/channel"),
+            sigma_session(request_id),
+            &[],
+            None,
+            caller,
+        ),
+    )
+    .await;
+    (answer.status().as_u16(), body(&answer))
+}
+
+const SIGMA_TIMEOUT: &str =
+    "Истек timeout long-polling запроса. Запустие long-polling запрос заново";
+
+/// The channel's long poll answers what is new at once and holds what the client has already seen (the memory app's
+/// bound is zero: one read, then the 408). A resend is news; so is the end of the code.
+#[tokio::test]
+async fn sigma_channel_long_poll_answers_news_at_once_and_times_out_on_nothing_new() {
+    let app = memory_app(|config| config.resend_cooldown = time::Duration::ZERO);
+    sigma_widget(&app).await;
+    let caller = admin();
+    let started = sigma_start(&app, WIDGET, "+15555550123", &caller).await;
+    let request_id = started["body"]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let sent = json!({"type": "sms", "status": "sent", "label": "SMS", "codeType": "code",
+                      "payload": {}, "settings": {}, "remainingCodeAttempts": 5});
+    assert_eq!(
+        sigma_channel_long_poll(&app, &request_id, &caller).await,
+        (200, sent.clone())
+    );
+    let timeout =
+        json!({"type": "LongPollingTimeoutException", "message": SIGMA_TIMEOUT, "httpStatus": 408});
+    assert_eq!(
+        sigma_channel_long_poll(&app, &request_id, &caller).await,
+        (408, timeout.clone())
+    );
+    // The plain channel answers the same body whenever asked.
+    let plain = sigma::channel(
+        &app.app,
+        sigma_event(
+            "GET",
+            &format!("/{request_id}/channel"),
+            sigma_session(&request_id),
+            &[],
+            None,
+            &caller,
+        ),
+    )
+    .await;
+    assert_eq!((plain.status().as_u16(), body(&plain)), (200, sent.clone()));
+
+    let resent = sigma::resend(
+        &app.app,
+        sigma_event(
+            "POST",
+            &format!("/{request_id}/resend"),
+            sigma_session(&request_id),
+            &[],
+            None,
+            &caller,
+        ),
+    )
+    .await;
+    assert_eq!(resent.status(), 201);
+    assert_eq!(
+        sigma_channel_long_poll(&app, &request_id, &caller).await,
+        (200, sent),
+        "a new code went out"
+    );
+    assert_eq!(
+        sigma_channel_long_poll(&app, &request_id, &caller).await,
+        (408, timeout)
+    );
+}
+
+#[tokio::test]
+async fn sigma_expired_code_is_resend_channel_for_channel_check_and_status() {
+    let app = memory_app(|config| config.otp_ttl = time::Duration::ZERO);
+    sigma_widget(&app).await;
+    let caller = admin();
+    let phone = "+15555550123";
+    let started = sigma_start(&app, WIDGET, phone, &caller).await;
+    let request_id = started["body"]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let code = sigma_code(&app);
+    let resend_channel = json!({"type": "ResendChannelException", "message": "Перезапустите канал",
+                                "httpStatus": 400});
+    assert_eq!(
+        sigma_channel_long_poll(&app, &request_id, &caller).await,
+        (400, resend_channel.clone())
+    );
+    let checked = sigma::check_code(
+        &app.app,
+        sigma_event(
+            "POST",
+            &format!("/{request_id}/checkCode"),
+            sigma_session(&request_id),
+            &[],
+            Some(json!({ "code": code })),
+            &caller,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (checked.status().as_u16(), body(&checked)),
+        (400, resend_channel.clone())
+    );
+    let status = sigma::status_long_polling(
+        &app.app,
+        sigma_event(
+            "GET",
+            &format!("/longPolling/{request_id}/status"),
+            sigma_session(&request_id),
+            &[("recipient", phone)],
+            None,
+            &caller,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status.status().as_u16(), body(&status)),
+        (400, resend_channel)
+    );
+}
+
+#[tokio::test]
+async fn sigma_status_long_poll_holds_until_confirmed() {
+    let app = memory_app(|_| {});
+    sigma_widget(&app).await;
+    let caller = admin();
+    let phone = "+15555550123";
+    let started = sigma_start(&app, WIDGET, phone, &caller).await;
+    let request_id = started["body"]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let poll = || {
+        sigma::status_long_polling(
+            &app.app,
+            sigma_event(
+                "GET",
+                &format!("/longPolling/{request_id}/status"),
+                sigma_session(&request_id),
+                &[("recipient", phone)],
+                None,
+                &caller,
+            ),
+        )
+    };
+    let waiting = poll().await;
+    assert_eq!(
+        (waiting.status().as_u16(), body(&waiting)),
+        (
+            408,
+            json!({"type": "LongPollingTimeoutException", "message": SIGMA_TIMEOUT, "httpStatus": 408})
+        )
+    );
+    let checked = sigma::check_code(
+        &app.app,
+        sigma_event(
+            "POST",
+            &format!("/{request_id}/checkCode"),
+            sigma_session(&request_id),
+            &[],
+            Some(json!({ "code": sigma_code(&app) })),
+            &caller,
+        ),
+    )
+    .await;
+    assert_eq!(checked.status(), 201);
+    let done = poll().await;
+    assert_eq!(
+        (done.status().as_u16(), body(&done)),
+        (200, json!({"success": true}))
+    );
+}
+
+/// A widget's state as the reference shows it; a blocked or inactive widget, or one whose owner is disabled, starts
+/// no session; an owner's widget is theirs (and backoffice admins') alone.
+#[tokio::test]
+async fn sigma_widgets_show_their_state_and_blocked_ones_start_nothing() {
+    let app = memory_app(|_| {});
+    let caller = admin();
+    let mut owner = admin();
+    owner.roles = vec![crate::domain::Role::PayorAdmin];
+    owner.user_type = crate::domain::UserType::Payor;
+    owner.entity_id = Some(
+        "7fffa261-ac68-49e6-b605-d24a444d9206"
+            .parse()
+            .expect("entity"),
+    );
+    let mut stranger = owner.clone();
+    stranger.id = UserId::random();
+    crate::ports::UserStore::create_user(&*app.store, &owner)
+        .await
+        .expect("owner");
+    let channels = vec![WidgetChannel {
+        channel: Channel::Sms,
+        label: "SMS".into(),
+    }];
+    let widget = |id: &str, adjust: &dyn Fn(&mut Widget)| {
+        let mut widget = Widget::new(id, format!("Widget {id}"), channels.clone()).expect("widget");
+        adjust(&mut widget);
+        widget
+    };
+    for widget in [
+        widget("open", &|_| {}),
+        widget("blocked", &|w| w.blocked = true),
+        widget("inactive", &|w| w.active = false),
+        widget("owned", &|w| w.owner_id = Some(owner.id)),
+    ] {
+        app.store
+            .create_widget(&widget, OffsetDateTime::now_utc())
+            .await
+            .expect("widget stored");
+    }
+    let get = |id: &str, who: &User| {
+        sigma::widget(
+            &app.app,
+            sigma_event(
+                "GET",
+                &format!("/widget/{id}"),
+                json!({ "widgetId": id }),
+                &[],
+                None,
+                who,
+            ),
+        )
+    };
+    let shown = |blocked: bool, active: bool, name: &str| {
+        (
+            200u16,
+            json!({"isBlocked": blocked, "isActive": active, "name": name}),
+        )
+    };
+    let answer = |response: lambda_http::Response<lambda_http::Body>| {
+        (response.status().as_u16(), body(&response))
+    };
+    assert_eq!(
+        answer(get("open", &caller).await),
+        shown(false, true, "Widget open")
+    );
+    assert_eq!(
+        answer(get("blocked", &caller).await),
+        shown(true, true, "Widget blocked")
+    );
+    assert_eq!(
+        answer(get("inactive", &caller).await),
+        shown(false, false, "Widget inactive")
+    );
+    assert_eq!(
+        answer(get("owned", &owner).await),
+        shown(false, true, "Widget owned")
+    );
+    let forbidden =
+        json!({"type": "ForbiddenException", "message": "Запрещено", "httpStatus": 403});
+    assert_eq!(
+        answer(get("owned", &stranger).await),
+        (403, forbidden.clone())
+    );
+    let missing = json!({"type": "WidgetNotFoundException", "message": "Форма не существует", "httpStatus": 404});
+    assert_eq!(
+        answer(get("nothing", &caller).await),
+        (404, missing.clone())
+    );
+
+    let blocked = json!({"type": "WidgetIsBlockedException",
+                         "message": "Форма или пользователь заблокированы - обратитесь в поддержку",
+                         "httpStatus": 403});
+    for id in ["blocked", "inactive"] {
+        assert_eq!(
+            sigma_start(&app, id, "+15555550123", &caller).await,
+            json!({"status": 403, "body": blocked}),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        sigma_start(&app, "owned", "+15555550123", &stranger).await,
+        json!({"status": 403, "body": forbidden})
+    );
+    assert_eq!(
+        sigma_start(&app, "nothing", "+15555550123", &caller).await,
+        json!({"status": 404, "body": missing})
+    );
+    assert!(app.messenger.outbox().is_empty(), "nothing was sent");
+    assert_eq!(app.store.session_count(), 0);
+
+    // The owner disabled: their widget is blocked, for the backoffice admin who may still use it.
+    let mut disabled = owner.clone();
+    disabled.status = UserStatus::Disabled;
+    disabled.version += 1;
+    crate::ports::UserStore::save_user(&*app.store, &owner, &disabled)
+        .await
+        .expect("disabled");
+    assert_eq!(
+        answer(get("owned", &caller).await),
+        shown(true, true, "Widget owned")
+    );
+    assert_eq!(
+        sigma_start(&app, "owned", "+15555550123", &caller).await,
+        json!({"status": 403, "body": blocked})
+    );
+    assert_eq!(
+        sigma_start(&app, "open", "+15555550123", &caller).await["status"],
+        201
+    );
+}
+
+/// A completed session is closed for every operation that would change it: 400 `SessionClosedException`, also for
+/// a resend after the right code. A number without its `+` is the same number.
+#[tokio::test]
+async fn sigma_a_completed_session_is_closed_and_a_number_may_come_without_its_plus() {
+    let app = memory_app(|config| config.resend_cooldown = time::Duration::ZERO);
+    sigma_widget(&app).await;
+    let caller = admin();
+    let started = sigma_start(&app, WIDGET, "15555550123", &caller).await;
+    assert_eq!(started["status"], 201, "{started}");
+    let request_id = started["body"]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    match app.messenger.outbox().as_slice() {
+        [Delivered::Sms { to, .. }] => assert_eq!(to.as_str(), "+15555550123"),
+        other => panic!("one SMS, not {other:?}"),
+    }
+    let post = |operation: &str, body: Option<Value>, query: &[(&str, &str)]| {
+        sigma_event(
+            "POST",
+            &format!("/{request_id}/{operation}"),
+            sigma_session(&request_id),
+            query,
+            body,
+            &caller,
+        )
+    };
+    let checked = sigma::check_code(
+        &app.app,
+        post("checkCode", Some(json!({"code": sigma_code(&app)})), &[]),
+    )
+    .await;
+    assert_eq!(checked.status(), 201);
+    let done = sigma::check_status_and_complete(
+        &app.app,
+        post(
+            "checkStatusAndComplete",
+            None,
+            &[("recipient", "15555550123")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (done.status().as_u16(), body(&done)),
+        (201, json!({"success": true}))
+    );
+    let closed =
+        json!({"type": "SessionClosedException", "message": "Сессия закрыта", "httpStatus": 400});
+    let resent = sigma::resend(&app.app, post("resend", None, &[])).await;
+    assert_eq!(
+        (resent.status().as_u16(), body(&resent)),
+        (400, closed.clone())
+    );
+    let again = sigma::complete(&app.app, post("complete", None, &[])).await;
+    assert_eq!(
+        (again.status().as_u16(), body(&again)),
+        (400, closed.clone())
+    );
+    assert_eq!(
+        sigma_channel_long_poll(&app, &request_id, &caller).await,
+        (400, closed)
+    );
 }

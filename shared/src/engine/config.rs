@@ -32,7 +32,12 @@ pub struct Config {
     pub signing_key_id: Option<String>,
     /// During a rotation: the key that signed the tokens still in circulation, published and verified, never used.
     pub previous_signing_key_id: Option<String>,
+    /// How long a Sigma long-polling request holds before it answers `LongPollingTimeoutException`.
+    pub long_poll_wait: Duration,
 }
+
+/// A long poll must answer before API Gateway's 30-second integration timeout, with room for the last read.
+pub const MAX_LONG_POLL_WAIT: Duration = Duration::seconds(27);
 
 #[derive(Clone)]
 pub struct JwtConfig {

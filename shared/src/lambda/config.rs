@@ -5,7 +5,7 @@ use time::Duration;
 
 use crate::domain::sending::SmsLimits;
 use crate::domain::Email;
-pub use crate::engine::config::{Config, JwtConfig, MAX_OTP_TTL};
+pub use crate::engine::config::{Config, JwtConfig, MAX_LONG_POLL_WAIT, MAX_OTP_TTL};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -58,6 +58,13 @@ impl Config {
                 reason: "must be between 1 and 600".into(),
             });
         }
+        let long_poll_wait = Duration::seconds(number("SIGMA_LONG_POLL_SECONDS", 25i64)?);
+        if long_poll_wait < Duration::ZERO || long_poll_wait > MAX_LONG_POLL_WAIT {
+            return Err(ConfigError::Invalid {
+                name: "SIGMA_LONG_POLL_SECONDS",
+                reason: "must be between 0 and 27".into(),
+            });
+        }
         let ses_sender = optional("SES_SENDER")
             .map(|raw| {
                 raw.parse::<Email>().map_err(|reason| ConfigError::Invalid {
@@ -94,6 +101,7 @@ impl Config {
             sms: sms_limits()?,
             signing_key_id: optional("SIGNING_KEY_ID"),
             previous_signing_key_id: optional("PREVIOUS_SIGNING_KEY_ID"),
+            long_poll_wait,
         })
     }
 }

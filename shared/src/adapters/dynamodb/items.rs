@@ -275,6 +275,18 @@ pub struct WidgetItem {
     pub name: String,
     pub channels: Vec<ChannelItem>,
     pub created_at: i64,
+    /// Absent on widgets stored before it was kept: not blocked.
+    #[serde(default)]
+    pub is_blocked: bool,
+    /// Absent on widgets stored before it was kept: active.
+    #[serde(default = "active_by_default")]
+    pub is_active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<UserId>,
+}
+
+fn active_by_default() -> bool {
+    true
 }
 
 impl WidgetItem {
@@ -286,6 +298,9 @@ impl WidgetItem {
             name: widget.name.clone(),
             channels: widget.channels.iter().map(ChannelItem::from).collect(),
             created_at: now.unix_timestamp(),
+            is_blocked: widget.blocked,
+            is_active: widget.active,
+            owner_id: widget.owner_id,
         }
     }
 }
@@ -296,6 +311,9 @@ impl From<WidgetItem> for Widget {
             id: item.widget_id,
             name: item.name,
             channels: item.channels.into_iter().map(WidgetChannel::from).collect(),
+            blocked: item.is_blocked,
+            active: item.is_active,
+            owner_id: item.owner_id,
         }
     }
 }
@@ -315,6 +333,9 @@ pub struct SessionItem {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<i64>,
+    /// The last answer the channel's long poll gave (`OtpSession::channel_seen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_seen: Option<String>,
     pub ttl: i64,
 }
 
@@ -331,6 +352,7 @@ impl From<&OtpSession> for SessionItem {
             locale: session.locale.clone(),
             created_at: session.created_at.unix_timestamp(),
             closed_at: session.closed_at.map(OffsetDateTime::unix_timestamp),
+            channel_seen: session.channel_seen.clone(),
             ttl: session.retained_until.unix_timestamp(),
         }
     }
@@ -351,6 +373,7 @@ impl SessionItem {
                 Some(secs) => Some(at(secs)?),
                 None => None,
             },
+            channel_seen: self.channel_seen,
             retained_until: at(self.ttl)?,
         })
     }

@@ -80,6 +80,31 @@ impl SessionStore for DynamoStore {
         Ok((session, token.and_then(parse_token)))
     }
 
+    async fn mark_channel_seen(&self, request_id: &str, seen: &str) -> Result<(), DomainError> {
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(session_pk(request_id), SESSION_SK)))
+            .update_expression("SET #seen = :seen")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#seen", "channelSeen")
+            .expression_attribute_values(":seen", AttributeValue::S(seen.to_owned()))
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+
     async fn close_session(
         &self,
         request_id: &str,

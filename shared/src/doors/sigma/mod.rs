@@ -8,8 +8,8 @@ mod otp;
 
 pub use language::Language;
 pub use otp::{
-    channel, check_code, check_status_and_complete, complete, resend, start, status,
-    START_LIMIT_PER_MINUTE,
+    channel, channel_long_polling, check_code, check_status_and_complete, complete, resend, start,
+    status, status_long_polling, widget, START_LIMIT_PER_MINUTE,
 };
 
 use lambda_http::{Body, Request, Response};
@@ -30,6 +30,8 @@ pub enum SigmaError {
     Forbidden,
     #[error("widget not found")]
     WidgetNotFound,
+    #[error("the widget or its owner is blocked, or the widget is not active")]
+    WidgetIsBlocked,
     #[error("session not found")]
     SessionNotFound,
     #[error("no channel can serve the recipient")]
@@ -40,8 +42,6 @@ pub enum SigmaError {
     AttemptsExpired,
     #[error("wrong code")]
     InvalidCode,
-    #[error("the code has expired")]
-    CodeExpired,
     #[error("resend inside the cooldown")]
     RestartCooldownActive { retry_after_secs: u64 },
     #[error("session already confirmed")]
@@ -50,12 +50,14 @@ pub enum SigmaError {
     SessionClosed,
     #[error("the recipient does not match the session")]
     PhoneNumberMismatch,
+    #[error("nothing changed within the long-polling bound")]
+    LongPollingTimeout,
     #[error("concurrent requests changed the session")]
-    Conflict,
+    Contention,
     #[error("the request body is over {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("too many starts for the recipient")]
-    TooManyRequests { retry_after_secs: u64 },
+    RateLimit { retry_after_secs: u64 },
     #[error("a dependency is unavailable")]
     ServiceUnavailable {
         retry_after_secs: u64,
@@ -90,7 +92,7 @@ impl From<DomainError> for SigmaError {
             }
             DomainError::TooManyRequests { retry_after_secs }
             | DomainError::SendBudgetExhausted { retry_after_secs } => {
-                SigmaError::TooManyRequests { retry_after_secs }
+                SigmaError::RateLimit { retry_after_secs }
             }
             DomainError::DestinationNotAllowed => SigmaError::NoAvailableChannels {
                 retry_after_secs: None,
@@ -98,10 +100,11 @@ impl From<DomainError> for SigmaError {
             DomainError::DeliveryFailed => SigmaError::NoAvailableChannels {
                 retry_after_secs: None,
             },
-            DomainError::Contention => SigmaError::Conflict,
+            DomainError::Contention => SigmaError::Contention,
             DomainError::IncorrectCode { .. } => SigmaError::InvalidCode,
             DomainError::AttemptsExhausted => SigmaError::AttemptsExpired,
-            DomainError::CodeExpired => SigmaError::CodeExpired,
+            // The guide's answer to an expired code is `resend`.
+            DomainError::CodeExpired => SigmaError::ResendChannel,
             DomainError::PayloadTooLarge { limit_bytes } => {
                 SigmaError::PayloadTooLarge { limit_bytes }
             }
@@ -127,28 +130,36 @@ pub struct ErrorBody {
 }
 
 impl SigmaError {
-    /// (type, HTTP status, Russian message, English message). The Russian messages of the reference are verbatim.
+    /// (type, HTTP status, Russian message, English message). Types and Russian messages are the reference's,
+    /// verbatim (its spelling included): `errortypes.md` and each operation's page.
     pub fn describe(&self) -> (&'static str, u16, String, String) {
         let fixed = |kind, status, ru: &str, en: &str| (kind, status, ru.to_owned(), en.to_owned());
         match self {
             SigmaError::Validation { location, message } => (
-                "ValidationException",
+                "ValidateError",
                 400,
-                format!("Некорректное значение поля {location}"),
+                format!("Ошибка валидации: {location}"),
                 format!("{location}: {message}"),
             ),
+            // The reference documents a bare 401 "Unauthorized" and no type for it.
             SigmaError::Unauthorized => fixed(
                 "UnauthorizedException",
                 401,
-                "Требуется авторизация",
+                "Unauthorized",
                 "Unauthorized",
             ),
             SigmaError::Forbidden => fixed("ForbiddenException", 403, "Запрещено", "Forbidden"),
+            SigmaError::WidgetIsBlocked => fixed(
+                "WidgetIsBlockedException",
+                403,
+                "Форма или пользователь заблокированы - обратитесь в поддержку",
+                "The form or the user is blocked - contact support",
+            ),
             SigmaError::WidgetNotFound => fixed(
                 "WidgetNotFoundException",
                 404,
-                "Виджет не найден",
-                "Widget not found",
+                "Форма не существует",
+                "The form does not exist",
             ),
             SigmaError::SessionNotFound => fixed(
                 "SessionNotFoundException",
@@ -177,14 +188,20 @@ impl SigmaError {
             SigmaError::InvalidCode => fixed(
                 "InvalidCodeException",
                 400,
-                "Неверный код",
-                "Invalid code",
+                "Код, введенный пользователем, неправильный",
+                "The code the user entered is wrong",
             ),
-            SigmaError::CodeExpired => fixed(
-                "CodeExpiredException",
+            SigmaError::SessionClosed => fixed(
+                "SessionClosedException",
                 400,
-                "Срок действия кода истёк, запросите новый код",
-                "The code has expired; request a new one",
+                "Сессия закрыта",
+                "The session is closed",
+            ),
+            SigmaError::LongPollingTimeout => fixed(
+                "LongPollingTimeoutException",
+                408,
+                "Истек timeout long-polling запроса. Запустие long-polling запрос заново",
+                "The long-polling request timed out. Start the long-polling request again",
             ),
             SigmaError::RestartCooldownActive { .. } => fixed(
                 "RestartCooldownActiveException",
@@ -198,23 +215,11 @@ impl SigmaError {
                 "Сессия уже подтверждена",
                 "The session is already confirmed",
             ),
-            SigmaError::SessionClosed => fixed(
-                "SessionClosedException",
-                409,
-                "Сессия завершена",
-                "The session is closed",
-            ),
             SigmaError::PhoneNumberMismatch => fixed(
                 "PhoneNumberMismatchException",
                 409,
-                "Получатель не совпадает с получателем сессии",
-                "The recipient does not match the session's recipient",
-            ),
-            SigmaError::Conflict => fixed(
-                "ConflictException",
-                409,
-                "Сессия изменена параллельным запросом, повторите попытку",
-                "The session was changed by a concurrent request; try again",
+                "Номер телефона не совпадает с привязанным к текущей сессии.",
+                "The phone number does not match the one bound to the current session.",
             ),
             // The reference's generic `BadRequestException`, with the status of what it is.
             SigmaError::PayloadTooLarge { limit_bytes } => (
@@ -223,17 +228,25 @@ impl SigmaError {
                 format!("Тело запроса слишком велико: не более {limit_bytes} байт"),
                 format!("The request body is too large: at most {limit_bytes} bytes"),
             ),
-            SigmaError::TooManyRequests { .. } => fixed(
-                "TooManyRequestsException",
+            SigmaError::RateLimit { .. } => fixed(
+                "RateLimitException",
                 429,
-                "Слишком много запросов, повторите позже",
-                "Too many requests; try again later",
+                "Ошибка RateLimit",
+                "Rate limit exceeded",
+            ),
+            // Concurrent requests kept changing the session: the same answer as a rate limit (wait `Retry-After`,
+            // send again), the reference having no type of its own for it.
+            SigmaError::Contention => fixed(
+                "RateLimitException",
+                429,
+                "Ошибка RateLimit",
+                "Rate limit exceeded",
             ),
             SigmaError::ServiceUnavailable { .. } => fixed(
-                "ServiceUnavailableException",
+                "InternalServerErrorException",
                 503,
-                "Сервис временно недоступен, повторите позже",
-                "The service is temporarily unavailable; try again later",
+                "Внутрення ошибка сервера",
+                "Internal server error",
             ),
         }
     }
@@ -241,11 +254,12 @@ impl SigmaError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             SigmaError::RestartCooldownActive { retry_after_secs }
-            | SigmaError::TooManyRequests { retry_after_secs }
+            | SigmaError::RateLimit { retry_after_secs }
             | SigmaError::ServiceUnavailable {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             SigmaError::NoAvailableChannels { retry_after_secs } => *retry_after_secs,
+            SigmaError::Contention => Some(1),
             _ => None,
         }
     }

@@ -6,10 +6,13 @@
 //!   `complete` or `checkStatusAndComplete` has run.
 //! - Attempts are counted per session, not per channel: moving on to another channel never gives a guesser a
 //!   fresh budget, so a resend after the attempts are used up is refused (start again).
+//! - `channel` and `status` say how the session stands, or the error that tells the client its next step; their
+//!   long-polling twins give the same answers, held while there is nothing new to tell.
 
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::language::Language;
@@ -17,7 +20,7 @@ use super::{serve, SigmaError};
 use crate::domain::otp::{valid_widget_id, OtpSession, WidgetChannel};
 use crate::domain::sending::Requester;
 use crate::domain::token::{Channel, LiveToken, SendMode, TokenPurpose};
-use crate::domain::{Cause, DomainError, Email, PhoneNumber, Principal};
+use crate::domain::{Cause, DomainError, Email, PhoneNumber, Principal, UserStatus};
 use crate::doors::http::{json_body, json_response, path_param, query_param};
 use crate::engine::{App, Recipient, SendRequest};
 use crate::ports::{Closing, Companion};
@@ -26,8 +29,10 @@ use crate::ports::{Closing, Companion};
 pub const START_LIMIT_PER_MINUTE: u32 = 3;
 /// Sessions are removed by the table's TTL a day after they start.
 const SESSION_RETENTION_SECS: i64 = 24 * 3600;
-/// Codes are six decimal digits (the engine's `OtpSession` format).
-const CODE_TYPE: &str = "numeric";
+/// The user types the code that was sent (`EOtpChannelCodeType`); no channel of ours confirms without one.
+const CODE_TYPE: &str = "code";
+/// How often a held long poll reads the session again.
+const LONG_POLL_INTERVAL: Duration = Duration::from_secs(1);
 const PURPOSE: TokenPurpose = TokenPurpose::OtpSession;
 /// A close reads the session again when a check changed its code in between; each try is a change by another
 /// request, so a few suffice.
@@ -53,19 +58,22 @@ struct ChannelResponse {
     status: ChannelStatus,
     label: String,
     code_type: &'static str,
+    /// Nothing to carry for our channels: `{}`, as the reference shows it.
+    payload: serde_json::Map<String, serde_json::Value>,
+    settings: serde_json::Map<String, serde_json::Value>,
     remaining_code_attempts: u32,
 }
 
+/// `EOtpHandlerChannelStatus`, of which a session of ours is in one of two: a send answers once the code has gone
+/// out (never `wait`, "in progress"), and the ends of a channel (used-up attempts, an expired or missing code, a
+/// closed session) are the reference's errors, which tell the client what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum ChannelStatus {
-    /// The code expired unused: the channel waits for a resend.
-    Wait,
+    /// Something was sent to the user: a live code.
     Sent,
+    /// The right code was entered.
     Confirmed,
-    Closed,
-    /// The attempts are used up or the code is gone.
-    Error,
 }
 
 fn invalid(location: &str, message: &str) -> SigmaError {
@@ -75,8 +83,12 @@ fn invalid(location: &str, message: &str) -> SigmaError {
     }
 }
 
-/// An E.164 phone number or an email address.
+/// An E.164 phone number, with its `+` or without it (`79991234567`, as Sigma's own SMS API takes numbers), or an
+/// email address.
 fn parse_recipient(raw: &str, location: &str) -> Result<Recipient, SigmaError> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_recipient(&format!("+{raw}"), location);
+    }
     if raw.starts_with('+') {
         raw.parse::<PhoneNumber>()
             .map(Recipient::Phone)
@@ -88,7 +100,7 @@ fn parse_recipient(raw: &str, location: &str) -> Result<Recipient, SigmaError> {
     } else {
         Err(invalid(
             location,
-            "must be an E.164 phone number or an email address",
+            "must be a phone number in international format or an email address",
         ))
     }
 }
@@ -163,15 +175,39 @@ fn confirmed(token: Option<&LiveToken>) -> bool {
     token.is_some_and(|token| token.consumed)
 }
 
-/// Refuses to change a session that is over.
+/// Refuses to change a session that is over: closed first (a completed session is closed, whether or not it was
+/// confirmed), then confirmed.
 fn still_open(session: &OtpSession, token: Option<&LiveToken>) -> Result<(), SigmaError> {
-    if confirmed(token) {
-        return Err(SigmaError::SessionAlreadyConfirmed);
-    }
     if session.closed_at.is_some() {
         return Err(SigmaError::SessionClosed);
     }
+    if confirmed(token) {
+        return Err(SigmaError::SessionAlreadyConfirmed);
+    }
     Ok(())
+}
+
+/// May `caller` read or use `widget`, and may a session start on it? Answers whether it is blocked (by the
+/// operator, or because its owner is disabled, locked out or gone).
+async fn widget_access(
+    app: &App,
+    widget: &crate::domain::otp::Widget,
+    caller: &Principal,
+) -> Result<bool, SigmaError> {
+    let Some(owner_id) = widget.owner_id else {
+        return Ok(widget.blocked);
+    };
+    if owner_id != caller.user_id && !caller.is_backoffice_admin() {
+        return Err(SigmaError::Forbidden);
+    }
+    // The caller got past the authorizer, so an owner who is the caller is enabled and not locked out.
+    let owner_blocked = owner_id != caller.user_id
+        && app
+            .store
+            .get_user(&owner_id)
+            .await?
+            .is_none_or(|owner| owner.status != UserStatus::Enabled || owner.locked_out);
+    Ok(widget.blocked || owner_blocked)
 }
 
 fn success(status: u16, value: bool) -> Response<Body> {
@@ -199,6 +235,9 @@ pub async fn start(app: &App, request: Request) -> Response<Body> {
                 .get_widget(&body.widget_id)
                 .await?
                 .ok_or(SigmaError::WidgetNotFound)?;
+            if widget_access(app, &widget, &caller).await? || !widget.active {
+                return Err(SigmaError::WidgetIsBlocked);
+            }
             let (channels, candidates): (Vec<WidgetChannel>, Vec<Recipient>) = widget
                 .channels
                 .into_iter()
@@ -235,6 +274,7 @@ pub async fn start(app: &App, request: Request) -> Response<Body> {
                 locale: language.code().into(),
                 created_at: now,
                 closed_at: None,
+                channel_seen: None,
                 retained_until: now + time::Duration::seconds(SESSION_RETENTION_SECS),
             };
             let send = SendRequest::new(
@@ -323,7 +363,7 @@ pub async fn check_code(app: &App, request: Request) -> Response<Body> {
         let engine = app.engine()?;
         let (session, token) = load(app, &request_id, &caller).await?;
         still_open(&session, token.as_ref())?;
-        let token = token.ok_or(SigmaError::CodeExpired)?;
+        let token = token.ok_or(SigmaError::ResendChannel)?;
         // Accepted only while the session is open: a `complete` that came first ends it for good.
         let open = Companion::SessionOpen(request_id.clone());
         engine
@@ -347,43 +387,132 @@ pub async fn check_code(app: &App, request: Request) -> Response<Body> {
     .await
 }
 
+/// How the current channel stands, or the error that says what to do next.
+fn channel_answer(
+    session: &OtpSession,
+    token: Option<&LiveToken>,
+    now: OffsetDateTime,
+) -> Result<ChannelResponse, SigmaError> {
+    if session.closed_at.is_some() {
+        return Err(SigmaError::SessionClosed);
+    }
+    let token = token.ok_or(SigmaError::ResendChannel)?;
+    let status = if token.consumed {
+        ChannelStatus::Confirmed
+    } else if token.is_exhausted() {
+        return Err(SigmaError::AttemptsExpired);
+    } else if now >= token.expires_at {
+        return Err(SigmaError::ResendChannel);
+    } else {
+        ChannelStatus::Sent
+    };
+    let current = session
+        .channels
+        .iter()
+        .find(|c| c.channel == token.channel)
+        .or(session.channels.first())
+        .ok_or_else(|| {
+            SigmaError::from(DomainError::unavailable_because(Cause::described(format!(
+                "session {} has no channel",
+                session.request_id
+            ))))
+        })?;
+    Ok(ChannelResponse {
+        channel: current.channel,
+        status,
+        label: current.label.clone(),
+        code_type: CODE_TYPE,
+        payload: serde_json::Map::new(),
+        settings: serde_json::Map::new(),
+        remaining_code_attempts: token.max_attempts.saturating_sub(token.failed_attempts),
+    })
+}
+
+/// What the client was told, without secrets: the whole answer, and the code's version (a resend is news too).
+fn channel_fingerprint(
+    answer: &Result<ChannelResponse, SigmaError>,
+    token: Option<&LiveToken>,
+) -> String {
+    let version = token.map_or(0, |token| token.version);
+    match answer {
+        Ok(answer) => format!(
+            "{:?}:{:?}:{}:{}:{version}",
+            answer.channel, answer.status, answer.code_type, answer.remaining_code_attempts
+        ),
+        Err(error) => format!("{}:{version}", error.describe().0),
+    }
+}
+
+/// Waits for the next read of a long poll, or answers `LongPollingTimeoutException` when the bound is reached.
+async fn hold(deadline: Instant) -> Result<(), SigmaError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(SigmaError::LongPollingTimeout);
+    }
+    tokio::time::sleep(left.min(LONG_POLL_INTERVAL)).await;
+    Ok(())
+}
+
 /// `GET /api/n/otp-handler/{requestId}/channel`: the current channel and how it stands.
 pub async fn channel(app: &App, request: Request) -> Response<Body> {
     serve("otpChannel", request, |request, caller, _| async move {
         let request_id = request_id_param(&request)?;
         let (session, token) = load(app, &request_id, &caller).await?;
-        let now = OffsetDateTime::now_utc();
-        let current = token
-            .as_ref()
-            .and_then(|token| session.channels.iter().find(|c| c.channel == token.channel))
-            .or(session.channels.first())
-            .ok_or_else(|| {
-                SigmaError::from(DomainError::unavailable_because(Cause::described(format!(
-                    "session {request_id} has no channel"
-                ))))
-            })?;
-        let status = match &token {
-            _ if session.closed_at.is_some() => ChannelStatus::Closed,
-            Some(token) if token.consumed => ChannelStatus::Confirmed,
-            Some(token) if token.is_exhausted() => ChannelStatus::Error,
-            Some(token) if now >= token.expires_at => ChannelStatus::Wait,
-            Some(_) => ChannelStatus::Sent,
-            None => ChannelStatus::Error,
-        };
-        Ok(json_response(
-            200,
-            &ChannelResponse {
-                channel: current.channel,
-                status,
-                label: current.label.clone(),
-                code_type: CODE_TYPE,
-                remaining_code_attempts: token
-                    .as_ref()
-                    .map_or(0, |t| t.max_attempts.saturating_sub(t.failed_attempts)),
-            },
-        ))
+        let answer = channel_answer(&session, token.as_ref(), OffsetDateTime::now_utc())?;
+        Ok(json_response(200, &answer))
     })
     .await
+}
+
+/// `GET /api/n/otp-handler/longPolling/{requestId}/channel`: `channel`'s answer as soon as it differs from the last
+/// one this long poll gave for the session (the first, at once); else it holds, reading the session again every
+/// second, up to the configured bound, then answers `LongPollingTimeoutException`.
+pub async fn channel_long_polling(app: &App, request: Request) -> Response<Body> {
+    serve(
+        "otpChannelLongPolling",
+        request,
+        |request, caller, _| async move {
+            let request_id = request_id_param(&request)?;
+            let deadline = Instant::now() + unsigned(app.config.long_poll_wait);
+            loop {
+                let (session, token) = load(app, &request_id, &caller).await?;
+                let answer = channel_answer(&session, token.as_ref(), OffsetDateTime::now_utc());
+                let seen = channel_fingerprint(&answer, token.as_ref());
+                if session.channel_seen.as_deref() != Some(seen.as_str()) {
+                    app.store.mark_channel_seen(&request_id, &seen).await?;
+                    return Ok(json_response(200, &answer?));
+                }
+                hold(deadline).await?;
+            }
+        },
+    )
+    .await
+}
+
+fn unsigned(wait: time::Duration) -> Duration {
+    Duration::try_from(wait).unwrap_or_default()
+}
+
+/// Whether the session was confirmed for `claimed`, or the error that says what to do next. A closed session
+/// answers what it was when it closed.
+fn status_answer(
+    session: &OtpSession,
+    token: Option<&LiveToken>,
+    claimed: &Recipient,
+    now: OffsetDateTime,
+) -> Result<bool, SigmaError> {
+    if !same_recipient(claimed, &stored_recipient(session)?) {
+        return Err(SigmaError::PhoneNumberMismatch);
+    }
+    if confirmed(token) || session.closed_at.is_some() {
+        return Ok(confirmed(token));
+    }
+    match token {
+        None => Err(SigmaError::ResendChannel),
+        Some(token) if token.is_exhausted() => Err(SigmaError::AttemptsExpired),
+        Some(token) if now >= token.expires_at => Err(SigmaError::ResendChannel),
+        Some(_) => Ok(false),
+    }
 }
 
 /// `GET /api/n/otp-handler/{requestId}/status?recipient=`: whether the session was confirmed for that recipient.
@@ -392,10 +521,78 @@ pub async fn status(app: &App, request: Request) -> Response<Body> {
         let request_id = request_id_param(&request)?;
         let claimed = recipient_query(&request)?;
         let (session, token) = load(app, &request_id, &caller).await?;
-        if !same_recipient(&claimed, &stored_recipient(&session)?) {
-            return Err(SigmaError::PhoneNumberMismatch);
+        let confirmed = status_answer(
+            &session,
+            token.as_ref(),
+            &claimed,
+            OffsetDateTime::now_utc(),
+        )?;
+        Ok(success(200, confirmed))
+    })
+    .await
+}
+
+/// `GET /api/n/otp-handler/longPolling/{requestId}/status?recipient=`: `status`'s answer once it is final (confirmed,
+/// closed, or an error); while the session waits for its code it holds, reading the session again every second, up
+/// to the configured bound, then answers `LongPollingTimeoutException`.
+pub async fn status_long_polling(app: &App, request: Request) -> Response<Body> {
+    serve(
+        "otpStatusLongPolling",
+        request,
+        |request, caller, _| async move {
+            let request_id = request_id_param(&request)?;
+            let claimed = recipient_query(&request)?;
+            let deadline = Instant::now() + unsigned(app.config.long_poll_wait);
+            loop {
+                let (session, token) = load(app, &request_id, &caller).await?;
+                let confirmed = status_answer(
+                    &session,
+                    token.as_ref(),
+                    &claimed,
+                    OffsetDateTime::now_utc(),
+                )?;
+                if confirmed || session.closed_at.is_some() {
+                    return Ok(success(200, confirmed));
+                }
+                hold(deadline).await?;
+            }
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WidgetResponse {
+    is_blocked: bool,
+    is_active: bool,
+    name: String,
+}
+
+/// `GET /api/n/otp-handler/widget/{widgetId}`: what the widget shows before a session starts.
+pub async fn widget(app: &App, request: Request) -> Response<Body> {
+    serve("otpWidget", request, |request, caller, _| async move {
+        let widget_id = path_param(&request, "widgetId").unwrap_or_default();
+        if !valid_widget_id(&widget_id) {
+            return Err(invalid(
+                "widgetId",
+                "must be 1 to 64 letters, digits, '-' or '_'",
+            ));
         }
-        Ok(success(200, confirmed(token.as_ref())))
+        let widget = app
+            .store
+            .get_widget(&widget_id)
+            .await?
+            .ok_or(SigmaError::WidgetNotFound)?;
+        let blocked = widget_access(app, &widget, &caller).await?;
+        Ok(json_response(
+            200,
+            &WidgetResponse {
+                is_blocked: blocked,
+                is_active: widget.active,
+                name: widget.name,
+            },
+        ))
     })
     .await
 }
