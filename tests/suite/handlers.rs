@@ -240,3 +240,80 @@ async fn the_authorizer_answers_http_api_and_rest_api_events() {
         json!({"authStatus": "rejected", "authError": "the bearer token signature is invalid"})
     );
 }
+
+/// Issue 19, item 14: the tenant is judged on the stored item before it is parsed. Another tenant's user is
+/// answered as a missing one even when its item would not parse (so parsing never runs for it), while the same
+/// unparseable item in the caller's own tenant is a 503: the 404 can only come from the check on the raw item.
+#[tokio::test]
+async fn another_tenants_user_is_judged_missing_before_its_item_is_parsed() {
+    let table = fresh_table().await;
+    let app = app(&table).await;
+    let (own_entity, other_entity) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let client = aws_sdk_dynamodb::Client::new(
+        &local_stack::emulator::sdk_config(&api_tests::endpoint()).await,
+    );
+    let unparseable = |entity: uuid::Uuid| {
+        let id = uuid::Uuid::new_v4();
+        let s = aws_sdk_dynamodb::types::AttributeValue::S;
+        let item = std::collections::HashMap::from([
+            ("pk".to_owned(), s(format!("USER#{id}"))),
+            ("sk".to_owned(), s("PROFILE".into())),
+            ("id".to_owned(), s(id.to_string())),
+            ("tenant".to_owned(), s(format!("ENTITY#{entity}"))),
+            ("userType".to_owned(), s("PAYOR".into())),
+            // Not an email, not a string: this item does not parse.
+            (
+                "email".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::N("7".into()),
+            ),
+        ]);
+        (id, item)
+    };
+    let (other_id, other_item) = unparseable(other_entity);
+    let (own_id, own_item) = unparseable(own_entity);
+    for item in [other_item, own_item] {
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put");
+    }
+    let get = |id: uuid::Uuid| {
+        let mut event: Value = serde_json::from_str(
+            &std::fs::read_to_string(api_tests::root().join("events/get-user.json"))
+                .expect("fixture"),
+        )
+        .expect("json");
+        event["pathParameters"]["userId"] = json!(id.to_string());
+        event["requestContext"]["authorizer"]["lambda"] = json!({
+            "authStatus": "authenticated",
+            "userId": uuid::Uuid::new_v4().to_string(),
+            "roles": "velo.payor.admin",
+            "entityId": own_entity.to_string(),
+            "userType": "PAYOR",
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("event")
+    };
+    let answer = |response: Response<Body>| {
+        let mut answer = body(&response);
+        answer
+            .as_object_mut()
+            .expect("object")
+            .remove("correlationId");
+        (response.status().as_u16(), answer)
+    };
+    let missing = answer(velo::get_user(&app, get(uuid::Uuid::new_v4())).await);
+    assert_eq!(missing.0, 404, "{missing:?}");
+    assert_eq!(
+        answer(velo::get_user(&app, get(other_id)).await),
+        missing,
+        "another tenant's user is a missing one"
+    );
+    assert_eq!(
+        answer(velo::get_user(&app, get(own_id)).await).0,
+        503,
+        "the item does not parse: only the raw check kept it from being parsed"
+    );
+}

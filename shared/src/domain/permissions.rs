@@ -10,6 +10,31 @@
 
 use super::{AccountKey, DomainError, EntityId, Role, RoleFamily, User, UserId, UserType};
 
+/// Whose users a caller may reach: a store can judge it on a stored item before parsing it, so that another
+/// tenant's user costs what a missing one does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Everyone,
+    Tenant {
+        entity_id: EntityId,
+        user_type: UserType,
+    },
+    Nobody,
+}
+
+impl Reach {
+    pub fn includes(&self, user: &User) -> bool {
+        match self {
+            Reach::Everyone => true,
+            Reach::Tenant {
+                entity_id,
+                user_type,
+            } => user.entity_id == Some(*entity_id) && user.user_type == *user_type,
+            Reach::Nobody => false,
+        }
+    }
+}
+
 /// The authenticated caller, as the authorizer established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -98,6 +123,18 @@ impl Principal {
 
     pub fn is_backoffice_admin(&self) -> bool {
         self.roles.contains(&Role::BackofficeAdmin)
+    }
+
+    /// Whose users the caller may reach at all (`may_reach`'s tenant rule, without the ranks).
+    pub fn reach(&self) -> Reach {
+        match self.entity_id {
+            _ if self.is_backoffice_admin() => Reach::Everyone,
+            Some(entity_id) => Reach::Tenant {
+                entity_id,
+                user_type: self.user_type,
+            },
+            None => Reach::Nobody,
+        }
     }
 
     /// May the caller attempt `operation` at all (before any target is known)? Refusal is a 403.

@@ -12,6 +12,7 @@ use super::keys::{
 };
 use super::tokens::{cancellation, cancellation_codes, parse_token, Cancellation};
 use super::{build, item, parse_item, unavailable, DynamoStore};
+use crate::domain::permissions::Reach;
 use crate::domain::token::{LiveToken, Subject, TokenPurpose};
 use crate::domain::{without_value, Cause, DomainError, FieldError, User, UserId, UserStatus};
 use crate::ports::{Companion, SaveError, SortField, UserListing, UserStore};
@@ -86,6 +87,44 @@ impl UserStore for DynamoStore {
             .await
             .map_err(|error| unavailable("GetItem", &error))?;
         output.item.map(parse_user).transpose()
+    }
+
+    async fn get_user_within(
+        &self,
+        id: &UserId,
+        reach: &Reach,
+    ) -> Result<Option<User>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(id), PROFILE)))
+            .send()
+            .await
+            .map_err(|error| unavailable("GetItem", &error))?;
+        let Some(raw) = output.item else {
+            return Ok(None);
+        };
+        let within = match reach {
+            Reach::Everyone => true,
+            Reach::Tenant {
+                entity_id,
+                user_type,
+            } => {
+                let text = |name: &str| match raw.get(name) {
+                    Some(AttributeValue::S(value)) => Some(value.as_str()),
+                    _ => None,
+                };
+                text("tenant") == Some(tenant_key(Some(entity_id)).as_str())
+                    && text("userType") == Some(user_type.as_str())
+            }
+            Reach::Nobody => false,
+        };
+        if within {
+            parse_user(raw).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     async fn get_user_with_token(

@@ -5,7 +5,7 @@ use lambda_http::Request;
 
 use super::wire::VerificationCode;
 use crate::domain::password;
-use crate::domain::permissions::Access;
+use crate::domain::permissions::{Access, Reach};
 use crate::domain::sending::Requester;
 use crate::domain::token::{LiveToken, SendMode, Subject, TokenPurpose};
 use crate::domain::{
@@ -33,9 +33,13 @@ pub(super) async fn reachable_user(
     operation: Operation,
 ) -> Result<User, DomainError> {
     caller.may(operation)?;
+    let reach = match operation.access() {
+        Access::SelfService => Reach::Everyone,
+        Access::Read | Access::Write => caller.reach(),
+    };
     let user = app
         .store
-        .get_user(&id)
+        .get_user_within(&id, &reach)
         .await?
         .ok_or(DomainError::NotFound("user"))?;
     if operation.access() != Access::SelfService {
