@@ -38,6 +38,7 @@ fn request(
         candidates,
         cascade,
         policy: app.config.otp_policy(),
+        spent_attempts: 0,
         locale: Locale::Ru,
         link_base: String::new(),
         companions: Vec::new(),

@@ -63,6 +63,9 @@ pub struct SendRequest {
     /// May a recipient that cannot be served give way to the next (Sigma's cascade)?
     pub cascade: bool,
     pub policy: TokenPolicy,
+    /// Wrong codes the subject has already spent, as its aggregate counts them: a new code starts from at least
+    /// this many, so a code item removed (by TTL) takes no attempts with it.
+    pub spent_attempts: u32,
     pub locale: Locale,
     pub link_base: String,
     /// Writes that must happen with the first code or not at all (for example, creating the aggregate)…
@@ -89,6 +92,7 @@ impl SendRequest {
             candidates: vec![recipient],
             cascade: false,
             policy,
+            spent_attempts: 0,
             locale: Locale::En,
             link_base: String::new(),
             companions: Vec::new(),
@@ -121,6 +125,12 @@ impl SendRequest {
         self
     }
 
+    /// See `spent_attempts`.
+    pub fn with_spent_attempts(mut self, spent: u32) -> SendRequest {
+        self.spent_attempts = spent;
+        self
+    }
+
     pub fn in_locale(mut self, locale: Locale) -> SendRequest {
         self.locale = locale;
         self
@@ -142,6 +152,13 @@ impl SendRequest {
         self.undo = undo;
         self
     }
+}
+
+/// Writes a check makes with its verdict, in the same transaction as the token's own write.
+#[derive(Debug, Clone, Default)]
+pub struct Outcomes {
+    pub on_accept: Vec<Companion>,
+    pub on_reject: Vec<Companion>,
 }
 
 #[derive(Debug, Clone)]
@@ -222,6 +239,7 @@ impl TokenEngine<'_> {
             candidates,
             cascade,
             policy,
+            spent_attempts,
             locale,
             link_base,
             companions,
@@ -237,7 +255,7 @@ impl TokenEngine<'_> {
             let mut races = 0;
             let reserved = loop {
                 let now = OffsetDateTime::now_utc();
-                let (next, secret) = LiveToken::next(
+                let (mut next, secret) = LiveToken::next(
                     current.as_ref(),
                     mode,
                     self.hasher,
@@ -250,6 +268,12 @@ impl TokenEngine<'_> {
                     },
                     now,
                 )?;
+                if spent_attempts > next.failed_attempts {
+                    next.failed_attempts = spent_attempts;
+                    if next.is_exhausted() {
+                        return Err(DomainError::AttemptsExhausted);
+                    }
+                }
                 let slot = self.quota_slot(recipient, now);
                 match self
                     .store
@@ -355,7 +379,7 @@ impl TokenEngine<'_> {
             subject,
             purpose,
             candidate,
-            Vec::new(),
+            Outcomes::default(),
             Some(recipient),
         )
         .await
@@ -370,7 +394,30 @@ impl TokenEngine<'_> {
         candidate: &str,
         on_accept: Vec<Companion>,
     ) -> Result<(), DomainError> {
-        self.check(current, subject, purpose, candidate, on_accept, None)
+        self.check(
+            current,
+            subject,
+            purpose,
+            candidate,
+            Outcomes {
+                on_accept,
+                on_reject: Vec::new(),
+            },
+            None,
+        )
+        .await
+    }
+
+    /// `verify_with`, where a counted wrong code also makes `on_reject` writes, in the same transaction as the count.
+    pub async fn verify_with_outcomes(
+        &self,
+        current: Option<LiveToken>,
+        subject: &Subject,
+        purpose: TokenPurpose,
+        candidate: &str,
+        outcomes: Outcomes,
+    ) -> Result<(), DomainError> {
+        self.check(current, subject, purpose, candidate, outcomes, None)
             .await
     }
 
@@ -380,7 +427,7 @@ impl TokenEngine<'_> {
         subject: &Subject,
         purpose: TokenPurpose,
         candidate: &str,
-        on_accept: Vec<Companion>,
+        outcomes: Outcomes,
         sent_to: Option<&Recipient>,
     ) -> Result<(), DomainError> {
         let mut token = current.ok_or(DomainError::NotFound("token"))?;
@@ -423,7 +470,11 @@ impl TokenEngine<'_> {
                     remaining_attempts: token.max_attempts - token.failed_attempts,
                 });
             }
-            let companions: &[Companion] = if accepted { &on_accept } else { &[] };
+            let companions: &[Companion] = if accepted {
+                &outcomes.on_accept
+            } else {
+                &outcomes.on_reject
+            };
             if self
                 .store
                 .record_check(&token, accepted, now.unix_timestamp(), companions)
