@@ -104,7 +104,7 @@ async fn a_body_over_64_kib_is_refused_by_each_front_door_with_413_in_its_own_fo
         assert_eq!(
             body,
             json!({"title": "Payload Too Large", "description": "The request body is too large",
-                   "translation": "O corpo da requisição é grande demais", "code": "QIT000108",
+                   "translation": "O corpo da requisição é grande demais", "code": "XQI000108",
                    "extra_fields": {"max_body_bytes": 65536}})
         );
         let account: AccountKey = SEED_QI_ACCOUNT_KEY.parse().expect("account");
