@@ -93,6 +93,7 @@ async fn a_body_over_64_kib_is_refused_by_each_front_door_with_413_in_its_own_fo
 
         let device = DeviceKey::random();
         let create = json!({"device_key": device.to_string(),
+            "session_id": uuid::Uuid::new_v4().to_string(),
             "tfa_info": {"approver_document_number": "12345678909", "contact_type": "email"}});
         let (status, body, _) = post_raw(
             &format!("/account/{SEED_QI_ACCOUNT_KEY}/device"),
