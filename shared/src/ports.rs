@@ -39,6 +39,11 @@ pub enum Companion {
         device: DeviceKey,
         at: OffsetDateTime,
     },
+    /// Counts one wrong token on a pending device (with the failed check that counted it on the token).
+    CountDeviceFailure {
+        account: AccountKey,
+        device: DeviceKey,
+    },
     /// Counts one Sigma start for a recipient in one minute, never past `limit`.
     CountStart {
         recipient_key: String,
@@ -82,7 +87,7 @@ impl Companion {
                 "device_key",
                 "a device with this device_key already exists",
             )),
-            Companion::ActivateDevice { .. } => {
+            Companion::ActivateDevice { .. } | Companion::CountDeviceFailure { .. } => {
                 DomainError::Conflict(FieldError::new("device_key", "not pending"))
             }
             Companion::CountStart { refused, .. } => refused.clone(),
@@ -242,15 +247,15 @@ pub trait TokenStore: Send + Sync {
         undo: &[Companion],
     ) -> Result<(), DomainError>;
 
-    /// Records a verification: consumes the code on a match (with `on_accept`, all or nothing), counts a failure
-    /// otherwise. Both are conditioned on the code still being the one judged, unconsumed and with attempts left;
+    /// Records a verification: consumes the code on a match, counts a failure otherwise; `with` are written in the
+    /// same transaction (all or nothing), whichever it is. Both are conditioned on the code still being the one judged, unconsumed and with attempts left;
     /// `false` when that no longer holds (judge again).
     async fn record_check(
         &self,
         token: &LiveToken,
         accepted: bool,
         now: i64,
-        on_accept: &[Companion],
+        with: &[Companion],
     ) -> Result<bool, DomainError>;
 }
 

@@ -51,7 +51,7 @@ fn assert_front_door_401(path: &str, body: &Value, case: &str) {
             "{context}"
         );
     } else if path.starts_with("/account/") {
-        assert_eq!(body["code"], "QIT000101", "{context}");
+        assert_eq!(body["code"], "XQI000101", "{context}");
         for field in ["title", "description", "translation"] {
             assert!(
                 body[field].as_str().is_some_and(|text| !text.is_empty()),

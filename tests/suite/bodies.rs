@@ -93,6 +93,7 @@ async fn a_body_over_64_kib_is_refused_by_each_front_door_with_413_in_its_own_fo
 
         let device = DeviceKey::random();
         let create = json!({"device_key": device.to_string(),
+            "session_id": uuid::Uuid::new_v4().to_string(),
             "tfa_info": {"approver_document_number": "12345678909", "contact_type": "email"}});
         let (status, body, _) = post_raw(
             &format!("/account/{SEED_QI_ACCOUNT_KEY}/device"),
@@ -104,7 +105,7 @@ async fn a_body_over_64_kib_is_refused_by_each_front_door_with_413_in_its_own_fo
         assert_eq!(
             body,
             json!({"title": "Payload Too Large", "description": "The request body is too large",
-                   "translation": "O corpo da requisição é grande demais", "code": "QIT000108",
+                   "translation": "O corpo da requisição é grande demais", "code": "XQI000108",
                    "extra_fields": {"max_body_bytes": 65536}})
         );
         let account: AccountKey = SEED_QI_ACCOUNT_KEY.parse().expect("account");

@@ -51,6 +51,7 @@ fn request(
         candidates,
         cascade,
         policy: app.config.otp_policy(),
+        spent_attempts: 0,
         locale: Locale::Ru,
         link_base: String::new(),
         companions: Vec::new(),

@@ -334,7 +334,7 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
     (
         "device-create.rest-v1.json",
         Arrange::Seed,
-        Expect::Refused(409, "QIT000102"),
+        Expect::Refused(409, "XQI000102"),
     ),
     ("device-get.json", Arrange::QiDevice, Expect::Status(200)),
     (
@@ -357,12 +357,12 @@ const FIXTURES: &[(&str, Arrange, Expect)] = &[
     (
         "device-resend-token.json",
         Arrange::QiDevice,
-        Expect::Refused(429, "QIT000105"),
+        Expect::Refused(429, "XQI000105"),
     ),
     (
         "device-resend-token.rest-v1.json",
         Arrange::QiDevice,
-        Expect::Refused(429, "QIT000105"),
+        Expect::Refused(429, "XQI000105"),
     ),
     // Disabling is idempotent.
     (

@@ -36,7 +36,7 @@ async fn an_unreachable_table_is_a_503_with_retry_after_in_each_front_doors_form
     let qi_answer = qi::get_device(&app, event("device-get.json", |_| {})).await;
     assert_eq!(qi_answer.status(), 503);
     assert!(qi_answer.headers().contains_key("retry-after"));
-    assert_eq!(json_of(&qi_answer)["code"], "QIT000106");
+    assert_eq!(json_of(&qi_answer)["code"], "XQI000106");
 
     let sigma_answer = sigma::channel(&app, event("otp-channel.json", |_| {})).await;
     assert_eq!(sigma_answer.status(), 503);
@@ -239,6 +239,7 @@ async fn call(app: &App, write: Write, on: &Subjects) -> lambda_http::Response<l
             let request = event("device-create.json", |e| {
                 e["pathParameters"]["account_key"] = json!(on.account.to_string());
                 e["body"] = body_of(json!({"device_key": uuid::Uuid::new_v4(),
+                    "session_id": uuid::Uuid::new_v4(),
                     "tfa_info": {"approver_document_number": "12345678909", "contact_type": contact}}));
             });
             qi::create_device(app, request).await
@@ -361,7 +362,7 @@ fn expected_error(write: Write, fault_in: Service) -> (u16, &'static str, bool) 
             (503, "50310002", true)
         }
         (Write::CreateDevice(_) | Write::ResendDeviceToken(_), Service::DynamoDb) => {
-            (503, "QIT000106", true)
+            (503, "XQI000106", true)
         }
         (Write::CreateDevice(_) | Write::ResendDeviceToken(_), _) => (400, "OBD000097", false),
         (Write::Start(_) | Write::Resend(_), Service::DynamoDb) => {

@@ -88,7 +88,8 @@ async fn no_code_or_token_issued_through_the_gateway_is_in_any_log_or_table_item
     let device = uuid::Uuid::new_v4();
     let created = post(
         format!("/account/{account}/device"),
-        json!({"device_key": device, "tfa_info": {"approver_document_number": "12345678909", "contact_type": "email"}}),
+        json!({"device_key": device, "session_id": uuid::Uuid::new_v4().to_string(),
+               "tfa_info": {"approver_document_number": "12345678909", "contact_type": "email"}}),
     );
     assert_eq!(created.await.expect("device").status(), 202);
     let started = post(

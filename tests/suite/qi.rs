@@ -25,6 +25,8 @@ use user_token_domain::lambda::config::Config;
 use user_token_domain::App;
 
 const DOCUMENT: &str = "12345678909";
+/// A device_scan session, as QI's example spells one (upper case).
+const SESSION: &str = "05894BAD-C94E-4A61-B2A8-57EDAE868A0F";
 
 /// An account with one approver reachable at a phone number and an address no other test uses.
 struct TestAccount {
@@ -103,7 +105,7 @@ const V2: &str = ".json";
 const V1: &str = ".rest-v1.json";
 
 fn create_body(device: DeviceKey, contact: &str) -> Value {
-    json!({"device_key": device.to_string(), "session_id": "s-1",
+    json!({"device_key": device.to_string(), "session_id": SESSION,
            "tfa_info": {"approver_document_number": DOCUMENT, "contact_type": contact}})
 }
 
@@ -277,7 +279,7 @@ async fn create_answers_both_event_versions_stores_the_device_and_sends_a_portug
     assert_eq!(text_of(stored, "deviceStatus"), "pending_2fa_approval");
     assert_eq!(text_of(stored, "contactType"), "sms");
     assert_eq!(text_of(stored, "approverDocumentNumber"), DOCUMENT);
-    assert_eq!(text_of(stored, "sessionId"), "s-1");
+    assert_eq!(text_of(stored, "sessionId"), SESSION);
     let token_item = item(&items, &pk, "TOKEN#DEVICE_APPROVAL").expect("the token item");
     assert_eq!(text_of(token_item, "channel"), "sms");
     assert!(
@@ -298,9 +300,9 @@ async fn create_answers_both_event_versions_stores_the_device_and_sends_a_portug
     )
     .await;
     assert_eq!(
-        assert_error(&second, 409, "QIT000102"),
+        assert_error(&second, 409, "XQI000102"),
         json!({"title": "Conflict", "description": "A device with this device_key already exists",
-               "translation": "Já existe um dispositivo com esta device_key", "code": "QIT000102",
+               "translation": "Já existe um dispositivo com esta device_key", "code": "XQI000102",
                "extra_fields": {}})
     );
     assert_eq!(tokens_to(&account.email).await.len(), 0);
@@ -354,7 +356,11 @@ async fn every_operation_answers_both_event_versions() {
     )
     .await;
     assert_eq!(approved.status(), 201);
-    assert_eq!(body(&approved), json!({"device_status": "created"}));
+    let created_at = body(&approved)["created_at"].clone();
+    assert_eq!(
+        body(&approved),
+        json!({"device_key": device.to_string(), "device_status": "created", "created_at": created_at})
+    );
     for version in [V2, V1] {
         let got = qi::get_device(
             &app,
@@ -363,11 +369,11 @@ async fn every_operation_answers_both_event_versions() {
         .await;
         assert_eq!(got.status(), 200, "{version}");
         let view = body(&got);
-        assert_eq!(view["device_status"], "active");
+        assert_eq!(view["status"], "registered");
+        assert_eq!(view["analysis_status"], "automatically_approved");
         assert_eq!(view["device_key"], device.to_string());
-        assert_eq!(view["account_key"], account.key.to_string());
-        assert_eq!(view["session_id"], "s-1");
-        assert_eq!(view["contact_type"], "sms");
+        assert_eq!(view["session_id"], SESSION);
+        assert_eq!(view["created_at"], created_at);
     }
     for version in [V2, V1] {
         let disabled = qi::disable_device(
@@ -376,10 +382,13 @@ async fn every_operation_answers_both_event_versions() {
         )
         .await;
         assert_eq!(disabled.status(), 200, "{version}: disabling is idempotent");
-        assert_eq!(body(&disabled), json!({"device_status": "disabled"}));
+        assert_eq!(
+            body(&disabled),
+            json!({"device_key": device.to_string(), "device_status": "disabled", "created_at": created_at})
+        );
     }
     let got = qi::get_device(&app, aimed("device-get", V2, account.key, device, None)).await;
-    assert_eq!(body(&got)["device_status"], "disabled");
+    assert_eq!(body(&got)["status"], "deactivated");
 }
 
 #[tokio::test]
@@ -398,19 +407,21 @@ async fn schema_errors_are_qit000001_and_name_every_bad_field() {
         assert_error(&bad, 400, "QIT000001"),
         json!({"title": "Bad Request", "description": "Schema Error", "translation": "Erro de Schema",
                "code": "QIT000001", "extra_fields": {
-                   "device_key": "must be a UUID",
-                   "session_id": "must be a string of at most 128 characters",
+                   "device_key": "must be a UUID v4 (36 characters)",
+                   "session_id": "must be a string",
                    "tfa_info.approver_document_number": "must be 11 digits",
                    "tfa_info.contact_type": "must be one of sms, email"}})
     );
     let missing = qi::create_device(&app, create_with(json!({}))).await;
     assert_eq!(
         assert_error(&missing, 400, "QIT000001")["extra_fields"],
-        json!({"device_key": "is required", "tfa_info": "is required"})
+        json!({"device_key": "is required", "session_id": "is required", "tfa_info": "is required"})
     );
     let missing_inner = qi::create_device(
         &app,
-        create_with(json!({"device_key": device.to_string(), "tfa_info": {}})),
+        create_with(
+            json!({"device_key": device.to_string(), "session_id": SESSION, "tfa_info": {}}),
+        ),
     )
     .await;
     assert_eq!(
@@ -431,13 +442,18 @@ async fn schema_errors_are_qit000001_and_name_every_bad_field() {
     );
     let not_an_approver = qi::create_device(
         &app,
-        create_with(json!({"device_key": device.to_string(),
-            "tfa_info": {"approver_document_number": "98765432100", "contact_type": "sms"}})),
+        create_with(
+            json!({"device_key": device.to_string(), "session_id": SESSION,
+            "tfa_info": {"approver_document_number": "98765432100", "contact_type": "sms"}}),
+        ),
     )
     .await;
     assert_eq!(
-        assert_error(&not_an_approver, 400, "QIT000001")["extra_fields"],
-        json!({"tfa_info.approver_document_number": "is not an approver of this account"})
+        assert_error(&not_an_approver, 403, "OBD000090"),
+        json!({"title": "No approver permission",
+               "description": "Given document number does not belong to an approver for this account",
+               "translation": "O número de documento informado não pertence a um aprovador desta conta",
+               "code": "OBD000090", "extra_fields": {}})
     );
     let bad_paths = qi::resend_device_token(
         &app,
@@ -448,7 +464,8 @@ async fn schema_errors_are_qit000001_and_name_every_bad_field() {
     .await;
     assert_eq!(
         assert_error(&bad_paths, 400, "QIT000001")["extra_fields"],
-        json!({"account_key": "must be a UUID", "device_key": "must be a UUID"})
+        json!({"account_key": "must be a UUID v4 (36 characters)",
+               "device_key": "must be a UUID v4 (36 characters)"})
     );
     let bad_contact = resend(&app, &account, device, json!({"contact_type": "pigeon"})).await;
     assert_eq!(
@@ -565,8 +582,9 @@ async fn account_and_device_codes_follow_the_reference_table() {
         let account = account_in(app, status).await;
         for (operation, response) in answers(app, account.key).await {
             match operation {
-                // Reading or disabling a device is allowed whatever the account's status.
-                "get" | "disable" => assert_eq!(body(&response), no_device, "{operation}"),
+                // Reading a device is allowed whatever the account's status; disabling is refused as QI's page
+                // lists it (OBD000088, OBD000089).
+                "get" => assert_eq!(body(&response), no_device, "{operation}"),
                 _ => {
                     assert_eq!(body(&response), *expected, "{status:?} {operation}");
                     assert_eq!(response.status(), 400);
@@ -598,8 +616,8 @@ async fn five_wrong_tokens_exhaust_the_device_and_a_resend_is_refused() {
         let refused = validate(&app, &account, device, &wrong(&token)).await;
         assert_eq!(
             assert_error(&refused, 400, "OBD0000100"),
-            json!({"title": "Incorrect Token", "description": "The token provided is incorrect",
-                   "translation": "O token informado está incorreto", "code": "OBD0000100",
+            json!({"title": "Incorrect Token", "description": "Token sent does not match expected",
+                   "translation": "Token enviado não condiz com o esperado", "code": "OBD0000100",
                    "extra_fields": {"remaining_attempts": remaining}})
         );
     }
@@ -620,7 +638,7 @@ async fn five_wrong_tokens_exhaust_the_device_and_a_resend_is_refused() {
         "nothing more was sent"
     );
     let got = qi::get_device(&app, aimed("device-get", V2, account.key, device, None)).await;
-    assert_eq!(body(&got)["device_status"], "pending_2fa_approval");
+    assert_eq!(body(&got)["status"], "not_registered");
 }
 
 #[tokio::test]
@@ -708,12 +726,16 @@ async fn a_resend_revokes_the_old_token_keeps_attempts_restarts_the_lifetime_and
 }
 
 #[tokio::test]
-async fn a_resend_inside_the_cooldown_is_429_with_retry_after() {
+async fn a_resend_inside_the_cooldown_is_202_unsent_to_the_same_recipient_and_429_to_another() {
     let app = qi_app(|_| {}).await;
     let account = account_in(&app, AccountStatus::Active).await;
     let device = create(&app, &account, "sms").await;
-    let early = resend(&app, &account, device, json!({})).await;
-    let error = assert_error(&early, 429, "QIT000105");
+    let same = resend(&app, &account, device, json!({})).await;
+    assert_eq!(same.status(), 202, "{}", body(&same));
+    assert_eq!(body(&same)["device_status"], "pending_2fa_approval");
+    assert_eq!(tokens_to(&account.phone).await.len(), 1, "not sent again");
+    let early = resend(&app, &account, device, json!({"contact_type": "email"})).await;
+    let error = assert_error(&early, 429, "XQI000105");
     let wait: u64 = early.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -722,6 +744,7 @@ async fn a_resend_inside_the_cooldown_is_429_with_retry_after() {
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(error["extra_fields"]["retry_after_seconds"], wait);
     assert_eq!(tokens_to(&account.phone).await.len(), 1);
+    assert!(tokens_to(&account.email).await.is_empty());
 }
 
 #[tokio::test]
@@ -733,9 +756,9 @@ async fn an_expired_token_is_refused_with_qit000104() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let late = validate(&app, &account, device, &token).await;
     assert_eq!(
-        assert_error(&late, 400, "QIT000104"),
+        assert_error(&late, 400, "XQI000104"),
         json!({"title": "Expired Token", "description": "The token has expired; request a new one",
-               "translation": "O token expirou; solicite um novo", "code": "QIT000104", "extra_fields": {}})
+               "translation": "O token expirou; solicite um novo", "code": "XQI000104", "extra_fields": {}})
     );
 }
 
@@ -999,11 +1022,16 @@ async fn every_cell_of_the_qi_permission_matrix() {
             let expected = match operation {
                 DeviceOperation::Create | DeviceOperation::Resend => (202, "pending_2fa_approval"),
                 DeviceOperation::Validate => (201, "created"),
-                DeviceOperation::Get => (200, "pending_2fa_approval"),
+                DeviceOperation::Get => (200, "not_registered"),
                 DeviceOperation::Disable => (200, "disabled"),
             };
+            // QI's get names the registration `status`; the other operations answer `device_status`.
+            let field = match operation {
+                DeviceOperation::Get => "status",
+                _ => "device_status",
+            };
             assert_eq!(
-                (answer.status().as_u16(), answered["device_status"].as_str()),
+                (answer.status().as_u16(), answered[field].as_str()),
                 (expected.0, Some(expected.1)),
                 "{cell}: {answered}"
             );
@@ -1043,10 +1071,10 @@ async fn a_refused_caller_is_qit000101_in_qis_words() {
     )
     .await;
     assert_eq!(
-        assert_error(&rejected, 401, "QIT000101"),
+        assert_error(&rejected, 401, "XQI000101"),
         json!({"title": "Unauthorized", "description": "The access token is missing, invalid or expired",
                "translation": "O token de acesso está ausente, é inválido ou expirou",
-               "code": "QIT000101", "extra_fields": {}})
+               "code": "XQI000101", "extra_fields": {}})
     );
 }
 
@@ -1058,7 +1086,7 @@ async fn an_approved_or_disabled_device_takes_no_more_tokens() {
     let token = tokens_to(&account.phone).await.remove(0);
     assert_eq!(validate(&app, &account, device, &token).await.status(), 201);
     let not_pending = json!({"title": "Conflict", "description": "The device is not pending 2FA approval",
-        "translation": "O dispositivo não está pendente de aprovação 2FA", "code": "QIT000103",
+        "translation": "O dispositivo não está pendente de aprovação 2FA", "code": "XQI000103",
         "extra_fields": {}});
     let again = validate(&app, &account, device, &token).await;
     assert_eq!(again.status(), 409);
@@ -1215,29 +1243,37 @@ async fn over_http_create_wrong_token_resend_by_another_channel_validate_get_dis
     .await;
     assert_eq!(
         (status, approved),
-        (201, json!({"device_status": "created"}))
+        (
+            201,
+            json!({"device_key": device.to_string(), "device_status": "created",
+                   "created_at": created["created_at"]})
+        )
     );
 
     let (status, got, _) = call(Method::GET, &at, Some(&admin), None).await;
     assert_eq!(status, 200);
-    assert_eq!(got["device_status"], "active");
+    assert_eq!(got["status"], "registered");
     assert_eq!(got["device_key"], device.to_string());
 
     let (status, disabled, _) =
         call(Method::DELETE, &format!("{at}/disable"), Some(&admin), None).await;
     assert_eq!(
         (status, disabled),
-        (200, json!({"device_status": "disabled"}))
+        (
+            200,
+            json!({"device_key": device.to_string(), "device_status": "disabled",
+                   "created_at": created["created_at"]})
+        )
     );
     let (_, got, _) = call(Method::GET, &at, Some(&admin), None).await;
-    assert_eq!(got["device_status"], "disabled");
+    assert_eq!(got["status"], "deactivated");
     let items = all_items(&stack.table).await;
     let stored = item(&items, &device_pk(&account.key, &device), "PROFILE").expect("device");
     assert_eq!(text_of(stored, "deviceStatus"), "disabled");
 
     let (status, unauthenticated, _) = call(Method::GET, &at, None, None).await;
     assert_eq!(status, 401);
-    assert_eq!(unauthenticated["code"], "QIT000101");
+    assert_eq!(unauthenticated["code"], "XQI000101");
     let (status, unknown, _) = call(
         Method::GET,
         &format!("{base}/{}", DeviceKey::random()),
@@ -1363,7 +1399,7 @@ async fn concurrent_creates_of_one_device_key_make_one_device_and_one_message() 
         .iter()
         .map(|response| {
             if response.status() != 202 {
-                assert_eq!(body(response)["code"], "QIT000102", "{}", body(response));
+                assert_eq!(body(response)["code"], "XQI000102", "{}", body(response));
             }
             response.status().as_u16()
         })
@@ -1371,4 +1407,170 @@ async fn concurrent_creates_of_one_device_key_make_one_device_and_one_message() 
     statuses.sort();
     assert_eq!(statuses, [202, 409, 409, 409, 409]);
     assert_eq!(tokens_to(&account.phone).await.len(), 1);
+}
+
+/// Deletes the device's token item, as DynamoDB's TTL does some time after expiry (the emulator runs no TTL).
+async fn remove_token_as_ttl_does(table: &str, account: &AccountKey, device: &DeviceKey) {
+    api_tests::dynamodb()
+        .await
+        .delete_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(device_pk(account, device)))
+        .key("sk", AttributeValue::S("TOKEN#DEVICE_APPROVAL".into()))
+        .send()
+        .await
+        .expect("deleted");
+}
+
+/// The issue's done-when: QI's whole flow as a client written from QI's pages drives it (create, resend by SMS and
+/// by email, validate wrong then right, get, disable), every body field checked against the pages; and a device whose
+/// token item TTL removed gets a new token from resend, by SMS, that approves it.
+#[tokio::test]
+async fn qi_flow_as_documented_every_body_field_and_a_token_removed_by_ttl() {
+    let app = qi_app(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    let table = app.config.table_name.as_str().to_owned();
+    let account = account_in(&app, AccountStatus::Active).await;
+    let device = DeviceKey::random();
+    let created = qi::create_device(
+        &app,
+        aimed(
+            "device-create",
+            V2,
+            account.key,
+            device,
+            Some(create_body(device, "sms")),
+        ),
+    )
+    .await;
+    assert_eq!(created.status(), 202);
+    let created = body(&created);
+    let created_at = created["created_at"].clone();
+    let pending = json!({"device_key": device.to_string(), "device_status": "pending_2fa_approval",
+                         "created_at": created_at});
+    assert_eq!(created, pending);
+
+    let by_sms = resend(&app, &account, device, json!({"contact_type": "sms"})).await;
+    assert_eq!(
+        (by_sms.status().as_u16(), body(&by_sms)),
+        (202, pending.clone())
+    );
+    assert_eq!(tokens_to(&account.phone).await.len(), 2, "resent by SMS");
+    let by_email = resend(&app, &account, device, json!({"contact_type": "email"})).await;
+    assert_eq!(
+        (by_email.status().as_u16(), body(&by_email)),
+        (202, pending.clone())
+    );
+    let emailed = tokens_to(&account.email).await;
+    assert_eq!(emailed.len(), 1, "resent by email");
+
+    let refused = validate(&app, &account, device, &wrong(&emailed[0])).await;
+    assert_eq!(
+        assert_error(&refused, 400, "OBD0000100"),
+        json!({"title": "Incorrect Token", "description": "Token sent does not match expected",
+               "translation": "Token enviado não condiz com o esperado", "code": "OBD0000100",
+               "extra_fields": {"remaining_attempts": 4}})
+    );
+    let items = all_items(&table).await;
+    let stored = item(&items, &device_pk(&account.key, &device), "PROFILE").expect("device");
+    assert_eq!(
+        stored.get("failedAttempts"),
+        Some(&AttributeValue::N("1".into())),
+        "the wrong token is counted on the device too"
+    );
+    let approved = validate(&app, &account, device, &emailed[0]).await;
+    assert_eq!(approved.status(), 201);
+    assert_eq!(
+        body(&approved),
+        json!({"device_key": device.to_string(), "device_status": "created", "created_at": created_at})
+    );
+
+    let got = qi::get_device(&app, aimed("device-get", V2, account.key, device, None)).await;
+    assert_eq!(got.status(), 200);
+    let view = body(&got);
+    let registered = view["registration_date"].clone();
+    assert!(registered.is_string(), "{view}");
+    assert_eq!(
+        view,
+        json!({
+            "device_key": device.to_string(),
+            "session_id": SESSION,
+            "analysis_status": "automatically_approved",
+            "status": "registered",
+            "device_registration_data": {
+                "device_key": device.to_string(), "session_id": SESSION,
+                "document_number": "123.456.789-09", "registration_date": created_at,
+                "face_recognition_key": null
+            },
+            "analysis_status_events": [
+                {"new_analisys_status": "pending", "reason": null, "reason_description": null,
+                 "event_date": created_at},
+                {"new_analisys_status": "automatically_approved", "reason": null,
+                 "reason_description": null, "event_date": registered}
+            ],
+            "status_events": [
+                {"new_status": "not_registered", "event_date": created_at},
+                {"new_status": "registered", "event_date": registered}
+            ],
+            "registration_date": registered,
+            "created_at": created_at
+        })
+    );
+
+    let disabled =
+        qi::disable_device(&app, aimed("device-disable", V2, account.key, device, None)).await;
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(
+        body(&disabled),
+        json!({"device_key": device.to_string(), "device_status": "disabled", "created_at": created_at})
+    );
+    let got = body(&qi::get_device(&app, aimed("device-get", V2, account.key, device, None)).await);
+    assert_eq!(
+        (got["status"].as_str(), got["analysis_status"].as_str()),
+        (Some("deactivated"), Some("automatically_approved"))
+    );
+    assert_eq!(got["status_events"][2]["new_status"], "deactivated");
+
+    // A device whose token item TTL removed: resend issues a new one.
+    let stuck = create(&app, &account, "sms").await;
+    let before = tokens_to(&account.phone).await.len();
+    remove_token_as_ttl_does(&table, &account.key, &stuck).await;
+    let resent = resend(&app, &account, stuck, json!({})).await;
+    assert_eq!(resent.status(), 202, "{}", body(&resent));
+    assert_eq!(body(&resent)["device_key"], stuck.to_string());
+    let sms = tokens_to(&account.phone).await;
+    assert_eq!(sms.len(), before + 1, "a new token went by SMS");
+    let items = all_items(&table).await;
+    assert!(item(
+        &items,
+        &device_pk(&account.key, &stuck),
+        "TOKEN#DEVICE_APPROVAL"
+    )
+    .is_some());
+    let approved = validate(&app, &account, stuck, &sms[before]).await;
+    assert_eq!(approved.status(), 201, "{}", body(&approved));
+    assert_eq!(body(&approved)["device_status"], "created");
+}
+
+/// Deleting the token item never grants fresh attempts: the count lives on the device, written with each failure.
+#[tokio::test]
+async fn a_token_removed_by_ttl_takes_no_attempts_with_it() {
+    let app = qi_app(|config| config.resend_cooldown = time::Duration::ZERO).await;
+    let table = app.config.table_name.as_str().to_owned();
+    let account = account_in(&app, AccountStatus::Active).await;
+    let device = create(&app, &account, "sms").await;
+    let token = tokens_to(&account.phone).await.remove(0);
+    for _ in 0..5 {
+        validate(&app, &account, device, &wrong(&token)).await;
+    }
+    remove_token_as_ttl_does(&table, &account.key, &device).await;
+    let refused = resend(&app, &account, device, json!({})).await;
+    assert_error(&refused, 400, "OBD000099");
+    assert_eq!(tokens_to(&account.phone).await.len(), 1, "nothing was sent");
+    let items = all_items(&table).await;
+    assert!(item(
+        &items,
+        &device_pk(&account.key, &device),
+        "TOKEN#DEVICE_APPROVAL"
+    )
+    .is_none());
 }

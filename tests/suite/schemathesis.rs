@@ -108,7 +108,8 @@ async fn known_identifiers(stack: &Stack, admin_token: &str, payee: &str) -> Kno
     let device = uuid::Uuid::new_v4().to_string();
     let created = post(
         &format!("/account/{SEED_QI_ACCOUNT_KEY}/device"),
-        json!({"device_key": device, "tfa_info": {"approver_document_number": "12345678909", "contact_type": "sms"}}),
+        json!({"device_key": device, "session_id": uuid::Uuid::new_v4().to_string(),
+               "tfa_info": {"approver_document_number": "12345678909", "contact_type": "sms"}}),
     );
     assert_eq!(created.await.expect("device").status(), 202);
     let started: Value = post(

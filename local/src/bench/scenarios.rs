@@ -1064,8 +1064,10 @@ async fn qi(warm: &mut Warm<'_>) -> Result<(), String> {
         call(
             Method::POST,
             format!("/account/{account}/device"),
-            Some(json!({"device_key": device, "tfa_info": {
-                "approver_document_number": SEED_QI_APPROVER_DOCUMENT, "contact_type": "sms"}})),
+            Some(
+                json!({"device_key": device, "session_id": uuid::Uuid::new_v4().to_string(), "tfa_info": {
+                "approver_document_number": SEED_QI_APPROVER_DOCUMENT, "contact_type": "sms"}}),
+            ),
             &admin,
             202,
         )

@@ -139,6 +139,15 @@ impl State {
                     return refused();
                 }
             }
+            Companion::CountDeviceFailure { account, device } => {
+                match self.devices.get_mut(&(*account, *device)) {
+                    Some(stored) if stored.status == DeviceStatus::PendingApproval => {
+                        stored.failed_attempts += 1;
+                        stored.version += 1;
+                    }
+                    _ => return refused(),
+                }
+            }
             Companion::CountStart {
                 recipient_key,
                 minute,
@@ -235,6 +244,13 @@ impl State {
     ) -> bool {
         match self.devices.get_mut(&(*account, *device)) {
             Some(stored) if from.is_none_or(|from| stored.status == from) => {
+                match to {
+                    DeviceStatus::Active => stored.activated_at = Some(now),
+                    DeviceStatus::Disabled => {
+                        stored.disabled_at.get_or_insert(now);
+                    }
+                    DeviceStatus::PendingApproval => {}
+                }
                 stored.status = to;
                 stored.updated_at = now;
                 stored.version += 1;
@@ -301,6 +317,11 @@ impl MemoryStore {
     /// Every live token, for assertions.
     pub fn tokens(&self) -> Vec<LiveToken> {
         self.state().tokens.values().cloned().collect()
+    }
+
+    /// Deletes every token item of `subject`, as DynamoDB's TTL does some time after expiry.
+    pub fn expire_tokens_by_ttl(&self, subject: &Subject) {
+        self.state().tokens.retain(|(owner, _), _| owner != subject);
     }
 
     pub fn user_count(&self) -> usize {
@@ -428,7 +449,7 @@ impl TokenStore for MemoryStore {
         token: &LiveToken,
         accepted: bool,
         now: i64,
-        on_accept: &[Companion],
+        with: &[Companion],
     ) -> Result<bool, DomainError> {
         self.transact(|state| {
             let id = (token.subject.clone(), token.purpose);
@@ -443,10 +464,10 @@ impl TokenStore for MemoryStore {
             }
             if accepted {
                 stored.consumed = true;
-                state.apply_all(on_accept)?;
             } else {
                 stored.failed_attempts += 1;
             }
+            state.apply_all(with)?;
             Ok(true)
         })
     }

@@ -171,6 +171,12 @@ pub struct Device {
     pub contact_type: ContactType,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Wrong tokens tried on this device, counted with each failed check (in the same transaction). The token item
+    /// counts them too, but TTL deletes it some time after expiry: this count is what a new token starts from, so a
+    /// token removed by TTL never grants fresh attempts.
+    pub failed_attempts: u32,
+    pub activated_at: Option<OffsetDateTime>,
+    pub disabled_at: Option<OffsetDateTime>,
     pub version: u64,
 }
 

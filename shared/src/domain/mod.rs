@@ -17,7 +17,7 @@ mod user;
 
 pub use contact::{Email, PhoneNumber};
 pub use error::{causes, without_value, Cause, DomainError, FieldError, InputSource};
-pub use ids::{AccountKey, DeviceKey, EntityId, UserId};
+pub use ids::{AccountKey, DeviceKey, EntityId, ScanSessionId, UserId};
 pub use permissions::{Operation, Principal};
 pub use user::{
     validate_roles, DetailsPatch, InviteUser, MfaStatus, MfaType, PersonName, Role, RoleFamily,

@@ -8,7 +8,7 @@ use crate::adapters::memory::Delivered;
 use crate::domain::device::{Account, AccountStatus, Approver};
 use crate::domain::otp::{Widget, WidgetChannel};
 use crate::domain::token::{Channel, Subject};
-use crate::domain::{AccountKey, User, UserId, UserStatus};
+use crate::domain::{AccountKey, DeviceKey, User, UserId, UserStatus};
 use crate::ports::{DeviceStore, SessionStore};
 use crate::testing::{admin, body, event, memory_app, MemoryApp};
 
@@ -240,7 +240,7 @@ async fn qi_device_is_created_pending_refuses_a_wrong_token_and_is_activated_by_
             &[],
             Some(json!({
                 "device_key": device_key,
-                "session_id": "session-1",
+                "session_id": "fae3cb6c-9012-4b1c-9d61-7e8b2a6a5ed2",
                 "tfa_info": {"approver_document_number": "12345678909", "contact_type": "sms"}
             })),
             &caller,
@@ -249,7 +249,11 @@ async fn qi_device_is_created_pending_refuses_a_wrong_token_and_is_activated_by_
     )
     .await;
     assert_eq!(created.status(), 202, "{:?}", body(&created));
-    assert_eq!(body(&created)["device_status"], "pending_2fa_approval");
+    let created_at = body(&created)["created_at"].clone();
+    assert_eq!(
+        body(&created),
+        json!({"device_key": device_key, "device_status": "pending_2fa_approval", "created_at": created_at})
+    );
     assert_eq!(app.store.device_count(), 1);
     let token = qi_token(&app);
     let wrong = format!(
@@ -271,11 +275,19 @@ async fn qi_device_is_created_pending_refuses_a_wrong_token_and_is_activated_by_
     };
     let refused = qi::validate_device(&app.app, validate(wrong)).await;
     assert_eq!(refused.status(), 400);
-    assert_eq!(qi_error(&refused), "OBD0000100");
+    assert_eq!(
+        body(&refused),
+        json!({"title": "Incorrect Token", "description": "Token sent does not match expected",
+               "translation": "Token enviado não condiz com o esperado", "code": "OBD0000100",
+               "extra_fields": {"remaining_attempts": 4}})
+    );
 
     let approved = qi::validate_device(&app.app, validate(token.clone())).await;
     assert_eq!(approved.status(), 201);
-    assert_eq!(body(&approved), json!({"device_status": "created"}));
+    assert_eq!(
+        body(&approved),
+        json!({"device_key": device_key, "device_status": "created", "created_at": created_at})
+    );
 
     let fetched = qi::get_device(
         &app.app,
@@ -291,12 +303,39 @@ async fn qi_device_is_created_pending_refuses_a_wrong_token_and_is_activated_by_
     )
     .await;
     assert_eq!(fetched.status(), 200);
-    assert_eq!(body(&fetched)["device_status"], "active");
-    assert_eq!(body(&fetched)["session_id"], "session-1");
+    let view = body(&fetched);
+    let registered_at = view["registration_date"].clone();
+    assert!(registered_at.is_string(), "{view}");
+    let session = "fae3cb6c-9012-4b1c-9d61-7e8b2a6a5ed2";
+    assert_eq!(
+        view,
+        json!({
+            "device_key": device_key,
+            "session_id": session,
+            "analysis_status": "automatically_approved",
+            "status": "registered",
+            "device_registration_data": {
+                "device_key": device_key, "session_id": session, "document_number": "123.456.789-09",
+                "registration_date": created_at, "face_recognition_key": null
+            },
+            "analysis_status_events": [
+                {"new_analisys_status": "pending", "reason": null, "reason_description": null,
+                 "event_date": created_at},
+                {"new_analisys_status": "automatically_approved", "reason": null, "reason_description": null,
+                 "event_date": registered_at}
+            ],
+            "status_events": [
+                {"new_status": "not_registered", "event_date": created_at},
+                {"new_status": "registered", "event_date": registered_at}
+            ],
+            "registration_date": registered_at,
+            "created_at": created_at
+        })
+    );
 
     let again = qi::validate_device(&app.app, validate(token)).await;
     assert_eq!(again.status(), 409);
-    assert_eq!(qi_error(&again), "QIT000103");
+    assert_eq!(qi_error(&again), "XQI000103");
     let tokens = app.store.tokens();
     assert_eq!(tokens.len(), 1);
     assert!(
@@ -908,4 +947,304 @@ async fn sigma_a_completed_session_is_closed_and_a_number_may_come_without_its_p
         sigma_channel_long_poll(&app, &request_id, &caller).await,
         (400, closed)
     );
+}
+
+/// A QI device request on `path` (`account_key`, `device_key` as path parameters) with `body`.
+fn qi_event(
+    method: &str,
+    account: AccountKey,
+    device: &str,
+    suffix: &str,
+    body: Option<Value>,
+) -> lambda_http::Request {
+    let path = if device.is_empty() {
+        format!("/account/{account}/device")
+    } else {
+        format!("/account/{account}/device/{device}{suffix}")
+    };
+    event(
+        method,
+        &path,
+        json!({"account_key": account.to_string(), "device_key": device}),
+        &[],
+        body,
+        &admin(),
+        Map::new(),
+    )
+}
+
+async fn qi_create(app: &MemoryApp, account: AccountKey, device: &str) -> Value {
+    let created = qi::create_device(
+        &app.app,
+        qi_event(
+            "POST",
+            account,
+            "",
+            "",
+            Some(json!({"device_key": device, "session_id": uuid::Uuid::new_v4().to_string(),
+                        "tfa_info": {"approver_document_number": "12345678909", "contact_type": "sms"}})),
+        ),
+    )
+    .await;
+    assert_eq!(created.status(), 202, "{}", body(&created));
+    body(&created)
+}
+
+fn qi_wrong(token: &str) -> String {
+    format!(
+        "{}{}",
+        if token.starts_with('A') { 'B' } else { 'A' },
+        &token[1..]
+    )
+}
+
+/// The token item removed by TTL: resend issues a new one (QI: resend is for a token lost, not received or expired),
+/// and the attempts spent before the removal still count, so the removal never grants fresh ones.
+#[tokio::test]
+async fn qi_resend_after_the_token_was_removed_by_ttl_issues_a_new_one_within_the_attempt_cap() {
+    let app = memory_app(|config| config.resend_cooldown = time::Duration::ZERO);
+    let account = qi_account(&app).await;
+    let device = DeviceKey::random().to_string();
+    let created = qi_create(&app, account, &device).await;
+    let validate = |token: String| {
+        qi_event(
+            "PUT",
+            account,
+            &device,
+            "/validate",
+            Some(json!({ "token": token })),
+        )
+    };
+    for remaining in [4, 3, 2, 1] {
+        let refused = qi::validate_device(&app.app, validate(qi_wrong(&qi_token(&app)))).await;
+        assert_eq!(
+            body(&refused)["extra_fields"],
+            json!({"remaining_attempts": remaining})
+        );
+    }
+    let subject = Subject::Device(account, device.parse().expect("device key"));
+    app.store.expire_tokens_by_ttl(&subject);
+    assert!(app.store.tokens().is_empty());
+    // Without a token item a validation is an expired token.
+    let expired = qi::validate_device(&app.app, validate("ABCDEF".into())).await;
+    assert_eq!(expired.status(), 400);
+    assert_eq!(qi_error(&expired), "XQI000104");
+
+    let sent_before = app.messenger.outbox().len();
+    let resent = qi::resend_device_token(
+        &app.app,
+        qi_event("PATCH", account, &device, "/resend_token", None),
+    )
+    .await;
+    assert_eq!(resent.status(), 202, "{}", body(&resent));
+    assert_eq!(body(&resent), created);
+    assert_eq!(app.messenger.outbox().len(), sent_before + 1);
+    let tokens = app.store.tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        tokens[0].failed_attempts, 4,
+        "the cap survives the TTL removal"
+    );
+
+    // One attempt is left: a wrong token uses it up, and then neither validate nor resend is allowed.
+    let last = qi::validate_device(&app.app, validate(qi_wrong(&qi_token(&app)))).await;
+    assert_eq!(
+        body(&last)["extra_fields"],
+        json!({"remaining_attempts": 0})
+    );
+    let right = qi::validate_device(&app.app, validate(qi_token(&app))).await;
+    assert_eq!(qi_error(&right), "OBD000099");
+    app.store.expire_tokens_by_ttl(&subject);
+    let refused = qi::resend_device_token(
+        &app.app,
+        qi_event("PATCH", account, &device, "/resend_token", None),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        body(&refused),
+        json!({"title": "Number of token validation attempts exceeded",
+               "description": "The maximum number of failed token validation attempts has been reached",
+               "translation": "Número máximo de tentativas de validação de token atingida",
+               "code": "OBD000099", "extra_fields": {}})
+    );
+    assert!(app.store.tokens().is_empty(), "no token was issued");
+}
+
+/// The last token of a pending device was removed by TTL and a new one is issued and validated.
+#[tokio::test]
+async fn qi_a_device_whose_token_was_removed_by_ttl_is_validated_with_the_new_one() {
+    let app = memory_app(|_| {});
+    let account = qi_account(&app).await;
+    let device = DeviceKey::random().to_string();
+    let created = qi_create(&app, account, &device).await;
+    let first = qi_token(&app);
+    app.store
+        .expire_tokens_by_ttl(&Subject::Device(account, device.parse().expect("key")));
+    let resent = qi::resend_device_token(
+        &app.app,
+        qi_event("PATCH", account, &device, "/resend_token", Some(json!({}))),
+    )
+    .await;
+    assert_eq!(resent.status(), 202, "{}", body(&resent));
+    let second = qi_token(&app);
+    assert_eq!(app.messenger.outbox().len(), 2);
+    let old = qi::validate_device(
+        &app.app,
+        qi_event(
+            "PUT",
+            account,
+            &device,
+            "/validate",
+            Some(json!({"token": first})),
+        ),
+    )
+    .await;
+    if first != second {
+        assert_eq!(qi_error(&old), "OBD0000100");
+    }
+    let approved = qi::validate_device(
+        &app.app,
+        qi_event(
+            "PUT",
+            account,
+            &device,
+            "/validate",
+            Some(json!({"token": second})),
+        ),
+    )
+    .await;
+    assert_eq!(approved.status(), 201, "{}", body(&approved));
+    assert_eq!(
+        body(&approved),
+        json!({"device_key": device, "device_status": "created", "created_at": created["created_at"]})
+    );
+}
+
+/// Inside the cooldown, a resend to the same recipient is QI's 202, and nothing is sent again; to another one, the
+/// cooldown is ours to state (429 XQI000105).
+#[tokio::test]
+async fn qi_resend_inside_the_cooldown_is_202_without_a_send_to_the_same_recipient() {
+    let app = memory_app(|_| {});
+    let account = qi_account(&app).await;
+    let device = DeviceKey::random().to_string();
+    let created = qi_create(&app, account, &device).await;
+    let resend = |body: Value| qi_event("PATCH", account, &device, "/resend_token", Some(body));
+    let same = qi::resend_device_token(&app.app, resend(json!({"contact_type": "sms"}))).await;
+    assert_eq!(same.status(), 202);
+    assert_eq!(body(&same), created);
+    assert_eq!(app.messenger.outbox().len(), 1, "not sent again");
+    let other = qi::resend_device_token(&app.app, resend(json!({"contact_type": "email"}))).await;
+    assert_eq!(other.status(), 429);
+    assert_eq!(qi_error(&other), "XQI000105");
+    assert_eq!(app.messenger.outbox().len(), 1);
+    // The token that went out still approves the device.
+    let approved = qi::validate_device(
+        &app.app,
+        qi_event(
+            "PUT",
+            account,
+            &device,
+            "/validate",
+            Some(json!({"token": qi_token(&app)})),
+        ),
+    )
+    .await;
+    assert_eq!(approved.status(), 201);
+}
+
+/// Create as QI documents it: `session_id` required (a UUID v4), keys UUID v4; `liveness` answered clearly; an
+/// unknown approver is QI's OBD000090.
+#[tokio::test]
+async fn qi_create_takes_the_documented_body_and_refuses_liveness_clearly() {
+    let app = memory_app(|_| {});
+    let account = qi_account(&app).await;
+    let create = |body: Value| qi_event("POST", account, "", "", Some(body));
+    let device = DeviceKey::random().to_string();
+    let tfa = json!({"approver_document_number": "12345678909", "contact_type": "sms"});
+    let cases = [
+        (
+            json!({"device_key": device, "tfa_info": tfa}),
+            json!({"session_id": "is required"}),
+        ),
+        (
+            json!({"device_key": device, "session_id": "session-1", "tfa_info": tfa}),
+            json!({"session_id": "must be a UUID v4 (36 characters)"}),
+        ),
+        (
+            json!({"device_key": "b6804f32-101e-1702-8fbc-c2dbc4c2caec",
+                   "session_id": "fae3cb6c-9012-4b1c-9d61-7e8b2a6a5ed2", "tfa_info": tfa}),
+            json!({"device_key": "must be a UUID v4 (36 characters)"}),
+        ),
+    ];
+    for (request, fields) in cases {
+        let refused = qi::create_device(&app.app, create(request.clone())).await;
+        assert_eq!(refused.status(), 400, "{request}");
+        assert_eq!(body(&refused), qi_schema_error(fields), "{request}");
+    }
+    let liveness = qi::create_device(
+        &app.app,
+        create(json!({"device_key": device, "session_id": "fae3cb6c-9012-4b1c-9d61-7e8b2a6a5ed2",
+                      "tfa_info": {"approver_document_number": "12345678909", "contact_type": "liveness",
+                                   "image_key": "367195fc-de24-46b0-9ddb-79231dc7eeff"}})),
+    )
+    .await;
+    assert_eq!(liveness.status(), 400);
+    assert_eq!(
+        body(&liveness),
+        json!({"title": "Bad Request",
+               "description": "contact_type liveness (approval with an image_key) is not supported by this service; use sms or email",
+               "translation": "contact_type liveness (aprovação com image_key) não é suportado por este serviço; use sms ou email",
+               "code": "XQI000109", "extra_fields": {}})
+    );
+    let stranger = qi::create_device(
+        &app.app,
+        create(json!({"device_key": device, "session_id": "fae3cb6c-9012-4b1c-9d61-7e8b2a6a5ed2",
+                      "tfa_info": {"approver_document_number": "98765432100", "contact_type": "sms"}})),
+    )
+    .await;
+    assert_eq!(stranger.status(), 403);
+    assert_eq!(qi_error(&stranger), "OBD000090");
+    assert_eq!(app.store.device_count(), 0);
+    assert!(app.messenger.outbox().is_empty());
+}
+
+/// Disable answers QI's body, and on a blocked or hub account QI's OBD000088 / OBD000089.
+#[tokio::test]
+async fn qi_disable_answers_the_documented_body_and_refuses_blocked_and_hub_accounts() {
+    let app = memory_app(|_| {});
+    let account = qi_account(&app).await;
+    let device = DeviceKey::random().to_string();
+    let created = qi_create(&app, account, &device).await;
+    let disable = |account| qi_event("DELETE", account, &device, "/disable", None);
+    let disabled = qi::disable_device(&app.app, disable(account)).await;
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(
+        body(&disabled),
+        json!({"device_key": device, "device_status": "disabled", "created_at": created["created_at"]})
+    );
+    for (status, code) in [
+        (AccountStatus::Blocked, "OBD000088"),
+        (AccountStatus::Closed, "OBD000088"),
+        (AccountStatus::Hub, "OBD000089"),
+    ] {
+        let other = AccountKey::random();
+        app.store
+            .create_account(&Account {
+                account_key: other,
+                status,
+                approvers: Vec::new(),
+                created_at: OffsetDateTime::now_utc(),
+            })
+            .await
+            .expect("account");
+        let refused = qi::disable_device(&app.app, disable(other)).await;
+        assert_eq!(refused.status(), 400);
+        assert_eq!(qi_error(&refused), code);
+    }
+}
+
+fn qi_schema_error(fields: Value) -> Value {
+    json!({"title": "Bad Request", "description": "Schema Error", "translation": "Erro de Schema",
+           "code": "QIT000001", "extra_fields": fields})
 }

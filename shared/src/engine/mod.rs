@@ -75,6 +75,9 @@ pub struct SendRequest {
     /// May a recipient that cannot be served give way to the next (Sigma's cascade)?
     pub cascade: bool,
     pub policy: TokenPolicy,
+    /// Wrong codes the subject has already spent, as its aggregate counts them: a new code starts from at least
+    /// this many, so a code item removed (by TTL) takes no attempts with it.
+    pub spent_attempts: u32,
     pub locale: Locale,
     pub link_base: String,
     /// Writes that must happen with the first code or not at all (for example, creating the aggregate)…
@@ -104,6 +107,7 @@ impl SendRequest {
             candidates: vec![recipient],
             cascade: false,
             policy,
+            spent_attempts: 0,
             locale: Locale::En,
             link_base: String::new(),
             companions: Vec::new(),
@@ -141,6 +145,12 @@ impl SendRequest {
         self
     }
 
+    /// See `spent_attempts`.
+    pub fn with_spent_attempts(mut self, spent: u32) -> SendRequest {
+        self.spent_attempts = spent;
+        self
+    }
+
     pub fn in_locale(mut self, locale: Locale) -> SendRequest {
         self.locale = locale;
         self
@@ -162,6 +172,13 @@ impl SendRequest {
         self.undo = undo;
         self
     }
+}
+
+/// Writes a check makes with its verdict, in the same transaction as the token's own write.
+#[derive(Debug, Clone, Default)]
+pub struct Outcomes {
+    pub on_accept: Vec<Companion>,
+    pub on_reject: Vec<Companion>,
 }
 
 #[derive(Debug, Clone)]
@@ -264,6 +281,7 @@ impl TokenEngine<'_> {
             candidates,
             cascade,
             policy,
+            spent_attempts,
             locale,
             link_base,
             companions,
@@ -295,7 +313,7 @@ impl TokenEngine<'_> {
             let mut races = 0;
             let reserved = loop {
                 let now = OffsetDateTime::now_utc();
-                let (next, secret) = LiveToken::next(
+                let (mut next, secret) = LiveToken::next(
                     current.as_ref(),
                     mode,
                     self.hasher,
@@ -308,6 +326,12 @@ impl TokenEngine<'_> {
                     },
                     now,
                 )?;
+                if spent_attempts > next.failed_attempts {
+                    next.failed_attempts = spent_attempts;
+                    if next.is_exhausted() {
+                        return Err(DomainError::AttemptsExhausted);
+                    }
+                }
                 let slots = self.quota_slots(recipient, &requester, now);
                 match self
                     .store
@@ -422,7 +446,7 @@ impl TokenEngine<'_> {
             subject,
             purpose,
             candidate,
-            Vec::new(),
+            Outcomes::default(),
             Some(recipient),
         )
         .await
@@ -437,7 +461,30 @@ impl TokenEngine<'_> {
         candidate: &str,
         on_accept: Vec<Companion>,
     ) -> Result<(), DomainError> {
-        self.check(current, subject, purpose, candidate, on_accept, None)
+        self.check(
+            current,
+            subject,
+            purpose,
+            candidate,
+            Outcomes {
+                on_accept,
+                on_reject: Vec::new(),
+            },
+            None,
+        )
+        .await
+    }
+
+    /// `verify_with`, where a counted wrong code also makes `on_reject` writes, in the same transaction as the count.
+    pub async fn verify_with_outcomes(
+        &self,
+        current: Option<LiveToken>,
+        subject: &Subject,
+        purpose: TokenPurpose,
+        candidate: &str,
+        outcomes: Outcomes,
+    ) -> Result<(), DomainError> {
+        self.check(current, subject, purpose, candidate, outcomes, None)
             .await
     }
 
@@ -447,7 +494,7 @@ impl TokenEngine<'_> {
         subject: &Subject,
         purpose: TokenPurpose,
         candidate: &str,
-        on_accept: Vec<Companion>,
+        outcomes: Outcomes,
         sent_to: Option<&Recipient>,
     ) -> Result<(), DomainError> {
         let mut token = current.ok_or(DomainError::NotFound("token"))?;
@@ -490,7 +537,11 @@ impl TokenEngine<'_> {
                     remaining_attempts: token.max_attempts - token.failed_attempts,
                 });
             }
-            let companions: &[Companion] = if accepted { &on_accept } else { &[] };
+            let companions: &[Companion] = if accepted {
+                &outcomes.on_accept
+            } else {
+                &outcomes.on_reject
+            };
             if self
                 .store
                 .record_check(&token, accepted, now.unix_timestamp(), companions)

@@ -110,6 +110,24 @@ impl DynamoStore {
                 Some(DeviceStatus::PendingApproval),
                 *at,
             )?),
+            Companion::CountDeviceFailure { account, device } => {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(device_pk(account, device), PROFILE)))
+                    .update_expression("ADD #failed :one, #version :one")
+                    .condition_expression("#status = :pending")
+                    .expression_attribute_names("#failed", "failedAttempts")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_names("#status", "deviceStatus")
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(
+                        ":pending",
+                        AttributeValue::S(DeviceStatus::PendingApproval.as_str().into()),
+                    );
+                one(TransactWriteItem::builder()
+                    .update(build(update.build())?)
+                    .build())
+            }
             Companion::CountStart {
                 recipient_key,
                 minute,
@@ -306,16 +324,31 @@ impl DynamoStore {
         let now = now
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|error| DomainError::unavailable_because(Cause::new(error)))?;
+        // The first activation and the first disabling are kept: QI's status events say when each happened.
+        let expression = match to {
+            DeviceStatus::Active => {
+                "SET #status = :to, #updated = :now, #at = :now ADD #version :one"
+            }
+            DeviceStatus::Disabled => {
+                "SET #status = :to, #updated = :now, #at = if_not_exists(#at, :now) ADD #version :one"
+            }
+            DeviceStatus::PendingApproval => "SET #status = :to, #updated = :now ADD #version :one",
+        };
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(device_pk(account, device), PROFILE)))
-            .update_expression("SET #status = :to, #updated = :now ADD #version :one")
+            .update_expression(expression)
             .expression_attribute_names("#status", "deviceStatus")
             .expression_attribute_names("#updated", "updatedAt")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":to", AttributeValue::S(to.as_str().into()))
             .expression_attribute_values(":now", AttributeValue::S(now))
             .expression_attribute_values(":one", n(1));
+        update = match to {
+            DeviceStatus::Active => update.expression_attribute_names("#at", "activatedAt"),
+            DeviceStatus::Disabled => update.expression_attribute_names("#at", "disabledAt"),
+            DeviceStatus::PendingApproval => update,
+        };
         update = match from {
             None => update.condition_expression("attribute_exists(pk)"),
             Some(from) => update

@@ -395,6 +395,20 @@ pub struct DeviceItem {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    #[serde(default)]
+    pub failed_attempts: u32,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub activated_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub disabled_at: Option<OffsetDateTime>,
     pub version: u64,
 }
 
@@ -411,6 +425,9 @@ impl From<&Device> for DeviceItem {
             contact_type: device.contact_type,
             created_at: device.created_at,
             updated_at: device.updated_at,
+            failed_attempts: device.failed_attempts,
+            activated_at: device.activated_at,
+            disabled_at: device.disabled_at,
             version: device.version,
         }
     }
@@ -427,6 +444,9 @@ impl From<DeviceItem> for Device {
             contact_type: item.contact_type,
             created_at: item.created_at,
             updated_at: item.updated_at,
+            failed_attempts: item.failed_attempts,
+            activated_at: item.activated_at,
+            disabled_at: item.disabled_at,
             version: item.version,
         }
     }

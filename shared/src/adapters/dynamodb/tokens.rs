@@ -305,9 +305,9 @@ impl TokenStore for DynamoStore {
         token: &LiveToken,
         accepted: bool,
         now: i64,
-        on_accept: &[Companion],
+        with: &[Companion],
     ) -> Result<bool, DomainError> {
-        let on_accept = self.companion_writes(on_accept)?;
+        let on_accept = self.companion_writes(with)?;
         let mut names = HashMap::from([
             ("#digest".to_owned(), "digest".to_owned()),
             ("#consumed".to_owned(), "consumed".to_owned()),
@@ -338,7 +338,7 @@ impl TokenStore for DynamoStore {
             )
         };
         let key = token_key(&token.subject, token.purpose);
-        if accepted && !on_accept.is_empty() {
+        if !on_accept.is_empty() {
             let consume = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key))

@@ -45,6 +45,10 @@ pub enum QiError {
     DeviceExists,
     #[error("the device is not pending 2FA approval")]
     DeviceNotPending,
+    #[error("the document number is not an approver of the account")]
+    NotAnApprover,
+    #[error("contact_type liveness is not supported")]
+    LivenessUnsupported,
 }
 
 impl From<DeviceRefusal> for QiError {
@@ -82,7 +86,7 @@ pub struct ErrorCode {
     pub translation: &'static str,
 }
 
-/// The codes of the reference (`qitech-device-resend-token.md`), worded exactly as it words them.
+/// QI's codes, worded exactly as QI's device pages (and `qitech-device-resend-token.md`) word them.
 pub const SCHEMA_ERROR: ErrorCode = ErrorCode {
     status: 400,
     code: "QIT000001",
@@ -120,7 +124,7 @@ pub const SEND_FAILED: ErrorCode = ErrorCode {
 };
 pub const DESTINATION_NOT_ALLOWED: ErrorCode = ErrorCode {
     status: 400,
-    code: "QIT000109",
+    code: "XQI000110",
     title: "Destination Not Allowed",
     description:
         "Tokens may not be sent by SMS to the country or range of the approver's phone number",
@@ -141,40 +145,51 @@ pub const DEVICE_NOT_FOUND: ErrorCode = ErrorCode {
     description: "No device is associated with the provided device_key.",
     translation: "Nenhum dispositivo está associado à device_key fornecida.",
 };
-/// The issue's wrong-token code (four zeros; OBD000100 is the unknown device).
+/// The wrong-token code of QI's validate page (four zeros; OBD000100 is the unknown device). The page's Portuguese
+/// reads "condiz com, o esperado": the stray comma is left out, as the issue words it.
 pub const INCORRECT_TOKEN: ErrorCode = ErrorCode {
     status: 400,
     code: "OBD0000100",
     title: "Incorrect Token",
-    description: "The token provided is incorrect",
-    translation: "O token informado está incorreto",
+    description: "Token sent does not match expected",
+    translation: "Token enviado não condiz com o esperado",
+};
+/// QI's create page: the document number is not one of the account's approvers. The page's excerpt the search tool
+/// holds breaks off after "for this account"; the Portuguese is ours (see docs/qi.md).
+pub const NOT_AN_APPROVER: ErrorCode = ErrorCode {
+    status: 403,
+    code: "OBD000090",
+    title: "No approver permission",
+    description: "Given document number does not belong to an approver for this account",
+    translation: "O número de documento informado não pertence a um aprovador desta conta",
 };
 
-/// This service's own codes, for cases the reference does not cover.
+/// This service's own codes, for what QI's pages do not cover. `XQI` is a prefix none of QI's pages use (theirs are
+/// `QIT`, `OBD`), so no code of QI's can ever mean one of these.
 pub const UNAUTHENTICATED: ErrorCode = ErrorCode {
     status: 401,
-    code: "QIT000101",
+    code: "XQI000101",
     title: "Unauthorized",
     description: "The access token is missing, invalid or expired",
     translation: "O token de acesso está ausente, é inválido ou expirou",
 };
 pub const DEVICE_EXISTS: ErrorCode = ErrorCode {
     status: 409,
-    code: "QIT000102",
+    code: "XQI000102",
     title: "Conflict",
     description: "A device with this device_key already exists",
     translation: "Já existe um dispositivo com esta device_key",
 };
 pub const DEVICE_NOT_PENDING: ErrorCode = ErrorCode {
     status: 409,
-    code: "QIT000103",
+    code: "XQI000103",
     title: "Conflict",
     description: "The device is not pending 2FA approval",
     translation: "O dispositivo não está pendente de aprovação 2FA",
 };
 pub const CONTENTION: ErrorCode = ErrorCode {
     status: 409,
-    code: "QIT000107",
+    code: "XQI000107",
     title: "Conflict",
     description: "The device or its token was changed by a concurrent request; retry",
     translation:
@@ -182,21 +197,21 @@ pub const CONTENTION: ErrorCode = ErrorCode {
 };
 pub const TOKEN_EXPIRED: ErrorCode = ErrorCode {
     status: 400,
-    code: "QIT000104",
+    code: "XQI000104",
     title: "Expired Token",
     description: "The token has expired; request a new one",
     translation: "O token expirou; solicite um novo",
 };
 pub const TOO_MANY_REQUESTS: ErrorCode = ErrorCode {
     status: 429,
-    code: "QIT000105",
+    code: "XQI000105",
     title: "Too Many Requests",
     description: "A token was sent too recently or too often; retry after the Retry-After seconds",
     translation: "Um token foi enviado há pouco ou vezes demais; tente novamente após os segundos de Retry-After",
 };
 pub const UNAVAILABLE: ErrorCode = ErrorCode {
     status: 503,
-    code: "QIT000106",
+    code: "XQI000106",
     title: "Service Unavailable",
     description: "The service is temporarily unavailable; retry after the Retry-After seconds",
     translation: "O serviço está temporariamente indisponível; tente novamente após os segundos de Retry-After",
@@ -204,10 +219,18 @@ pub const UNAVAILABLE: ErrorCode = ErrorCode {
 
 pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode {
     status: 413,
-    code: "QIT000108",
+    code: "XQI000108",
     title: "Payload Too Large",
     description: "The request body is too large",
     translation: "O corpo da requisição é grande demais",
+};
+
+pub const LIVENESS_UNSUPPORTED: ErrorCode = ErrorCode {
+    status: 400,
+    code: "XQI000109",
+    title: "Bad Request",
+    description: "contact_type liveness (approval with an image_key) is not supported by this service; use sms or email",
+    translation: "contact_type liveness (aprovação com image_key) não é suportado por este serviço; use sms ou email",
 };
 
 /// An error as it goes out: its code, the `extra_fields`, and a `Retry-After` where one applies.
@@ -242,6 +265,8 @@ pub fn render(error: &QiError) -> Rendered {
         QiError::DeviceNotFound => plain(DEVICE_NOT_FOUND),
         QiError::DeviceExists => plain(DEVICE_EXISTS),
         QiError::DeviceNotPending => plain(DEVICE_NOT_PENDING),
+        QiError::NotAnApprover => plain(NOT_AN_APPROVER),
+        QiError::LivenessUnsupported => plain(LIVENESS_UNSUPPORTED),
         QiError::Domain(domain) => match domain {
             DomainError::Invalid(field, _) => render(&QiError::field(
                 field.location.clone(),

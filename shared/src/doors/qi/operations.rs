@@ -11,53 +11,147 @@ use crate::domain::device::{Approver, ContactType, Device, DeviceStatus, Documen
 use crate::domain::sending::Requester;
 use crate::domain::token::{LiveToken, SendMode, TokenPurpose};
 use crate::domain::Principal;
-use crate::domain::{AccountKey, DeviceKey, DomainError};
+use crate::domain::{DeviceKey, DomainError, ScanSessionId};
 use crate::doors::http::json_response;
 use crate::doors::velo::wire::timestamp;
 use crate::engine::messages::Locale;
-use crate::engine::{App, Recipient, SendRequest};
+use crate::engine::{App, Outcomes, Recipient, SendRequest};
 use crate::ports::Companion;
 
-const MAX_SESSION_ID_CHARS: usize = 128;
 const TOKEN_CHARS: usize = 6;
 
-/// `202` of create and resend.
+/// What create (202), resend (202), validate (201) and disable (200) answer: QI's `{device_key, device_status,
+/// created_at}`, each with the `device_status` its page shows.
 #[derive(Debug, Serialize)]
-struct DeviceAccepted {
+struct DeviceAnswer {
     device_key: DeviceKey,
-    device_status: DeviceStatus,
+    device_status: &'static str,
     created_at: String,
 }
 
-impl From<&Device> for DeviceAccepted {
-    fn from(device: &Device) -> Self {
-        DeviceAccepted {
+impl DeviceAnswer {
+    fn new(device: &Device, device_status: &'static str) -> DeviceAnswer {
+        DeviceAnswer {
             device_key: device.device_key,
-            device_status: DeviceStatus::PendingApproval,
+            device_status,
             created_at: timestamp(device.created_at),
         }
     }
 }
 
+/// QI's "Consultar dispositivo" body. QI's device has a fraud-engine analysis (`analysis_status`) and a registration
+/// status (`status`); here a device is registered by its 2FA token, with no fraud engine, so the token decides both:
+/// see docs/qi.md for the mapping.
 #[derive(Debug, Serialize)]
-struct DeviceStatusChanged {
-    device_status: &'static str,
+struct DeviceView {
+    device_key: DeviceKey,
+    session_id: Option<String>,
+    analysis_status: &'static str,
+    status: &'static str,
+    device_registration_data: RegistrationData,
+    analysis_status_events: Vec<AnalysisEvent>,
+    status_events: Vec<StatusEvent>,
+    registration_date: Option<String>,
+    created_at: String,
 }
 
 #[derive(Debug, Serialize)]
-struct DeviceView {
-    account_key: AccountKey,
+struct RegistrationData {
     device_key: DeviceKey,
-    device_status: DeviceStatus,
     session_id: Option<String>,
-    contact_type: ContactType,
-    created_at: String,
-    updated_at: String,
+    document_number: String,
+    registration_date: String,
+    face_recognition_key: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct AnalysisEvent {
+    /// QI's spelling.
+    new_analisys_status: &'static str,
+    reason: Option<String>,
+    reason_description: Option<String>,
+    event_date: String,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusEvent {
+    new_status: &'static str,
+    event_date: String,
+}
+
+const ANALYSIS_PENDING: &str = "pending";
+const ANALYSIS_APPROVED: &str = "automatically_approved";
+
+impl From<&Device> for DeviceView {
+    fn from(device: &Device) -> Self {
+        let status = match device.status {
+            DeviceStatus::PendingApproval => "not_registered",
+            DeviceStatus::Active => "registered",
+            DeviceStatus::Disabled => "deactivated",
+        };
+        let mut analysis_status_events = vec![AnalysisEvent {
+            new_analisys_status: ANALYSIS_PENDING,
+            reason: None,
+            reason_description: None,
+            event_date: timestamp(device.created_at),
+        }];
+        let mut status_events = vec![StatusEvent {
+            new_status: "not_registered",
+            event_date: timestamp(device.created_at),
+        }];
+        if let Some(at) = device.activated_at {
+            analysis_status_events.push(AnalysisEvent {
+                new_analisys_status: ANALYSIS_APPROVED,
+                reason: None,
+                reason_description: None,
+                event_date: timestamp(at),
+            });
+            status_events.push(StatusEvent {
+                new_status: "registered",
+                event_date: timestamp(at),
+            });
+        }
+        if let Some(at) = device.disabled_at {
+            status_events.push(StatusEvent {
+                new_status: "deactivated",
+                event_date: timestamp(at),
+            });
+        }
+        let document = device.approver_document_number.as_str();
+        DeviceView {
+            device_key: device.device_key,
+            session_id: device.session_id.clone(),
+            analysis_status: if device.activated_at.is_some() {
+                ANALYSIS_APPROVED
+            } else {
+                ANALYSIS_PENDING
+            },
+            status,
+            device_registration_data: RegistrationData {
+                device_key: device.device_key,
+                session_id: device.session_id.clone(),
+                // QI shows the CPF with its punctuation.
+                document_number: format!(
+                    "{}.{}.{}-{}",
+                    &document[..3],
+                    &document[3..6],
+                    &document[6..9],
+                    &document[9..]
+                ),
+                registration_date: timestamp(device.created_at),
+                face_recognition_key: None,
+            },
+            analysis_status_events,
+            status_events,
+            registration_date: device.activated_at.map(timestamp),
+            created_at: timestamp(device.created_at),
+        }
+    }
 }
 
 struct CreateDevice {
     device_key: DeviceKey,
-    session_id: Option<String>,
+    session_id: String,
     approver_document_number: DocumentNumber,
     contact_type: ContactType,
 }
@@ -76,7 +170,13 @@ struct CreateDeviceBody {
 struct TfaInfoBody {
     approver_document_number: Raw,
     contact_type: Raw,
+    /// Documented with `contact_type: liveness`, which this service does not support; read so it is no schema error.
+    #[allow(dead_code)]
+    image_key: Raw,
 }
+
+/// QI's third `contact_type`, authentication by a liveness `image_key`: documented, and refused here.
+const LIVENESS: &str = "liveness";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -95,21 +195,25 @@ impl CreateDevice {
         let body: CreateDeviceBody = typed_body(request, false)?;
         let mut errors = SchemaErrors::default();
         let device_key = errors.required(&body.device_key, "device_key");
-        let session_id = match body.session_id {
-            Raw::Absent => None,
-            Raw::Text(id) if id.chars().count() <= MAX_SESSION_ID_CHARS => Some(id),
-            Raw::Text(_) | Raw::Other => {
-                errors.note("session_id", "must be a string of at most 128 characters");
-                None
-            }
-        };
+        let session_id = errors
+            .required::<ScanSessionId>(&body.session_id, "session_id")
+            .and(match &body.session_id {
+                Raw::Text(id) => Some(id.clone()),
+                _ => None,
+            });
+        let mut liveness = false;
         let (document, contact) = match &body.tfa_info {
             Nested::Object(tfa) => (
                 errors.required(
                     &tfa.approver_document_number,
                     "tfa_info.approver_document_number",
                 ),
-                errors.required(&tfa.contact_type, "tfa_info.contact_type"),
+                if tfa.contact_type == Raw::Text(LIVENESS.to_owned()) {
+                    liveness = true;
+                    None
+                } else {
+                    errors.required(&tfa.contact_type, "tfa_info.contact_type")
+                },
             ),
             Nested::Absent => {
                 errors.note("tfa_info", "is required");
@@ -121,15 +225,21 @@ impl CreateDevice {
             }
         };
         errors.finish()?;
-        match (device_key, document, contact) {
-            (Some(device_key), Some(approver_document_number), Some(contact_type)) => {
-                Ok(CreateDevice {
-                    device_key,
-                    session_id,
-                    approver_document_number,
-                    contact_type,
-                })
-            }
+        if liveness {
+            return Err(QiError::LivenessUnsupported);
+        }
+        match (device_key, session_id, document, contact) {
+            (
+                Some(device_key),
+                Some(session_id),
+                Some(approver_document_number),
+                Some(contact_type),
+            ) => Ok(CreateDevice {
+                device_key,
+                session_id,
+                approver_document_number,
+                contact_type,
+            }),
             _ => Err(QiError::field("body", "is invalid")),
         }
     }
@@ -205,10 +315,7 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
         let approver = account
             .approver(&body.approver_document_number)
             .ok_or_else(|| {
-                QiError::field(
-                    "tfa_info.approver_document_number",
-                    "is not an approver of this account",
-                )
+                QiError::NotAnApprover
             })?;
         if existing.is_some() {
             return Err(QiError::DeviceExists);
@@ -217,12 +324,15 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
         let device = Device {
             account_key,
             device_key: body.device_key,
-            session_id: body.session_id,
+            session_id: Some(body.session_id),
             status: DeviceStatus::PendingApproval,
             approver_document_number: body.approver_document_number,
             contact_type: body.contact_type,
             created_at: now,
             updated_at: now,
+            failed_attempts: 0,
+            activated_at: None,
+            disabled_at: None,
             version: 1,
         };
         let to = recipient(approver, body.contact_type);
@@ -253,10 +363,13 @@ pub async fn create_device(app: &App, request: Request) -> Response<Body> {
             return Err(error.into());
         }
         tracing::info!(%account_key, device_key = %device.device_key, recipient = %to.masked(), "device created");
-        Ok(json_response(202, &DeviceAccepted::from(&device)))
+        Ok(json_response(202, &DeviceAnswer::new(&device, PENDING)))
     })
     .await
 }
+
+/// `device_status` of create and resend (QI's pages).
+const PENDING: &str = "pending_2fa_approval";
 
 /// `PUT /account/{account_key}/device/{device_key}/validate`: the right token makes the device active.
 pub async fn validate_device(app: &App, request: Request) -> Response<Body> {
@@ -279,13 +392,21 @@ pub async fn validate_device(app: &App, request: Request) -> Response<Body> {
             device: device_key,
             at: OffsetDateTime::now_utc(),
         };
+        // A wrong token is counted on the device too, so a token item removed by TTL takes no attempts with it.
+        let outcomes = Outcomes {
+            on_accept: vec![activation],
+            on_reject: vec![Companion::CountDeviceFailure {
+                account: account_key,
+                device: device_key,
+            }],
+        };
         app.engine()?
-            .verify_with(
+            .verify_with_outcomes(
                 current,
                 &device.subject(),
                 TokenPurpose::DeviceApproval,
                 &candidate,
-                vec![activation],
+                outcomes,
             )
             .await
             .map_err(|error| match error {
@@ -295,12 +416,7 @@ pub async fn validate_device(app: &App, request: Request) -> Response<Body> {
                 other => QiError::Domain(other),
             })?;
         tracing::info!(%account_key, %device_key, "device approved");
-        Ok(json_response(
-            201,
-            &DeviceStatusChanged {
-                device_status: "created",
-            },
-        ))
+        Ok(json_response(201, &DeviceAnswer::new(&device, "created")))
     })
     .await
 }
@@ -329,15 +445,34 @@ pub async fn resend_device_token(app: &App, request: Request) -> Response<Body> 
                 QiError::Domain(DomainError::DeliveryFailed)
             })?;
         let to = recipient(approver, contact.unwrap_or(device.contact_type));
-        app.engine()?
-            .send(send_request(app, &caller, &device, SendMode::Resend, current, to.clone()))
-            .await
-            .map_err(|error| match error {
-                DomainError::NotFound(_) => QiError::Domain(DomainError::CodeExpired),
-                other => QiError::Domain(other),
-            })?;
-        tracing::info!(%account_key, %device_key, recipient = %to.masked(), "device token resent");
-        Ok(json_response(202, &DeviceAccepted::from(&device)))
+        let engine = app.engine()?;
+        // A pending device whose token item is gone (TTL removes it some time after expiry) is issued a new one:
+        // resend is for a token lost, not received or expired. The attempts spent live on the device.
+        let mode = match &current {
+            Some(token) if !token.consumed => SendMode::Resend,
+            _ => SendMode::Issue,
+        };
+        let live = current.clone();
+        let send = send_request(app, &caller, &device, mode, current, to.clone())
+            .with_spent_attempts(device.failed_attempts);
+        match engine.send(send).await {
+            Ok(_) => {
+                tracing::info!(%account_key, %device_key, recipient = %to.masked(), "device token resent");
+            }
+            // Inside the cooldown, the token that went out moments ago to this same recipient is live: the resend
+            // QI documents is answered as QI answers it (202), and nothing is sent again.
+            Err(DomainError::CooldownActive { .. })
+                if live.as_ref().is_some_and(|token| {
+                    token.is_live(OffsetDateTime::now_utc())
+                        && !token.is_exhausted()
+                        && token.was_sent_to(engine.hasher, &to.identity())
+                }) =>
+            {
+                tracing::info!(%account_key, %device_key, "device token resend inside the cooldown: not sent again");
+            }
+            Err(error) => return Err(error.into()),
+        }
+        Ok(json_response(202, &DeviceAnswer::new(&device, PENDING)))
     })
     .await
 }
@@ -353,31 +488,23 @@ pub async fn get_device(app: &App, request: Request) -> Response<Body> {
             .await?;
         account.ok_or(QiError::AccountNotFound)?;
         let device = device.ok_or(QiError::DeviceNotFound)?;
-        Ok(json_response(
-            200,
-            &DeviceView {
-                account_key: device.account_key,
-                device_key: device.device_key,
-                device_status: device.status,
-                session_id: device.session_id,
-                contact_type: device.contact_type,
-                created_at: timestamp(device.created_at),
-                updated_at: timestamp(device.updated_at),
-            },
-        ))
+        Ok(json_response(200, &DeviceView::from(&device)))
     })
     .await
 }
 
-/// `DELETE /account/{account_key}/device/{device_key}/disable`: whatever its state, the device is disabled (again).
+/// `DELETE /account/{account_key}/device/{device_key}/disable`: whatever its state, the device is disabled (again),
+/// on an account that admits device operations (QI's page lists `OBD000088` and `OBD000089` for it).
 pub async fn disable_device(app: &App, request: Request) -> Response<Body> {
     serve("disableDevice", request, |request, caller| async move {
         let (account_key, device_key) = device_params(&request)?;
         authorize(&caller, &account_key)?;
-        app.store
-            .get_account(&account_key)
-            .await?
-            .ok_or(QiError::AccountNotFound)?;
+        let (account, device, _) = app
+            .store
+            .get_account_device_token(&account_key, &device_key)
+            .await?;
+        account.ok_or(QiError::AccountNotFound)?.admits_devices()?;
+        let device = device.ok_or(QiError::DeviceNotFound)?;
         let disabled = app
             .store
             .set_device_status(
@@ -394,9 +521,7 @@ pub async fn disable_device(app: &App, request: Request) -> Response<Body> {
         tracing::info!(%account_key, %device_key, "device disabled");
         Ok(json_response(
             200,
-            &DeviceStatusChanged {
-                device_status: DeviceStatus::Disabled.as_str(),
-            },
+            &DeviceAnswer::new(&device, DeviceStatus::Disabled.as_str()),
         ))
     })
     .await
