@@ -168,7 +168,15 @@ async fn run_load(clients: usize, seconds: u64) -> (usize, Duration, Duration, f
             assert!(failed <= max, "an attempt count past its cap: {item:?}");
         }
         if let Some(sends) = number("sends") {
-            assert!(sends <= 5, "a quota window past its limit: {item:?}");
+            let limit = match item.get("scope") {
+                Some(AttributeValue::S(scope)) if scope == "recipient" => 5,
+                Some(AttributeValue::S(scope)) if scope == "caller" => 200,
+                Some(AttributeValue::S(scope)) if scope == "tenant" => 2000,
+                Some(AttributeValue::S(scope)) if scope == "service" => 10000 / 8,
+                _ => panic!("a quota window with no known scope: {item:?}"),
+            };
+            assert_eq!(number("limit"), Some(limit), "{item:?}");
+            assert!(sends <= limit, "a quota window past its limit: {item:?}");
         }
     }
     let throughput = latencies.len() as f64 / elapsed;

@@ -180,10 +180,19 @@ impl TokenStore for DynamoStore {
             let take_slot = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(quota_pk(&quota.key), &quota_sk(quota.window))))
-                .update_expression("ADD #sends :one SET #ttl = :ttl")
+                // What the counter counts and its limit, kept for operators (and the load test's check).
+                .update_expression(
+                    "ADD #sends :one SET #ttl = :ttl, #scope = :scope, #limit = :limit",
+                )
                 .condition_expression("attribute_not_exists(#sends) OR #sends < :limit")
                 .expression_attribute_names("#sends", "sends")
                 .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_names("#scope", "scope")
+                .expression_attribute_names("#limit", "limit")
+                .expression_attribute_values(
+                    ":scope",
+                    AttributeValue::S(quota.scope.as_str().into()),
+                )
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":limit", n(quota.limit))
                 .expression_attribute_values(":ttl", n(quota.expires_at));
