@@ -78,15 +78,7 @@ impl DynamoStore {
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn get_user(&self, id: &UserId) -> Result<Option<User>, DomainError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(id), PROFILE)))
-            .send()
-            .await
-            .map_err(|error| unavailable("GetItem", &error))?;
-        output.item.map(parse_user).transpose()
+        self.get_user_within(id, &Reach::Everyone).await
     }
 
     async fn get_user_within(
