@@ -247,14 +247,16 @@ pub trait TokenStore: Send + Sync {
         undo: &[Companion],
     ) -> Result<(), DomainError>;
 
-    /// Records a verification: consumes the code on a match, counts a failure otherwise; `with` are written in the
-    /// same transaction (all or nothing), whichever it is. Both are conditioned on the code still being the one judged, unconsumed and with attempts left;
-    /// `false` when that no longer holds (judge again).
+    /// Records a verification: consumes the code on a match, counts a failure otherwise, and marks the code with
+    /// `check_id` (`LiveToken::last_check`); `with` are written in the same transaction (all or nothing), whichever
+    /// it is. Conditioned on the code still being the one judged, unconsumed and with attempts left; `false` when
+    /// that no longer holds (judge again).
     async fn record_check(
         &self,
         token: &LiveToken,
         accepted: bool,
         now: i64,
+        check_id: &str,
         with: &[Companion],
     ) -> Result<bool, DomainError>;
 }
@@ -442,12 +444,23 @@ pub struct EmailMessage {
     pub html: String,
 }
 
-/// Delivery: SMS and email. A failure is `DeliveryFailed`, logged (masked) by the implementation.
+/// Why a message was not confirmed as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// It did not go out: the provider was never reached, or it refused the message.
+    NotSent,
+    /// It went to the provider and no answer came back (a timeout, a connection lost after the request): it may
+    /// have been delivered. It is never sent again: a code goes out at most once.
+    Unknown,
+}
+
+/// Delivery: SMS and email, each tried once (no retry of a send whose outcome is unknown). A failure is logged
+/// (masked) by the implementation.
 #[async_trait]
 pub trait Messenger: Send + Sync {
-    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), DomainError>;
+    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), SendFailure>;
 
-    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), DomainError>;
+    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), SendFailure>;
 }
 
 /// A public key that verifies the service's access tokens, as a JSON Web Key (RFC 7517, RFC 7518 §6.2): an ES256

@@ -20,7 +20,8 @@ use crate::domain::{
 };
 use crate::ports::{
     ApiKeyStore, Closing, Companion, DeviceStore, EmailMessage, Messenger, QuotaSlot, ReserveError,
-    SaveError, SessionStore, SignInStore, SortField, TokenStore, UserListing, UserStore,
+    SaveError, SendFailure, SessionStore, SignInStore, SortField, TokenStore, UserListing,
+    UserStore,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -49,6 +50,10 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// How many more token writes (reserve, release, check) are answered before `answers_to_lose`…
+    answers_to_keep: std::sync::atomic::AtomicU32,
+    /// …commit and then lose their answer.
+    answers_to_lose: std::sync::atomic::AtomicU32,
 }
 
 fn email_taken() -> DomainError {
@@ -288,6 +293,30 @@ impl MemoryStore {
         self.state().contended_reads = reads;
     }
 
+    /// For tests: each of the next `writes` token writes (a reservation, its release, a check) commits, and its
+    /// caller hears a timeout, as when DynamoDB's answer is lost.
+    pub fn lose_answers(&self, writes: u32) {
+        self.lose_answers_after(0, writes);
+    }
+
+    /// `lose_answers`, once `kept` more token writes have been answered.
+    pub fn lose_answers_after(&self, kept: u32, writes: u32) {
+        self.answers_to_keep.store(kept, Ordering::SeqCst);
+        self.answers_to_lose.store(writes, Ordering::SeqCst);
+    }
+
+    /// Whether this write's answer is lost (`lose_answers_after`).
+    fn answer_lost(&self) -> bool {
+        let take = |counter: &std::sync::atomic::AtomicU32| {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok()
+        };
+        !take(&self.answers_to_keep) && take(&self.answers_to_lose)
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock leaves a state that is still whole: every write is applied to
         // a copy first.
@@ -405,7 +434,11 @@ impl TokenStore for MemoryStore {
             }
             state.tokens.insert(id, next.clone());
             state.apply_all(companions).map_err(ReserveError::Failed)
-        })
+        })?;
+        if self.answer_lost() {
+            return Err(ReserveError::Failed(DomainError::unavailable()));
+        }
+        Ok(())
     }
 
     async fn release_send(
@@ -441,7 +474,11 @@ impl TokenStore for MemoryStore {
                 }
             }
             state.apply_all(undo)
-        })
+        })?;
+        if self.answer_lost() {
+            return Err(DomainError::unavailable());
+        }
+        Ok(())
     }
 
     async fn record_check(
@@ -449,9 +486,10 @@ impl TokenStore for MemoryStore {
         token: &LiveToken,
         accepted: bool,
         now: i64,
+        check_id: &str,
         with: &[Companion],
     ) -> Result<bool, DomainError> {
-        self.transact(|state| {
+        let recorded = self.transact(|state| {
             let id = (token.subject.clone(), token.purpose);
             let Some(stored) = state.tokens.get_mut(&id) else {
                 return Ok(false);
@@ -467,9 +505,14 @@ impl TokenStore for MemoryStore {
             } else {
                 stored.failed_attempts += 1;
             }
+            stored.last_check = Some(check_id.to_owned());
             state.apply_all(with)?;
             Ok(true)
-        })
+        })?;
+        if recorded && self.answer_lost() {
+            return Err(DomainError::unavailable());
+        }
+        Ok(recorded)
     }
 }
 
@@ -869,6 +912,7 @@ pub struct MemoryMessenger {
     outbox: Mutex<Vec<Delivered>>,
     sms_down: AtomicBool,
     email_down: AtomicBool,
+    answers_lost: AtomicBool,
 }
 
 impl MemoryMessenger {
@@ -892,21 +936,29 @@ impl MemoryMessenger {
         self.email_down.store(down, Ordering::SeqCst);
     }
 
-    fn deliver(&self, down: &AtomicBool, message: Delivered) -> Result<(), DomainError> {
+    /// Every message from now on goes out, and its answer is lost (`SendFailure::Unknown`).
+    pub fn set_answers_lost(&self, lost: bool) {
+        self.answers_lost.store(lost, Ordering::SeqCst);
+    }
+
+    fn deliver(&self, down: &AtomicBool, message: Delivered) -> Result<(), SendFailure> {
         if down.load(Ordering::SeqCst) {
-            return Err(DomainError::DeliveryFailed);
+            return Err(SendFailure::NotSent);
         }
         self.outbox
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(message);
+        if self.answers_lost.load(Ordering::SeqCst) {
+            return Err(SendFailure::Unknown);
+        }
         Ok(())
     }
 }
 
 #[async_trait]
 impl Messenger for MemoryMessenger {
-    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), DomainError> {
+    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), SendFailure> {
         self.deliver(
             &self.sms_down,
             Delivered::Sms {
@@ -916,7 +968,7 @@ impl Messenger for MemoryMessenger {
         )
     }
 
-    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), DomainError> {
+    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), SendFailure> {
         self.deliver(
             &self.email_down,
             Delivered::Email {

@@ -4,9 +4,11 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
-use crate::domain::{DomainError, Email, PhoneNumber};
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::domain::{Email, PhoneNumber};
 use crate::pipelines::events::{Envelope, EventSink, PublishError};
-use crate::ports::{EmailMessage, Messenger};
+use crate::ports::{EmailMessage, Messenger, SendFailure};
 
 #[derive(Clone, Debug)]
 pub struct SnsSesMessenger {
@@ -21,18 +23,25 @@ impl SnsSesMessenger {
         ses: aws_sdk_sesv2::Client,
         sender: Option<Email>,
     ) -> SnsSesMessenger {
+        // A send is tried once: an SDK retry of a send whose answer was lost would send the code a second time.
+        let once = aws_smithy_types::retry::RetryConfig::disabled;
+        let sns =
+            aws_sdk_sns::Client::from_conf(sns.config().to_builder().retry_config(once()).build());
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            ses.config().to_builder().retry_config(once()).build(),
+        );
         SnsSesMessenger { sns, ses, sender }
     }
 }
 
 #[async_trait]
 impl Messenger for SnsSesMessenger {
-    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), DomainError> {
+    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), SendFailure> {
         let transactional = MessageAttributeValue::builder()
             .data_type("String")
             .string_value("Transactional")
             .build()
-            .map_err(|_| DomainError::DeliveryFailed)?;
+            .map_err(|_| SendFailure::NotSent)?;
         self.sns
             .publish()
             .phone_number(to.as_str())
@@ -42,15 +51,16 @@ impl Messenger for SnsSesMessenger {
             .await
             .map(|_| ())
             .map_err(|error| {
-                tracing::warn!(to = %to.masked(), error = ?error, "SMS delivery failed");
-                DomainError::DeliveryFailed
+                let failure = send_failure(&error);
+                tracing::warn!(to = %to.masked(), ?failure, error = ?error, "SMS delivery failed");
+                failure
             })
     }
 
-    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), DomainError> {
+    async fn send_email(&self, to: &Email, message: &EmailMessage) -> Result<(), SendFailure> {
         let Some(sender) = &self.sender else {
             tracing::error!("SES_SENDER is not configured");
-            return Err(DomainError::DeliveryFailed);
+            return Err(SendFailure::NotSent);
         };
         let content = |text: &str| Content::builder().data(text).charset("UTF-8").build();
         let (Ok(subject), Ok(text), Ok(html)) = (
@@ -58,7 +68,7 @@ impl Messenger for SnsSesMessenger {
             content(&message.text),
             content(&message.html),
         ) else {
-            return Err(DomainError::DeliveryFailed);
+            return Err(SendFailure::NotSent);
         };
         let body = Body::builder().text(text).html(html).build();
         self.ses
@@ -74,9 +84,34 @@ impl Messenger for SnsSesMessenger {
             .await
             .map(|_| ())
             .map_err(|error| {
-                tracing::warn!(to = %to.masked(), error = ?error, "email delivery failed");
-                DomainError::DeliveryFailed
+                let failure = send_failure(&error);
+                tracing::warn!(to = %to.masked(), ?failure, error = ?error, "email delivery failed");
+                failure
             })
+    }
+}
+
+/// Whether a failed send may still have gone out. Only a request that could not be built, that never found a
+/// connection, or that the provider answered with an error is known not to have; after a timeout or a connection
+/// lost once the request was written, the provider may have accepted it.
+fn send_failure<E, R>(error: &SdkError<E, R>) -> SendFailure {
+    match error {
+        SdkError::ConstructionFailure(_) | SdkError::ServiceError(_) => SendFailure::NotSent,
+        SdkError::DispatchFailure(failure) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> =
+                failure.as_connector_error().map(|e| e as _);
+            while let Some(error) = cause {
+                if error
+                    .downcast_ref::<hyper_util::client::legacy::Error>()
+                    .is_some_and(hyper_util::client::legacy::Error::is_connect)
+                {
+                    return SendFailure::NotSent;
+                }
+                cause = error.source();
+            }
+            SendFailure::Unknown
+        }
+        _ => SendFailure::Unknown,
     }
 }
 

@@ -291,6 +291,9 @@ pub struct LiveToken {
     pub consumed: bool,
     /// Bumped by every issue and resend; writes are conditioned on the version they read.
     pub version: u64,
+    /// The id of the last check recorded on this code (`TokenStore::record_check`): a check whose answer was lost
+    /// finds its own write by it.
+    pub last_check: Option<String>,
 }
 
 /// What a new code is for and how it lives.
@@ -321,6 +324,11 @@ pub enum Verdict {
 }
 
 impl LiveToken {
+    /// Whether this stored token is `reserved`, as its reservation wrote it: the same version and the same code.
+    pub fn is_the_reservation_of(&self, reserved: &LiveToken) -> bool {
+        self.version == reserved.version && self.digest == reserved.digest
+    }
+
     /// Issue a fresh code for `subject`; returns the stored state and the clear code to send.
     pub fn issue(
         hasher: &CodeHasher,
@@ -345,6 +353,7 @@ impl LiveToken {
             max_attempts: policy.max_attempts,
             consumed: false,
             version: 1,
+            last_check: None,
         };
         (token, secret)
     }

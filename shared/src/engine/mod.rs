@@ -18,7 +18,7 @@ use crate::domain::token::{
     Channel, CodeHasher, LiveToken, SendMode, Subject, TokenPolicy, TokenPurpose, Verdict,
 };
 use crate::domain::{DomainError, Email, PhoneNumber};
-use crate::ports::{Companion, Messenger, QuotaScope, QuotaSlot, ReserveError, Store};
+use crate::ports::{Companion, Messenger, QuotaScope, QuotaSlot, ReserveError, SendFailure, Store};
 use config::Config;
 use messages::{render, Locale, Outgoing};
 
@@ -257,7 +257,7 @@ impl TokenEngine<'_> {
         slots
     }
 
-    async fn deliver(&self, recipient: &Recipient, message: &Outgoing) -> Result<(), DomainError> {
+    async fn deliver(&self, recipient: &Recipient, message: &Outgoing) -> Result<(), SendFailure> {
         match (recipient, message) {
             (Recipient::Phone(phone), Outgoing::Sms(text)) => {
                 self.messenger.send_sms(phone, text).await
@@ -265,7 +265,7 @@ impl TokenEngine<'_> {
             (Recipient::Email(email), Outgoing::Email(mail)) => {
                 self.messenger.send_email(email, mail).await
             }
-            _ => Err(DomainError::DeliveryFailed),
+            _ => Err(SendFailure::NotSent),
         }
     }
 
@@ -333,16 +333,48 @@ impl TokenEngine<'_> {
                     }
                 }
                 let slots = self.quota_slots(recipient, &requester, now);
-                match self
+                let reservation = self
                     .store
                     .reserve_send(current.as_ref(), &next, &slots, &companions)
-                    .await
-                {
-                    Ok(()) => break Some((next, secret, slots)),
-                    Err(ReserveError::Raced) if races < MAX_RACES => {
-                        races += 1;
-                        current = self.store.get_token(&subject, purpose).await?;
+                    .await;
+                let reservation = match reservation {
+                    Err(
+                        ReserveError::Raced | ReserveError::Failed(DomainError::Unavailable { .. }),
+                    ) => {
+                        // The write may have committed with its answer lost: a timeout, or an SDK retry of it that
+                        // then failed its own condition. What the table holds decides, never the answer alone.
+                        let stored = self.store.get_token(&subject, purpose).await;
+                        if let Ok(Some(stored)) = &stored {
+                            if stored.is_the_reservation_of(&next) {
+                                audit(
+                                    "token.reservation_reconciled",
+                                    &subject,
+                                    purpose,
+                                    Some(recipient),
+                                    "",
+                                );
+                                break Some((next, secret, slots));
+                            }
+                        }
+                        match reservation {
+                            Err(ReserveError::Raced) => match stored {
+                                Ok(stored) => {
+                                    if races == MAX_RACES {
+                                        return Err(DomainError::Contention);
+                                    }
+                                    races += 1;
+                                    current = stored;
+                                    continue;
+                                }
+                                Err(error) => return Err(error),
+                            },
+                            other => other,
+                        }
                     }
+                    other => other,
+                };
+                match reservation {
+                    Ok(()) => break Some((next, secret, slots)),
                     Err(ReserveError::Raced) => return Err(DomainError::Contention),
                     Err(ReserveError::QuotaExceeded(index)) => {
                         let Some(slot) = slots.get(index) else {
@@ -392,7 +424,22 @@ impl TokenEngine<'_> {
                         recipient: recipient.clone(),
                     });
                 }
-                Err(_) => {
+                Err(SendFailure::Unknown) => {
+                    // The provider may have it: the code stands as sent and is never sent again (at most one
+                    // message per code). If it did not arrive, a resend after the cooldown sends a new code.
+                    audit(
+                        event,
+                        &subject,
+                        purpose,
+                        Some(recipient),
+                        "delivery unknown",
+                    );
+                    return Ok(Sent {
+                        token: next,
+                        recipient: recipient.clone(),
+                    });
+                }
+                Err(SendFailure::NotSent) => {
                     audit(
                         "token.delivery_failed",
                         &subject,
@@ -400,9 +447,17 @@ impl TokenEngine<'_> {
                         Some(recipient),
                         "",
                     );
-                    self.store
+                    if let Err(error) = self
+                        .store
                         .release_send(current.as_ref(), &next, &slots, &undo)
-                        .await?;
+                        .await
+                    {
+                        // Released with its answer lost, unless the reservation is still there.
+                        let stored = self.store.get_token(&subject, purpose).await?;
+                        if stored.is_some_and(|stored| stored.is_the_reservation_of(&next)) {
+                            return Err(error);
+                        }
+                    }
                     current = current.map(|previous| LiveToken {
                         version: next.version + 1,
                         ..previous
@@ -542,33 +597,55 @@ impl TokenEngine<'_> {
             } else {
                 &outcomes.on_reject
             };
-            if self
+            let check_id = uuid::Uuid::new_v4().to_string();
+            let recorded = self
                 .store
-                .record_check(&token, accepted, now.unix_timestamp(), companions)
-                .await?
-            {
-                return match verdict {
-                    Verdict::Accept => {
-                        audit("token.verified", subject, purpose, None, "");
-                        Ok(())
+                .record_check(
+                    &token,
+                    accepted,
+                    now.unix_timestamp(),
+                    &check_id,
+                    companions,
+                )
+                .await;
+            match recorded {
+                Ok(true) => {}
+                // `false` after an SDK retry, or a timeout, may hide this very check's write, its answer lost:
+                // the code's mark says.
+                Ok(false) | Err(DomainError::Unavailable { .. }) => {
+                    let stored = self.store.get_token(subject, purpose).await;
+                    match (recorded, stored) {
+                        (_, Ok(Some(stored)))
+                            if stored.last_check.as_deref() == Some(check_id.as_str()) =>
+                        {
+                            audit("token.check_reconciled", subject, purpose, None, "");
+                        }
+                        (Err(error), _) | (Ok(_), Err(error)) => return Err(error),
+                        (Ok(_), Ok(Some(stored))) => {
+                            token = stored;
+                            continue;
+                        }
+                        (Ok(_), Ok(None)) => return Err(DomainError::NotFound("token")),
                     }
-                    Verdict::Reject { remaining_attempts } => {
-                        audit(
-                            "token.verify_failed",
-                            subject,
-                            purpose,
-                            None,
-                            &format!("{remaining_attempts} attempts left"),
-                        );
-                        Err(DomainError::IncorrectCode { remaining_attempts })
-                    }
-                };
+                }
+                Err(error) => return Err(error),
             }
-            token = self
-                .store
-                .get_token(subject, purpose)
-                .await?
-                .ok_or(DomainError::NotFound("token"))?;
+            return match verdict {
+                Verdict::Accept => {
+                    audit("token.verified", subject, purpose, None, "");
+                    Ok(())
+                }
+                Verdict::Reject { remaining_attempts } => {
+                    audit(
+                        "token.verify_failed",
+                        subject,
+                        purpose,
+                        None,
+                        &format!("{remaining_attempts} attempts left"),
+                    );
+                    Err(DomainError::IncorrectCode { remaining_attempts })
+                }
+            };
         }
         Err(DomainError::Contention)
     }

@@ -401,3 +401,74 @@ async fn look_alike_spellings_of_one_mailbox_share_its_quota() {
     );
     assert_eq!(app.messenger.outbox().len(), 2);
 }
+
+// Ambiguous outcomes: a write that committed with its answer lost, and a send that may have gone out.
+
+#[tokio::test]
+async fn a_reservation_whose_answer_was_lost_is_found_and_its_code_sent_once() {
+    let app = memory_app(|_| {});
+    let subject = subject();
+    app.store.lose_answers(1);
+    assert_eq!(send(&app, &subject, SendMode::Issue).await, Ok(()));
+    assert_eq!(codes(&app).len(), 1, "one message for the one code");
+    let stored = app.store.tokens();
+    assert_eq!(stored.len(), 1);
+    let code = codes(&app).remove(0);
+    assert_eq!(verify(&app, &subject, &code).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_stands_as_sent_and_is_never_sent_again() {
+    let app = memory_app(|_| {});
+    let subject = subject();
+    app.messenger.set_answers_lost(true);
+    assert_eq!(send(&app, &subject, SendMode::Issue).await, Ok(()));
+    app.messenger.set_answers_lost(false);
+    assert_eq!(codes(&app).len(), 1);
+    let stored = app.store.tokens();
+    assert_eq!(stored.len(), 1, "the reservation stands");
+    assert!(matches!(
+        send(&app, &subject, SendMode::Resend).await,
+        Err(DomainError::CooldownActive { .. })
+    ));
+    assert_eq!(codes(&app).len(), 1, "not sent a second time");
+    let code = codes(&app).remove(0);
+    assert_eq!(verify(&app, &subject, &code).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_release_whose_answer_was_lost_is_a_failed_delivery_with_nothing_left() {
+    let app = memory_app(|_| {});
+    let subject = subject();
+    app.messenger.set_sms_down(true);
+    // The reservation is answered; the release, after the failed send, is not.
+    app.store.lose_answers_after(1, 1);
+    assert_eq!(
+        send(&app, &subject, SendMode::Issue).await,
+        Err(DomainError::DeliveryFailed)
+    );
+    assert_eq!(app.store.tokens(), Vec::new(), "released");
+}
+
+#[tokio::test]
+async fn a_check_whose_answer_was_lost_is_found_by_its_mark() {
+    let app = memory_app(|_| {});
+    let subject = subject();
+    send(&app, &subject, SendMode::Issue).await.expect("sent");
+    let code = codes(&app).remove(0);
+    app.store.lose_answers(1);
+    assert_eq!(
+        verify(&app, &subject, &wrong(&code)).await,
+        Err(DomainError::IncorrectCode {
+            remaining_attempts: 4
+        })
+    );
+    assert_eq!(app.store.tokens()[0].failed_attempts, 1, "counted once");
+    app.store.lose_answers(1);
+    assert_eq!(verify(&app, &subject, &code).await, Ok(()));
+    assert_eq!(
+        verify(&app, &subject, &code).await,
+        Err(DomainError::NotFound("code")),
+        "still single use"
+    );
+}

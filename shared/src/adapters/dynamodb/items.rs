@@ -191,6 +191,9 @@ pub struct TokenItem {
     pub max_attempts: u32,
     pub consumed: bool,
     pub version: u64,
+    /// The id of the last check recorded on the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<String>,
     /// DynamoDB TTL: a day after expiry, for clean-up only; expiry itself is checked in code.
     pub ttl: i64,
 }
@@ -215,6 +218,7 @@ impl TokenItem {
             max_attempts: token.max_attempts,
             consumed: token.consumed,
             version: token.version,
+            last_check: token.last_check.clone(),
             ttl: expires_at + CLEANUP_GRACE_SECS,
         }
     }
@@ -235,6 +239,7 @@ impl TokenItem {
             max_attempts: self.max_attempts,
             consumed: self.consumed,
             version: self.version,
+            last_check: self.last_check,
         })
     }
 }

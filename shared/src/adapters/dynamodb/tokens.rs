@@ -314,6 +314,7 @@ impl TokenStore for DynamoStore {
         token: &LiveToken,
         accepted: bool,
         now: i64,
+        check_id: &str,
         with: &[Companion],
     ) -> Result<bool, DomainError> {
         let on_accept = self.companion_writes(with)?;
@@ -322,6 +323,7 @@ impl TokenStore for DynamoStore {
             ("#consumed".to_owned(), "consumed".to_owned()),
             ("#failed".to_owned(), "failedAttempts".to_owned()),
             ("#max".to_owned(), "maxAttempts".to_owned()),
+            ("#check".to_owned(), "lastCheck".to_owned()),
         ]);
         let mut values = HashMap::from([
             (
@@ -329,6 +331,7 @@ impl TokenStore for DynamoStore {
                 AttributeValue::S(token.digest.clone()),
             ),
             (":false".to_owned(), AttributeValue::Bool(false)),
+            (":check".to_owned(), AttributeValue::S(check_id.to_owned())),
         ]);
         let (update_expression, condition) = if accepted {
             names.insert("#consumedAt".into(), "consumedAt".into());
@@ -336,13 +339,13 @@ impl TokenStore for DynamoStore {
             values.insert(":true".into(), AttributeValue::Bool(true));
             values.insert(":now".into(), n(now));
             (
-                "SET #consumed = :true, #consumedAt = :now",
+                "SET #consumed = :true, #consumedAt = :now, #check = :check",
                 "#digest = :digest AND #consumed = :false AND #failed < #max AND #expires > :now",
             )
         } else {
             values.insert(":one".into(), n(1));
             (
-                "ADD #failed :one",
+                "ADD #failed :one SET #check = :check",
                 "#digest = :digest AND #consumed = :false AND #failed < #max",
             )
         };
