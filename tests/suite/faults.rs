@@ -50,8 +50,10 @@ async fn an_unreachable_table_is_a_503_with_retry_after_in_each_front_doors_form
 
 #[test]
 fn the_sdk_bounds_fit_every_functions_timeout() {
-    // A request stops at its first failed call, except a failed send and its compensation: two calls at the bound.
-    let worst_case = 2 * SDK_OPERATION_TIMEOUT.as_secs();
+    // A request stops at its first failed call, except a send: its reservation and the read-back of a lost answer,
+    // one send attempt, then the release and its read-back, each at the bound.
+    let worst_case = 4 * SDK_OPERATION_TIMEOUT.as_secs()
+        + user_token_domain::lambda::SDK_ATTEMPT_TIMEOUT.as_secs();
     for function in api_tests::template().functions.values() {
         assert!(
             worst_case < function.timeout_secs,
@@ -195,52 +197,104 @@ const WRITES: [Write; 11] = [
     Write::Resend("email"),
 ];
 
-/// What the writes act on, in one fresh table.
+/// What the writes act on, in one fresh table, and where each one's message goes.
 struct Subjects {
     account: user_token_domain::domain::AccountKey,
+    approver_phone: String,
+    approver_email: String,
     invited: String,
+    invited_email: String,
     device: std::collections::HashMap<&'static str, String>,
     session: std::collections::HashMap<&'static str, String>,
+    session_recipient: std::collections::HashMap<&'static str, String>,
 }
 
 fn body_of(value: serde_json::Value) -> serde_json::Value {
     serde_json::Value::String(value.to_string())
 }
 
-async fn call(app: &App, write: Write, on: &Subjects) -> lambda_http::Response<lambda_http::Body> {
+/// One request of a write, made once, so that it can be sent again as it was.
+struct Prepared {
+    write: Write,
+    /// The body (creates), chosen once.
+    body: Option<serde_json::Value>,
+    /// Where its message goes.
+    recipient: String,
+}
+
+fn prepare(write: Write, on: &Subjects) -> Prepared {
     use api_tests::{unique_email, unique_phone};
     use serde_json::json;
-    let recipient = |contact: &str| match contact {
+    let fresh = |contact: &str| match contact {
         "sms" => unique_phone(),
         _ => unique_email(),
     };
-    match write {
+    let (body, recipient) = match write {
         Write::Invite => {
-            let request = event("invite-user.json", |e| {
-                e["body"] = body_of(json!({"email": unique_email(), "mfaType": "SMS",
-                    "smsNumber": unique_phone(), "primaryContactNumber": "+4411223344556",
-                    "roles": ["velo.backoffice.admin"]}));
-            });
-            velo::invite_user(app, request).await
+            let email = unique_email();
+            let body = json!({"email": email, "mfaType": "SMS", "smsNumber": unique_phone(),
+                "primaryContactNumber": "+4411223344556", "roles": ["velo.backoffice.admin"]});
+            (Some(body), email)
         }
+        Write::ResendInvitation => (None, on.invited_email.clone()),
+        Write::RegisterSms => {
+            let phone = unique_phone();
+            (Some(json!({ "smsNumber": phone })), phone)
+        }
+        Write::CreateDevice(contact) => {
+            let body = json!({"device_key": uuid::Uuid::new_v4(), "session_id": uuid::Uuid::new_v4(),
+                "tfa_info": {"approver_document_number": "12345678909", "contact_type": contact}});
+            (Some(body), on.approver(contact))
+        }
+        Write::ResendDeviceToken(contact) => (None, on.approver(contact)),
+        Write::Start(contact) => {
+            let recipient = fresh(contact);
+            let body =
+                json!({"widgetId": local_stack::stack::SEED_WIDGET_ID, "recipient": recipient});
+            (Some(body), recipient)
+        }
+        Write::Resend(contact) => (None, on.session_recipient[contact].clone()),
+    };
+    Prepared {
+        write,
+        body,
+        recipient,
+    }
+}
+
+impl Subjects {
+    fn approver(&self, contact: &str) -> String {
+        match contact {
+            "sms" => self.approver_phone.clone(),
+            _ => self.approver_email.clone(),
+        }
+    }
+}
+
+async fn perform(
+    app: &App,
+    prepared: &Prepared,
+    on: &Subjects,
+) -> lambda_http::Response<lambda_http::Body> {
+    use serde_json::json;
+    let with_body = |e: &mut serde_json::Value| {
+        if let Some(body) = &prepared.body {
+            e["body"] = body_of(body.clone());
+        }
+    };
+    match prepared.write {
+        Write::Invite => velo::invite_user(app, event("invite-user.json", with_body)).await,
         Write::ResendInvitation => {
             let request = event("resend-token.json", |e| {
                 e["pathParameters"]["userId"] = json!(on.invited);
             });
             velo::resend_token(app, request).await
         }
-        Write::RegisterSms => {
-            let request = event("register-sms.json", |e| {
-                e["body"] = body_of(json!({ "smsNumber": unique_phone() }));
-            });
-            velo::register_sms(app, request).await
-        }
-        Write::CreateDevice(contact) => {
+        Write::RegisterSms => velo::register_sms(app, event("register-sms.json", with_body)).await,
+        Write::CreateDevice(_) => {
             let request = event("device-create.json", |e| {
                 e["pathParameters"]["account_key"] = json!(on.account.to_string());
-                e["body"] = body_of(json!({"device_key": uuid::Uuid::new_v4(),
-                    "session_id": uuid::Uuid::new_v4(),
-                    "tfa_info": {"approver_document_number": "12345678909", "contact_type": contact}}));
+                with_body(e);
             });
             qi::create_device(app, request).await
         }
@@ -252,13 +306,7 @@ async fn call(app: &App, write: Write, on: &Subjects) -> lambda_http::Response<l
             });
             qi::resend_device_token(app, request).await
         }
-        Write::Start(contact) => {
-            let request = event("otp-start.json", |e| {
-                e["body"] = body_of(json!({"widgetId": local_stack::stack::SEED_WIDGET_ID,
-                    "recipient": recipient(contact)}));
-            });
-            sigma::start(app, request).await
-        }
+        Write::Start(_) => sigma::start(app, event("otp-start.json", with_body)).await,
         Write::Resend(contact) => {
             let request = event("otp-resend.json", |e| {
                 e["pathParameters"]["requestId"] = json!(on.session[contact]);
@@ -266,6 +314,10 @@ async fn call(app: &App, write: Write, on: &Subjects) -> lambda_http::Response<l
             sigma::resend(app, request).await
         }
     }
+}
+
+async fn call(app: &App, write: Write, on: &Subjects) -> lambda_http::Response<lambda_http::Body> {
+    perform(app, &prepare(write, on), on).await
 }
 
 /// A fresh table with the seeded admin and widget, an account whose approver no other test uses, an invited user,
@@ -282,14 +334,15 @@ async fn subjects(app: &App) -> Subjects {
         .await
         .expect("widget");
     let account = user_token_domain::domain::AccountKey::random();
+    let (approver_phone, approver_email) = (api_tests::unique_phone(), api_tests::unique_email());
     app.store
         .create_account(&user_token_domain::domain::device::Account {
             account_key: account,
             status: user_token_domain::domain::device::AccountStatus::Active,
             approvers: vec![user_token_domain::domain::device::Approver {
                 document_number: "12345678909".parse().expect("document"),
-                phone: api_tests::unique_phone().parse().expect("phone"),
-                email: api_tests::unique_email().parse().expect("email"),
+                phone: approver_phone.parse().expect("phone"),
+                email: approver_email.parse().expect("email"),
             }],
             created_at: time::OffsetDateTime::now_utc(),
         })
@@ -297,11 +350,17 @@ async fn subjects(app: &App) -> Subjects {
         .expect("account");
     let mut subjects = Subjects {
         account,
+        approver_phone,
+        approver_email,
         invited: String::new(),
+        invited_email: String::new(),
         device: Default::default(),
         session: Default::default(),
+        session_recipient: Default::default(),
     };
-    assert_eq!(call(app, Write::Invite, &subjects).await.status(), 204);
+    let invite = prepare(Write::Invite, &subjects);
+    assert_eq!(perform(app, &invite, &subjects).await.status(), 204);
+    subjects.invited_email = invite.recipient;
     subjects.invited = api_tests::all_items(&app.config.table_name)
         .await
         .iter()
@@ -322,13 +381,15 @@ async fn subjects(app: &App) -> Subjects {
             .expect("key")
             .to_owned();
         subjects.device.insert(contact, device);
-        let started = call(app, Write::Start(contact), &subjects).await;
+        let start = prepare(Write::Start(contact), &subjects);
+        let started = perform(app, &start, &subjects).await;
         assert_eq!(started.status(), 201);
         let session = json_of(&started)["requestId"]
             .as_str()
             .expect("id")
             .to_owned();
         subjects.session.insert(contact, session);
+        subjects.session_recipient.insert(contact, start.recipient);
     }
     subjects
 }
@@ -490,5 +551,238 @@ async fn every_write_under_each_fault_leaves_nothing_behind_and_succeeds_once_it
         for fault in faults {
             writes_through_a_fault(service, fault).await;
         }
+    }
+}
+
+/// The calls a dropping proxy loses the answers of.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lost {
+    /// DynamoDB writes: `TransactWriteItems`, `PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem`.
+    TableWrite,
+    /// Sends: SNS `Publish`, SES `SendEmail`.
+    Send,
+}
+
+fn is_lost_call(lost: Lost, head: &str, body: &[u8]) -> bool {
+    let head = head.to_ascii_lowercase();
+    match lost {
+        Lost::TableWrite => [
+            "transactwriteitems",
+            "putitem",
+            "updateitem",
+            "deleteitem",
+            "batchwriteitem",
+        ]
+        .iter()
+        .any(|operation| {
+            head.contains(&format!("x-amz-target: dynamodb_20120810.{operation}\r\n"))
+        }),
+        Lost::Send => {
+            head.contains("/v2/email/outbound-emails")
+                || String::from_utf8_lossy(body)
+                    .split('&')
+                    .any(|pair| pair == "Action=Publish")
+        }
+    }
+}
+
+/// How long a lost answer is held before its connection is dropped: past the SDK's attempt timeout.
+const HELD_FOR: std::time::Duration = std::time::Duration::from_millis(2500);
+
+/// A proxy to the emulator on 127.0.0.1 that forwards every call, one per connection. The first `losses` calls that
+/// are `lost` are done by the emulator and their answers never arrive: forwarded at once and their answers held for
+/// `HELD_FOR`, then dropped; or, `paused`, held for `HELD_FOR` before they are forwarded (as by a paused emulator,
+/// which then does them after the client has given up, and after the retries sent meanwhile). Returns its endpoint
+/// and how many answers it dropped.
+async fn dropping_proxy(
+    lost: Lost,
+    losses: u32,
+    paused: bool,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = api_tests::endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let dropped = std::sync::Arc::new(AtomicU32::new(0));
+    let counter = dropped.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            let dropped = counter.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut chunk = vec![0u8; 16 * 1024];
+                let head_end = loop {
+                    if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                    match client.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&chunk[..read]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).into_owned();
+                let length = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                while request.len() < head_end + length {
+                    match client.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                // One call per upstream connection, read to its end.
+                let forwarded_head: String = head
+                    .split("\r\n")
+                    .filter(|line| {
+                        !line.to_ascii_lowercase().starts_with("connection:") && !line.is_empty()
+                    })
+                    .map(|line| format!("{line}\r\n"))
+                    .collect();
+                let mut forwarded =
+                    format!("{forwarded_head}connection: close\r\n\r\n").into_bytes();
+                forwarded.extend_from_slice(&request[head_end..]);
+                let lose = is_lost_call(lost, &head, &request[head_end..])
+                    && dropped
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                            (n < losses).then_some(n + 1)
+                        })
+                        .is_ok();
+                if lose && paused {
+                    tokio::time::sleep(HELD_FOR).await;
+                }
+                let Ok(mut emulator) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                if emulator.write_all(&forwarded).await.is_err() {
+                    return;
+                }
+                let mut answer = Vec::new();
+                if emulator.read_to_end(&mut answer).await.is_err() {
+                    return;
+                }
+                if lose {
+                    if !paused {
+                        tokio::time::sleep(HELD_FOR).await;
+                    }
+                    return;
+                }
+                let _ = client.write_all(&answer).await;
+                let _ = client.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{address}"), dropped)
+}
+
+/// The messages that went to `recipient` so far.
+async fn messages_to(recipient: &str) -> usize {
+    let sent = local_stack::emulator::outbox(&api_tests::endpoint())
+        .await
+        .expect("outbox");
+    sent.sms_to(recipient).len() + sent.emails_to(recipient).len()
+}
+
+/// The healthy answer to a write, and to the same request sent again once it is done.
+fn converged(write: Write) -> (u16, u16) {
+    match write {
+        Write::Invite => (204, 409),
+        Write::ResendInvitation | Write::RegisterSms => (204, 204),
+        Write::CreateDevice(_) => (202, 409),
+        Write::ResendDeviceToken(_) => (202, 202),
+        Write::Start(_) => (201, 201),
+        Write::Resend(_) => (201, 201),
+    }
+}
+
+/// Every write, with the answers of its first table write or of its send lost after the emulator did them: the
+/// answer is the write's success, the table holds its whole effect and one message went out, and the same request
+/// sent again converges (a create is answered as done; a resend sends one more code, once).
+async fn writes_whose_answers_are_lost(lost: Lost, losses: u32, paused: bool) {
+    let table = api_tests::fresh_table().await;
+    let lenient = |config: &mut user_token_domain::lambda::config::Config| {
+        config.resend_cooldown = time::Duration::ZERO;
+        config.send_quota = 100;
+    };
+    let healthy = api_tests::app_with(&table, lenient).await;
+    let on = subjects(&healthy).await;
+    // A device's create and its resend message the same approver: they run one after the other.
+    let (creates, others): (Vec<Write>, Vec<Write>) = WRITES
+        .into_iter()
+        .partition(|write| matches!(write, Write::CreateDevice(_)));
+    let mut results = Vec::new();
+    for wave in [others, creates] {
+        let runs = wave.into_iter().map(|write| {
+            let (table, on) = (&table, &on);
+            async move {
+                let (endpoint, dropped) = dropping_proxy(lost, losses, paused).await;
+                let proxied = bounded_sdk(&endpoint).await;
+                let app = App {
+                    store: api_tests::dynamo_store(
+                        aws_sdk_dynamodb::Client::new(&proxied),
+                        table.clone(),
+                    ),
+                    messenger: api_tests::messenger_on(&proxied, api_tests::SENDER.parse().ok()),
+                    ..api_tests::app_with(table, lenient).await
+                };
+                let prepared = prepare(write, on);
+                let before = messages_to(&prepared.recipient).await;
+                let answer = perform(&app, &prepared, on).await;
+                let first = (answer.status().as_u16(), json_of(&answer));
+                let sent_once = messages_to(&prepared.recipient).await - before;
+                let again = perform(&app, &prepared, on).await;
+                let second = (again.status().as_u16(), json_of(&again));
+                let sent_in_all = messages_to(&prepared.recipient).await - before;
+                (
+                    write,
+                    dropped.load(std::sync::atomic::Ordering::SeqCst),
+                    first,
+                    sent_once,
+                    second,
+                    sent_in_all,
+                )
+            }
+        });
+        results.extend(futures_util::future::join_all(runs).await);
+    }
+    let mut wrong = Vec::new();
+    for (write, dropped, (status, body), sent_once, (again, again_body), sent_in_all) in results {
+        let case = format!("{lost:?} x{losses} (paused: {paused}): {write:?}");
+        let (first_status, second_status) = converged(write);
+        let resent = usize::from(second_status == first_status);
+        let seen = (dropped, status, sent_once, again, sent_in_all);
+        let expected = (losses, first_status, 1, second_status, 1 + resent);
+        if seen != expected {
+            wrong.push(format!(
+                "{case}: (dropped, status, sent, status again, sent in all) {seen:?}, not {expected:?}: \
+                 {body} then {again_body}"
+            ));
+        }
+    }
+    assert_eq!(wrong, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn every_write_whose_answers_are_lost_after_the_emulator_did_it_has_its_whole_effect_once() {
+    // One loss (the SDK's retry then fails its own condition), two (the call times out), the same with the writes
+    // done late, after their retries, and a lost send.
+    for (lost, losses, paused) in [
+        (Lost::TableWrite, 1, false),
+        (Lost::TableWrite, 2, false),
+        (Lost::TableWrite, 1, true),
+        (Lost::TableWrite, 2, true),
+        (Lost::Send, 1, false),
+    ] {
+        writes_whose_answers_are_lost(lost, losses, paused).await;
     }
 }

@@ -46,13 +46,17 @@ pub enum StartupError {
 /// How long one SDK call may take in all, retries included.
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long one attempt of an SDK call may take; a send has only one.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long a connection to an AWS endpoint may take to establish (`bounded_timeouts`).
 const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Bounds every SDK call, so that a dead or hanging dependency is answered within the function's timeout: three
-/// seconds in all, retries included. A request stops at its first failed call, except that a failed send is followed
-/// by its compensating write, so at most two calls can run to the bound. An attempt may take two seconds: a shorter
-/// one could give up on a conditional write that did commit, and its retry would then fail its own condition.
+/// seconds in all, retries included. A request stops at its first failed call, except that a write whose answer is
+/// lost is read back, and a failed send is followed by its compensating write (itself read back if its answer is
+/// lost). An attempt may take two seconds: a shorter one gives up more often on a conditional write that did commit,
+/// whose retry then fails its own condition and has to be read back.
 pub fn bounded_retries() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3)
 }
@@ -61,7 +65,7 @@ pub fn bounded_retries() -> RetryConfig {
 pub fn bounded_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(SDK_CONNECT_TIMEOUT)
-        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
         .operation_timeout(SDK_OPERATION_TIMEOUT)
         .build()
 }
