@@ -786,3 +786,148 @@ async fn every_write_whose_answers_are_lost_after_the_emulator_did_it_has_its_wh
         writes_whose_answers_are_lost(lost, losses, paused).await;
     }
 }
+
+/// The writes on a user that send nothing, each on a user of its own.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum UserWrite {
+    Disable,
+    Enable,
+    Unlock,
+    DetailsUpdate,
+    Delete,
+}
+
+impl UserWrite {
+    /// The write's answer, and the same request's answer again.
+    fn expected(self) -> (u16, u16) {
+        match self {
+            UserWrite::Disable
+            | UserWrite::Enable
+            | UserWrite::Unlock
+            | UserWrite::DetailsUpdate => (204, 204),
+            UserWrite::Delete => (204, 404),
+        }
+    }
+
+    fn subject(self) -> user_token_domain::domain::User {
+        use user_token_domain::domain::{Role, UserStatus, UserType};
+        let mut user = api_tests::user(
+            &api_tests::unique_email(),
+            UserType::Backoffice,
+            None,
+            &[Role::BackofficeAdmin],
+        );
+        match self {
+            // A user that has accepted its invitation (it has a password), since disabled.
+            UserWrite::Enable => {
+                user.status = UserStatus::Disabled;
+                user.password_hash = Some(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+                );
+            }
+            UserWrite::Unlock => {
+                user.locked_out = true;
+                user.locked_out_timestamp = Some(time::OffsetDateTime::now_utc());
+            }
+            _ => {}
+        }
+        user
+    }
+
+    async fn perform(
+        self,
+        app: &App,
+        user: &user_token_domain::domain::User,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let on = |name: &str| {
+            event(name, |e| {
+                e["pathParameters"]["userId"] = serde_json::json!(user.id.to_string());
+            })
+        };
+        match self {
+            UserWrite::Disable => velo::disable_user(app, on("disable-user.json")).await,
+            UserWrite::Enable => velo::enable_user(app, on("enable-user.json")).await,
+            UserWrite::Unlock => velo::unlock_user(app, on("unlock-user.json")).await,
+            UserWrite::DetailsUpdate => {
+                velo::user_details_update(app, on("user-details-update.json")).await
+            }
+            UserWrite::Delete => velo::delete_user(app, on("delete-user.json")).await,
+        }
+    }
+
+    /// What the stored user says once the write is done.
+    fn done(self, user: Option<&user_token_domain::domain::User>) -> bool {
+        use user_token_domain::domain::UserStatus;
+        match (self, user) {
+            (UserWrite::Disable, Some(user)) => user.status == UserStatus::Disabled,
+            (UserWrite::Enable, Some(user)) => user.status == UserStatus::Enabled,
+            (UserWrite::Unlock, Some(user)) => !user.locked_out,
+            (UserWrite::DetailsUpdate, Some(user)) => {
+                user.first_name.as_ref().map(|name| name.as_str()) == Some("Johnny")
+            }
+            (UserWrite::Delete, None) => true,
+            _ => false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_user_write_whose_answers_are_lost_is_done_once_and_answered_as_done() {
+    use local_stack::stack::seed_admin;
+    let table = api_tests::fresh_table().await;
+    let healthy = api_tests::app(&table).await;
+    healthy
+        .store
+        .create_user(&seed_admin().expect("admin"))
+        .await
+        .expect("admin");
+    let writes = [
+        UserWrite::Disable,
+        UserWrite::Enable,
+        UserWrite::Unlock,
+        UserWrite::DetailsUpdate,
+        UserWrite::Delete,
+    ];
+    let mut wrong = Vec::new();
+    for (losses, paused) in [(1, false), (2, false), (1, true), (2, true)] {
+        let runs = writes.into_iter().map(|write| {
+            let (table, healthy) = (&table, &healthy);
+            async move {
+                let user = write.subject();
+                healthy.store.create_user(&user).await.expect("user");
+                let (endpoint, dropped) = dropping_proxy(Lost::TableWrite, losses, paused).await;
+                let app = App {
+                    store: api_tests::dynamo_store(
+                        aws_sdk_dynamodb::Client::new(&bounded_sdk(&endpoint).await),
+                        table.clone(),
+                    ),
+                    ..api_tests::app(table).await
+                };
+                let first = write.perform(&app, &user).await;
+                let again = write.perform(&app, &user).await;
+                let stored = healthy.store.get_user(&user.id).await.expect("read");
+                (
+                    write,
+                    dropped.load(std::sync::atomic::Ordering::SeqCst),
+                    (first.status().as_u16(), json_of(&first)),
+                    (again.status().as_u16(), json_of(&again)),
+                    write.done(stored.as_ref()),
+                )
+            }
+        });
+        for (write, dropped, (status, body), (again, again_body), done) in
+            futures_util::future::join_all(runs).await
+        {
+            let (first_status, second_status) = write.expected();
+            let seen = (dropped, status, again, done);
+            let expected = (losses, first_status, second_status, true);
+            if seen != expected {
+                wrong.push(format!(
+                    "{write:?} x{losses} (paused: {paused}): (dropped, status, again, done) {seen:?}, not \
+                     {expected:?}: {body} then {again_body}"
+                ));
+            }
+        }
+    }
+    assert_eq!(wrong, Vec::<String>::new());
+}

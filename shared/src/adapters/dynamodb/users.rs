@@ -168,15 +168,16 @@ impl UserStore for DynamoStore {
         for write in writes {
             transaction = transaction.transact_items(write);
         }
-        match transaction.send().await {
-            Ok(_) => Ok(()),
+        let failure = match transaction.send().await {
+            Ok(_) => return Ok(()),
             // The profile, then (when the email moves) the old guard and the new one.
-            Err(error) => Err(match cancellation(&error) {
+            Err(error) => match cancellation(&error) {
                 Cancellation::Raced | Cancellation::Condition(0 | 1) => SaveError::Stale,
                 Cancellation::Condition(_) => SaveError::Failed(email_taken()),
                 Cancellation::Other => SaveError::Failed(unavailable("TransactWriteItems", &error)),
-            }),
-        }
+            },
+        };
+        self.saved_after_all(&next, failure).await
     }
 
     async fn save_user_with(
@@ -203,9 +204,9 @@ impl UserStore for DynamoStore {
         for (write, _) in companions {
             transaction = transaction.transact_items(write);
         }
-        match transaction.send().await {
-            Ok(_) => Ok(()),
-            Err(error) => Err(match cancellation(&error) {
+        let failure = match transaction.send().await {
+            Ok(_) => return Ok(()),
+            Err(error) => match cancellation(&error) {
                 Cancellation::Raced | Cancellation::Condition(0) => SaveError::Stale,
                 Cancellation::Condition(i) => SaveError::Failed(
                     conflicts
@@ -214,8 +215,9 @@ impl UserStore for DynamoStore {
                         .unwrap_or_else(|| unavailable("TransactWriteItems", &error)),
                 ),
                 Cancellation::Other => SaveError::Failed(unavailable("TransactWriteItems", &error)),
-            }),
-        }
+            },
+        };
+        self.saved_after_all(&next, failure).await
     }
 
     /// Deletes the user, frees its email and revokes its live tokens, in one transaction.
@@ -235,8 +237,8 @@ impl UserStore for DynamoStore {
         for write in writes {
             transaction = transaction.transact_items(write);
         }
-        match transaction.send().await {
-            Ok(_) => Ok(()),
+        let failure = match transaction.send().await {
+            Ok(_) => return Ok(()),
             Err(error) => {
                 let codes = cancellation_codes(&error);
                 if codes.iter().any(|c| {
@@ -245,11 +247,16 @@ impl UserStore for DynamoStore {
                         Some("ConditionalCheckFailed" | "TransactionConflict")
                     )
                 }) {
-                    Err(SaveError::Stale)
+                    SaveError::Stale
                 } else {
-                    Err(SaveError::Failed(unavailable("TransactWriteItems", &error)))
+                    SaveError::Failed(unavailable("TransactWriteItems", &error))
                 }
             }
+        };
+        // A user that is gone was deleted, by this request (its answer lost) or by another: either way, as asked.
+        match self.get_user(&user.id).await {
+            Ok(None) => Ok(()),
+            _ => Err(failure),
         }
     }
 
@@ -349,5 +356,28 @@ impl UserStore for DynamoStore {
             }
         }
         Ok((users, total))
+    }
+}
+
+impl DynamoStore {
+    /// A user write that failed, or found the user moved on, may be this very write with its answer lost (a timeout,
+    /// or an SDK retry failing the condition its first attempt had met): it happened when the stored user is exactly
+    /// `next`, which only this write makes (the next version, with these fields).
+    async fn saved_after_all(&self, next: &User, failure: SaveError) -> Result<(), SaveError> {
+        let may_have_happened = matches!(
+            failure,
+            SaveError::Stale | SaveError::Failed(DomainError::Unavailable { .. })
+        );
+        if may_have_happened {
+            if let Ok(Some(stored)) = self.get_user(&next.id).await {
+                // Compared as stored: the item keeps times to the second.
+                let as_stored = |user: &User| item(&UserItem::from(user)).ok();
+                if as_stored(&stored).is_some() && as_stored(&stored) == as_stored(next) {
+                    tracing::info!(user_id = %next.id, "a user write's lost answer was reconciled");
+                    return Ok(());
+                }
+            }
+        }
+        Err(failure)
     }
 }
