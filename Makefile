@@ -91,11 +91,12 @@ bench: venv $(LAMBDA_TOOLS)
 	$(TARGET_DIR)/$(HOST)/release/local-stack bench --bin-dir $(TARGET_DIR)/$(HOST)/release \
 		--arm64-dir $(ARM64_DIR) --out bench --requests $${BENCH_REQUESTS:-1000}
 
-## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md; then
-## schemathesis with 200 examples per operation (SCHEMATHESIS_MAX_EXAMPLES=) and a new seed each time
+## soak: the long load (32 clients for 60 s; LOAD_CLIENTS=, LOAD_SECONDS=), reported in bench/load.md; the lost-answer
+## faults over and over (FAULT_ROUNDS=, 10 unless set); then schemathesis with 200 examples per operation (SCHEMATHESIS_MAX_EXAMPLES=) and a new seed each time
 ## (SCHEMATHESIS_SEED= repeats a run; each run's log and JUnit report are under target/schemathesis/)
 soak: venv bins
 	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite load::soak -- --ignored --nocapture
+	$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite faults::soak_lost_answers -- --ignored --nocapture
 	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} SCHEMATHESIS_SEED=$${SCHEMATHESIS_SEED:-$$(date +%s)} \
 		$(STACK) with-emulator -- $(CARGO) test -p api-tests --test suite schemathesis:: -- --ignored --nocapture
 

@@ -931,3 +931,20 @@ async fn every_user_write_whose_answers_are_lost_is_done_once_and_answered_as_do
     }
     assert_eq!(wrong, Vec::<String>::new());
 }
+
+/// `make soak`: the lost-answer runs, `FAULT_ROUNDS` times over (10 unless set), rounds alternating one and two
+/// lost answers of each write's first table write, done at once or late, and a lost send.
+#[tokio::test]
+#[ignore = "long: run with `make soak`"]
+async fn soak_lost_answers() {
+    let rounds: u32 = std::env::var("FAULT_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(10);
+    for round in 0..rounds {
+        let losses = 1 + round % 2;
+        let paused = round % 4 >= 2;
+        writes_whose_answers_are_lost(Lost::TableWrite, losses, paused).await;
+        writes_whose_answers_are_lost(Lost::Send, 1, paused).await;
+    }
+}
