@@ -237,6 +237,9 @@ pub trait TokenStore: Send + Sync {
         companions: &[Companion],
     ) -> Result<(), ReserveError>;
 
+    /// Takes one count of every quota slot, all or nothing: for a message that carries no code (a notice).
+    async fn take_quota(&self, quotas: &[QuotaSlot]) -> Result<(), ReserveError>;
+
     /// Undoes `reserve_send` after a failed delivery: the previous token (or none) is back, the quota slots are
     /// given back and `undo` is applied, so a failed send costs the caller nothing.
     async fn release_send(

@@ -191,3 +191,56 @@ async fn a_dead_table_is_a_503_not_a_crash() {
         .await;
     assert!(matches!(result, Err(DomainError::Unavailable { .. })));
 }
+
+/// Issue 19, item 12, against DynamoDB: a payor admin's invitations of another tenant's address answer 204, create
+/// nothing, and send that address's owner one notice (the once-a-day counter is a conditional write).
+#[tokio::test]
+async fn invitations_of_another_tenants_address_answer_204_and_tell_its_owner_once() {
+    use user_token_domain::domain::{Role, UserType};
+    let table = api_tests::fresh_table().await;
+    let app = api_tests::app(&table).await;
+    let caller = api_tests::user(
+        &api_tests::unique_email(),
+        UserType::Payor,
+        Some("00000000-0000-4000-8000-00000000e101"),
+        &[Role::PayorAdmin],
+    );
+    let owner_email = api_tests::unique_email();
+    let owner = api_tests::user(
+        &owner_email,
+        UserType::Payor,
+        Some("00000000-0000-4000-8000-00000000e102"),
+        &[Role::PayorAdmin],
+    );
+    for user in [&caller, &owner] {
+        app.store.create_user(user).await.expect("user");
+    }
+    let before = api_tests::all_items(&table).await.len();
+    let answers = futures_util::future::join_all((0..3).map(|_| {
+        let request = api_tests::event("invite-user.json", |e| {
+            e["body"] = serde_json::Value::String(
+                serde_json::json!({"email": owner_email, "mfaType": "SMS",
+                    "smsNumber": api_tests::unique_phone(), "primaryContactNumber": "+4411223344556",
+                    "roles": ["velo.payor.support"], "userType": "PAYOR",
+                    "entityId": "00000000-0000-4000-8000-00000000e101"})
+                .to_string(),
+            );
+            api_tests::as_caller(e, &caller);
+        });
+        user_token_domain::doors::velo::invite_user(&app, request)
+    }))
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status(), 204, "{}", api_tests::json_of(answer));
+    }
+    let items = api_tests::all_items(&table).await;
+    assert_eq!(
+        items.len(),
+        before + 1,
+        "only the notice's counter: {items:?}"
+    );
+    let sent = outbox(&api_tests::endpoint()).await.expect("outbox");
+    let notices = sent.emails_to(&owner_email);
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].subject, "Someone tried to invite you");
+}

@@ -441,6 +441,22 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
+    async fn take_quota(&self, quotas: &[QuotaSlot]) -> Result<(), ReserveError> {
+        self.transact(|state| {
+            for (index, quota) in quotas.iter().enumerate() {
+                let sends = state
+                    .quotas
+                    .entry((quota.key.clone(), quota.window))
+                    .or_default();
+                if *sends >= quota.limit {
+                    return Err(ReserveError::QuotaExceeded(index));
+                }
+                *sends += 1;
+            }
+            Ok(())
+        })
+    }
+
     async fn release_send(
         &self,
         previous: Option<&LiveToken>,

@@ -1248,3 +1248,71 @@ fn qi_schema_error(fields: Value) -> Value {
     json!({"title": "Bad Request", "description": "Schema Error", "translation": "Erro de Schema",
            "code": "QIT000001", "extra_fields": fields})
 }
+
+/// Issue 19, item 12: an address of another tenant's user is answered to a payor admin as a new invitation would be
+/// (204, nothing created, nothing to find), and the address's owner is told, at most once a day; an address of its
+/// own tenant's user is Velo's 409.
+#[tokio::test]
+async fn velo_invite_of_another_tenants_address_is_a_204_and_its_owner_is_told_once() {
+    let app = memory_app(|_| {});
+    let payor_user = |entity: &str, email: &str| {
+        let mut user = admin();
+        user.roles = vec![crate::domain::Role::PayorAdmin];
+        user.user_type = crate::domain::UserType::Payor;
+        user.entity_id = Some(entity.parse().expect("entity"));
+        user.email = email.parse().expect("email");
+        user
+    };
+    let ours = "00000000-0000-4000-8000-00000000e001";
+    let theirs = "00000000-0000-4000-8000-00000000e002";
+    let caller = payor_user(ours, "caller@example.com");
+    let colleague = payor_user(ours, "colleague@example.com");
+    let stranger = payor_user(theirs, "stranger@example.com");
+    for user in [&caller, &colleague, &stranger] {
+        crate::ports::UserStore::create_user(&*app.store, user)
+            .await
+            .expect("user");
+    }
+    let invite = |email: &str| {
+        let mut invitation = invitation(email);
+        invitation["roles"] = json!(["velo.payor.support"]);
+        event(
+            "POST",
+            "/v2/users/invite",
+            no_path(),
+            &[],
+            Some(invitation),
+            &caller,
+            Map::new(),
+        )
+    };
+    let fresh = velo::invite_user(&app.app, invite("fresh@example.com")).await;
+    assert_eq!(fresh.status(), 204, "{}", body(&fresh));
+    let users = app.store.user_count();
+    let sent = app.messenger.outbox().len();
+
+    for _ in 0..3 {
+        let answer = velo::invite_user(&app.app, invite("stranger@example.com")).await;
+        assert_eq!(answer.status(), 204, "{}", body(&answer));
+        assert!(answer.body().as_ref().is_empty(), "as a new invitation");
+    }
+    assert_eq!(app.store.user_count(), users, "nothing created");
+    let outbox = app.messenger.outbox();
+    match &outbox[sent..] {
+        [Delivered::Email { to, message }] => {
+            assert_eq!(to.as_str(), "stranger@example.com");
+            assert_eq!(message.subject, "Someone tried to invite you");
+            assert!(!message.text.contains("example.com"), "no address in it");
+        }
+        other => panic!("one notice to the owner, not {other:?}"),
+    }
+
+    let own_tenant = velo::invite_user(&app.app, invite("colleague@example.com")).await;
+    assert_eq!(own_tenant.status(), 409);
+    assert_eq!(velo_error_code(&own_tenant), "40910001");
+    assert_eq!(
+        app.messenger.outbox().len(),
+        sent + 1,
+        "no notice for a 409"
+    );
+}

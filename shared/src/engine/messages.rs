@@ -159,6 +159,19 @@ pub fn render(
     }
 }
 
+/// The email telling an address's owner that someone tried to invite it (the invitation was not made, and the
+/// inviter was not told the address is taken).
+pub fn invitation_notice() -> EmailMessage {
+    let text = "Someone tried to invite this email address to join, but it already belongs to an account, so no \
+                invitation was made and your account is unchanged. If you expected an invitation, ask the person who \
+                sent it to contact you; otherwise you can ignore this message.";
+    EmailMessage {
+        subject: "Someone tried to invite you".to_owned(),
+        html: format!("<p>{}</p>", escape(text)),
+        text: text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -472,6 +472,40 @@ impl TokenEngine<'_> {
         Err(last_error)
     }
 
+    /// Sends `message`, which carries no code, to `to` at most once per `window_secs` for `topic` (a counter in the
+    /// table, taken before the send). A notice already sent in its window is not sent again, and is not an error; nor
+    /// is one that cannot be delivered (it is logged): the caller's answer does not depend on it.
+    pub async fn notify(
+        &self,
+        to: &Email,
+        topic: &str,
+        message: &crate::ports::EmailMessage,
+        window_secs: i64,
+    ) -> Result<(), DomainError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let key = self
+            .hasher
+            .recipient_key(&format!("notice-{topic}\u{0}{}", to.quota_key()));
+        let slot = QuotaSlot::at(QuotaScope::Recipient, key, 1, window_secs, now);
+        match self.store.take_quota(std::slice::from_ref(&slot)).await {
+            Ok(()) => {}
+            Err(ReserveError::QuotaExceeded(_) | ReserveError::Raced) => {
+                tracing::info!(audit = true, event = "notice.suppressed", topic, recipient = %to.masked(), "notice already sent in its window");
+                return Ok(());
+            }
+            Err(ReserveError::Failed(error)) => return Err(error),
+        }
+        match self.messenger.send_email(to, message).await {
+            Ok(()) | Err(SendFailure::Unknown) => {
+                tracing::info!(audit = true, event = "notice.sent", topic, recipient = %to.masked(), "notice sent");
+            }
+            Err(SendFailure::NotSent) => {
+                tracing::warn!(audit = true, event = "notice.delivery_failed", topic, recipient = %to.masked(), "notice not sent");
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a candidate code against the live one: single use, at most `max_attempts` wrong tries, never after
     /// expiry. Concurrent checks never push the attempt count past the cap.
     pub async fn verify(

@@ -177,30 +177,7 @@ impl TokenStore for DynamoStore {
                 .build(),
         );
         for quota in quotas {
-            let take_slot = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(quota_pk(&quota.key), &quota_sk(quota.window))))
-                // What the counter counts and its limit, kept for operators (and the load test's check).
-                .update_expression(
-                    "ADD #sends :one SET #ttl = :ttl, #scope = :scope, #limit = :limit",
-                )
-                .condition_expression("attribute_not_exists(#sends) OR #sends < :limit")
-                .expression_attribute_names("#sends", "sends")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_names("#scope", "scope")
-                .expression_attribute_names("#limit", "limit")
-                .expression_attribute_values(
-                    ":scope",
-                    AttributeValue::S(quota.scope.as_str().into()),
-                )
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":limit", n(quota.limit))
-                .expression_attribute_values(":ttl", n(quota.expires_at));
-            transaction = transaction.transact_items(
-                TransactWriteItem::builder()
-                    .update(build(take_slot.build()).map_err(failed)?)
-                    .build(),
-            );
+            transaction = transaction.transact_items(self.take_slot(quota).map_err(failed)?);
         }
         let conflicts: Vec<DomainError> =
             extra.iter().map(|(_, conflict)| conflict.clone()).collect();
@@ -236,6 +213,25 @@ impl TokenStore for DynamoStore {
                     )))
                 }
             }
+        }
+    }
+
+    async fn take_quota(&self, quotas: &[QuotaSlot]) -> Result<(), ReserveError> {
+        let mut transaction = self.client.transact_write_items();
+        for quota in quotas {
+            transaction =
+                transaction.transact_items(self.take_slot(quota).map_err(ReserveError::Failed)?);
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(()),
+            Err(error) => match cancellation(&error) {
+                Cancellation::Condition(index) => Err(ReserveError::QuotaExceeded(index)),
+                Cancellation::Raced => Err(ReserveError::Raced),
+                Cancellation::Other => Err(ReserveError::Failed(unavailable(
+                    "TransactWriteItems",
+                    &error,
+                ))),
+            },
         }
     }
 
@@ -414,5 +410,28 @@ pub(crate) fn parse_token(raw: HashMap<String, AttributeValue>) -> Option<LiveTo
             tracing::error!(error, "a stored token does not parse");
             None
         }
+    }
+}
+
+impl DynamoStore {
+    /// One count of `quota`, only while it is under its limit.
+    fn take_slot(&self, quota: &QuotaSlot) -> Result<TransactWriteItem, DomainError> {
+        let take_slot = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(quota_pk(&quota.key), &quota_sk(quota.window))))
+            // What the counter counts and its limit, kept for operators (and the load test's check).
+            .update_expression("ADD #sends :one SET #ttl = :ttl, #scope = :scope, #limit = :limit")
+            .condition_expression("attribute_not_exists(#sends) OR #sends < :limit")
+            .expression_attribute_names("#sends", "sends")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#scope", "scope")
+            .expression_attribute_names("#limit", "limit")
+            .expression_attribute_values(":scope", AttributeValue::S(quota.scope.as_str().into()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(quota.limit))
+            .expression_attribute_values(":ttl", n(quota.expires_at));
+        Ok(TransactWriteItem::builder()
+            .update(build(take_slot.build())?)
+            .build())
     }
 }
