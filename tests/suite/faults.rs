@@ -591,9 +591,9 @@ const HELD_FOR: std::time::Duration = std::time::Duration::from_millis(2500);
 
 /// A proxy to the emulator on 127.0.0.1 that forwards every call, one per connection. The first `losses` calls that
 /// are `lost` are done by the emulator and their answers never arrive: forwarded at once and their answers held for
-/// `HELD_FOR`, then dropped; or, `paused`, held for `HELD_FOR` before they are forwarded (as by a paused emulator,
-/// which then does them after the client has given up, and after the retries sent meanwhile). Returns its endpoint
-/// and how many answers it dropped.
+/// `HELD_FOR`, then dropped; or, `paused`, as by an emulator paused for `HELD_FOR` from the first of them: every call
+/// that arrives meanwhile waits, and all are done in the order they arrived, after the client has given up on the
+/// lost ones. Returns its endpoint and how many answers it dropped.
 async fn dropping_proxy(
     lost: Lost,
     losses: u32,
@@ -610,10 +610,13 @@ async fn dropping_proxy(
     let address = listener.local_addr().expect("address");
     let dropped = std::sync::Arc::new(AtomicU32::new(0));
     let counter = dropped.clone();
+    // When the pause ends; held while a call is forwarded, so that calls are done in the order they arrived.
+    let pause = std::sync::Arc::new(tokio::sync::Mutex::new(None::<tokio::time::Instant>));
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             let upstream = upstream.clone();
             let dropped = counter.clone();
+            let pause = pause.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut chunk = vec![0u8; 16 * 1024];
@@ -658,9 +661,18 @@ async fn dropping_proxy(
                             (n < losses).then_some(n + 1)
                         })
                         .is_ok();
-                if lose && paused {
-                    tokio::time::sleep(HELD_FOR).await;
-                }
+                let in_order = if paused {
+                    let mut until = pause.lock().await;
+                    if lose && until.is_none() {
+                        *until = Some(tokio::time::Instant::now() + HELD_FOR);
+                    }
+                    if let Some(at) = *until {
+                        tokio::time::sleep_until(at).await;
+                    }
+                    Some(until)
+                } else {
+                    None
+                };
                 let Ok(mut emulator) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
@@ -671,6 +683,7 @@ async fn dropping_proxy(
                 if emulator.read_to_end(&mut answer).await.is_err() {
                     return;
                 }
+                drop(in_order);
                 if lose {
                     if !paused {
                         tokio::time::sleep(HELD_FOR).await;
