@@ -269,6 +269,21 @@ impl State {
 impl State {
     /// Another client writes what was just read (its version moves on), while `contend` says so: the reader's
     /// conditional write then loses, as it would to a concurrent writer on DynamoDB.
+    /// One count of every slot, each only while under its limit (on a draft: `transact` keeps all or none).
+    fn take_quotas(&mut self, quotas: &[QuotaSlot]) -> Result<(), ReserveError> {
+        for (index, quota) in quotas.iter().enumerate() {
+            let sends = self
+                .quotas
+                .entry((quota.key.clone(), quota.window))
+                .or_default();
+            if *sends >= quota.limit {
+                return Err(ReserveError::QuotaExceeded(index));
+            }
+            *sends += 1;
+        }
+        Ok(())
+    }
+
     fn after_read(&mut self, user: Option<UserId>, token: Option<&(Subject, TokenPurpose)>) {
         if self.contended_reads == 0 {
             return;
@@ -416,22 +431,7 @@ impl TokenStore for MemoryStore {
             if !as_read {
                 return Err(ReserveError::Raced);
             }
-            for (index, quota) in quotas.iter().enumerate() {
-                let sends = state
-                    .quotas
-                    .get(&(quota.key.clone(), quota.window))
-                    .copied()
-                    .unwrap_or(0);
-                if sends >= quota.limit {
-                    return Err(ReserveError::QuotaExceeded(index));
-                }
-            }
-            for quota in quotas {
-                *state
-                    .quotas
-                    .entry((quota.key.clone(), quota.window))
-                    .or_default() += 1;
-            }
+            state.take_quotas(quotas)?;
             state.tokens.insert(id, next.clone());
             state.apply_all(companions).map_err(ReserveError::Failed)
         })?;
@@ -442,19 +442,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn take_quota(&self, quotas: &[QuotaSlot]) -> Result<(), ReserveError> {
-        self.transact(|state| {
-            for (index, quota) in quotas.iter().enumerate() {
-                let sends = state
-                    .quotas
-                    .entry((quota.key.clone(), quota.window))
-                    .or_default();
-                if *sends >= quota.limit {
-                    return Err(ReserveError::QuotaExceeded(index));
-                }
-                *sends += 1;
-            }
-            Ok(())
-        })
+        self.transact(|state| state.take_quotas(quotas))
     }
 
     async fn release_send(

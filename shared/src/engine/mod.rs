@@ -18,7 +18,9 @@ use crate::domain::token::{
     Channel, CodeHasher, LiveToken, SendMode, Subject, TokenPolicy, TokenPurpose, Verdict,
 };
 use crate::domain::{DomainError, Email, PhoneNumber};
-use crate::ports::{Companion, Messenger, QuotaScope, QuotaSlot, ReserveError, SendFailure, Store};
+use crate::ports::{
+    Companion, EmailMessage, Messenger, QuotaScope, QuotaSlot, ReserveError, SendFailure, Store,
+};
 use config::Config;
 use messages::{render, Locale, Outgoing};
 
@@ -337,44 +339,35 @@ impl TokenEngine<'_> {
                     .store
                     .reserve_send(current.as_ref(), &next, &slots, &companions)
                     .await;
-                let reservation = match reservation {
-                    Err(
-                        ReserveError::Raced | ReserveError::Failed(DomainError::Unavailable { .. }),
-                    ) => {
-                        // The write may have committed with its answer lost: a timeout, or an SDK retry of it that
-                        // then failed its own condition. What the table holds decides, never the answer alone.
-                        let stored = self.store.get_token(&subject, purpose).await;
-                        if let Ok(Some(stored)) = &stored {
-                            if stored.is_the_reservation_of(&next) {
-                                audit(
-                                    "token.reservation_reconciled",
-                                    &subject,
-                                    purpose,
-                                    Some(recipient),
-                                    "",
-                                );
-                                break Some((next, secret, slots));
-                            }
-                        }
-                        match reservation {
-                            Err(ReserveError::Raced) => match stored {
-                                Ok(stored) => {
-                                    if races == MAX_RACES {
-                                        return Err(DomainError::Contention);
-                                    }
-                                    races += 1;
-                                    current = stored;
-                                    continue;
-                                }
-                                Err(error) => return Err(error),
-                            },
-                            other => other,
-                        }
+                if matches!(
+                    reservation,
+                    Err(ReserveError::Raced | ReserveError::Failed(DomainError::Unavailable { .. }))
+                ) {
+                    // The write may have committed with its answer lost: a timeout, or an SDK retry of it that
+                    // then failed its own condition. What the table holds decides, never the answer alone.
+                    let stored = self.store.get_token(&subject, purpose).await;
+                    if matches!(&stored, Ok(Some(stored)) if stored.is_the_reservation_of(&next)) {
+                        audit(
+                            "token.reservation_reconciled",
+                            &subject,
+                            purpose,
+                            Some(recipient),
+                            "",
+                        );
+                        break Some((next, secret, slots));
                     }
-                    other => other,
-                };
+                    if reservation == Err(ReserveError::Raced) {
+                        if races == MAX_RACES {
+                            return Err(DomainError::Contention);
+                        }
+                        races += 1;
+                        current = stored?;
+                        continue;
+                    }
+                }
                 match reservation {
                     Ok(()) => break Some((next, secret, slots)),
+                    // Judged above: a race is read again or ends in `Contention`.
                     Err(ReserveError::Raced) => return Err(DomainError::Contention),
                     Err(ReserveError::QuotaExceeded(index)) => {
                         let Some(slot) = slots.get(index) else {
@@ -479,7 +472,7 @@ impl TokenEngine<'_> {
         &self,
         to: &Email,
         topic: &str,
-        message: &crate::ports::EmailMessage,
+        message: &EmailMessage,
         window_secs: i64,
     ) -> Result<(), DomainError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();

@@ -372,7 +372,8 @@ impl DynamoStore {
             if let Ok(Some(stored)) = self.get_user(&next.id).await {
                 // Compared as stored: the item keeps times to the second.
                 let as_stored = |user: &User| item(&UserItem::from(user)).ok();
-                if as_stored(&stored).is_some() && as_stored(&stored) == as_stored(next) {
+                let stored = as_stored(&stored);
+                if stored.is_some() && stored == as_stored(next) {
                     tracing::info!(user_id = %next.id, "a user write's lost answer was reconciled");
                     return Ok(());
                 }
